@@ -1,0 +1,145 @@
+//! Operator actions on users and clients: create, set password, block and unblock, register clients.
+
+use crate::audit::AuditKind;
+use crate::login::Ctx;
+use crate::oidc::{Client, validate_redirect_uri};
+use crate::password::{self, PasswordError};
+use crate::secret::{random_token, token_digest};
+use crate::store::StoreError;
+use crate::user::{User, UserId, UserIdError, validate_display_name};
+use crate::SecureRng;
+
+/// Why an operator action failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    /// Bad user ID.
+    #[error("invalid user ID: {0}")]
+    UserId(#[from] UserIdError),
+    /// Bad password.
+    #[error("invalid password: {0}")]
+    Password(#[from] PasswordError),
+    /// Bad name, redirect URI or other field.
+    #[error("{0}")]
+    Invalid(String),
+    /// No such user or client.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// Already exists.
+    #[error("{0} already exists")]
+    Exists(String),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for AccountError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(what) => AccountError::Exists(what),
+            e => AccountError::Store(e),
+        }
+    }
+}
+
+/// Creates a user; the display name defaults to the user ID.
+pub async fn create_user(
+    ctx: Ctx<'_>,
+    rng: &mut dyn SecureRng,
+    user_id: &str,
+    display_name: Option<&str>,
+    password: &str,
+) -> Result<User, AccountError> {
+    let user_id = UserId::parse(user_id)?;
+    let display_name = validate_display_name(display_name.unwrap_or(user_id.as_str())).map_err(|e| AccountError::Invalid(e.into()))?;
+    let password_hash = password::hash(password, rng)?;
+    let user = User {
+        sub: format!("u-{}", random_token(rng, 16)),
+        user_id,
+        display_name,
+        password_hash,
+        blocked: false,
+        failed_attempts: 0,
+        last_failure_at: None,
+        created_at: ctx.now,
+    };
+    ctx.store.insert_user(&user).await.map_err(|e| match e {
+        StoreError::Conflict(_) => AccountError::Exists(format!("user {}", user.user_id)),
+        e => AccountError::Store(e),
+    })?;
+    ctx.audit(AuditKind::UserCreated, Some(user.user_id.as_str()), serde_json::Value::Null).await?;
+    Ok(user)
+}
+
+/// Finds a user by user ID.
+pub async fn find_user(ctx: Ctx<'_>, user_id: &str) -> Result<User, AccountError> {
+    let id = UserId::parse(user_id)?;
+    ctx.store.user_by_user_id(&id).await?.ok_or_else(|| AccountError::NotFound(format!("user {id}")))
+}
+
+/// Sets a new password.
+pub async fn set_password(ctx: Ctx<'_>, rng: &mut dyn SecureRng, user_id: &str, password: &str) -> Result<(), AccountError> {
+    let user = find_user(ctx, user_id).await?;
+    let hash = password::hash(password, rng)?;
+    ctx.store.set_password_hash(&user.sub, &hash).await?;
+    ctx.audit(AuditKind::PasswordSet, Some(user.user_id.as_str()), serde_json::Value::Null).await?;
+    Ok(())
+}
+
+/// Blocks or unblocks a user; unblocking also clears the failure counter (ends a lockout).
+pub async fn set_blocked(ctx: Ctx<'_>, user_id: &str, blocked: bool) -> Result<User, AccountError> {
+    let user = find_user(ctx, user_id).await?;
+    ctx.store.set_blocked(&user.sub, blocked).await?;
+    let kind = if blocked { AuditKind::UserBlocked } else { AuditKind::UserUnblocked };
+    ctx.audit(kind, Some(user.user_id.as_str()), serde_json::Value::Null).await?;
+    find_user(ctx, user_id).await
+}
+
+/// A new client and, for a confidential one, its secret (shown once).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NewClient {
+    /// The client.
+    #[serde(flatten)]
+    pub client: Client,
+    /// The secret; `None` for a public client.
+    pub client_secret: Option<String>,
+}
+
+/// Registers a client with exact redirect URIs; public clients get no secret and must use PKCE.
+pub async fn add_client(
+    ctx: Ctx<'_>,
+    rng: &mut dyn SecureRng,
+    name: &str,
+    redirect_uris: &[String],
+    public: bool,
+) -> Result<NewClient, AccountError> {
+    let name = validate_display_name(name).map_err(|e| AccountError::Invalid(format!("client name: {e}")))?;
+    if redirect_uris.is_empty() {
+        return Err(AccountError::Invalid("at least one --redirect-uri is required".into()));
+    }
+    let redirect_uris = redirect_uris
+        .iter()
+        .map(|u| validate_redirect_uri(u))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(AccountError::Invalid)?;
+    let secret = (!public).then(|| random_token(rng, 32));
+    let client = Client {
+        client_id: format!("c-{}", random_token(rng, 12)),
+        name,
+        secret_digest: secret.as_deref().map(token_digest),
+        redirect_uris,
+        created_at: ctx.now,
+    };
+    ctx.store.insert_client(&client).await?;
+    ctx.audit(AuditKind::ClientAdded, None, serde_json::json!({ "client_id": client.client_id, "name": client.name }))
+        .await?;
+    Ok(NewClient { client, client_secret: secret })
+}
+
+/// Removes a client.
+pub async fn remove_client(ctx: Ctx<'_>, client_id: &str) -> Result<(), AccountError> {
+    if !ctx.store.remove_client(client_id).await? {
+        return Err(AccountError::NotFound(format!("client {client_id}")));
+    }
+    ctx.audit(AuditKind::ClientRemoved, None, serde_json::json!({ "client_id": client_id })).await?;
+    Ok(())
+}

@@ -1,0 +1,24 @@
+//! The nøgle domain, free of I/O.
+//!
+//! Everything here takes the current time ([`UnixTime`]) and randomness as arguments and reaches storage only
+//! through the traits in [`store`]. The server, the store and the admin binary are the edges that supply them.
+
+pub mod accounts;
+pub mod audit;
+pub mod clock;
+pub mod grants;
+pub mod keycard;
+pub mod lockout;
+pub mod login;
+pub mod oidc;
+pub mod password;
+pub mod secret;
+pub mod store;
+pub mod user;
+
+pub use clock::{Clock, FakeClock, UnixTime};
+pub use store::{Store, StoreError};
+
+/// A cryptographically secure random number generator, as every edge passes one in.
+pub trait SecureRng: rand::RngCore + rand::CryptoRng + Send {}
+impl<T: rand::RngCore + rand::CryptoRng + Send> SecureRng for T {}

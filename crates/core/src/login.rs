@@ -1,0 +1,246 @@
+//! The log-in flow's checks: password, then a key-card key; failures counted, lockout enforced.
+//!
+//! Every answer to a failed attempt is the same [`LoginError::Rejected`], whether the user is unknown, the
+//! password or key is wrong, the attempt came too soon, or the account is locked — so the answer tells an
+//! attacker nothing. The audit trail records what really happened.
+
+use async_trait::async_trait;
+
+use crate::audit::{AuditEvent, AuditKind};
+use crate::keycard::{self, CardStatus, ClearCard, KeyCard, KeyPepper};
+use crate::lockout::{Gate, MAX_CONSECUTIVE_FAILURES, gate};
+use crate::secret::constant_time_eq;
+use crate::store::{Store, StoreError};
+use crate::user::{User, UserId};
+use crate::{SecureRng, UnixTime, password};
+
+/// The context of one operation: where state lives, the time, and who asked from where.
+#[derive(Clone, Copy)]
+pub struct Ctx<'a> {
+    /// Storage.
+    pub store: &'a dyn Store,
+    /// Now.
+    pub now: UnixTime,
+    /// The client address, or `cli`.
+    pub source: Option<&'a str>,
+}
+
+impl Ctx<'_> {
+    /// Appends an audit event of `kind` about `user` with `detail`.
+    pub async fn audit(&self, kind: AuditKind, user: Option<&str>, detail: serde_json::Value) -> Result<(), StoreError> {
+        self.store.append_audit(&AuditEvent::new(self.now, kind, user, self.source).with(detail)).await
+    }
+}
+
+/// Checks a password against a stored hash. The server runs this off the async threads.
+#[async_trait]
+pub trait PasswordCheck: Send + Sync {
+    /// Whether `password` matches `phc`.
+    async fn verify(&self, password: &str, phc: &str) -> bool;
+    /// Spends the time of one check, for unknown users and locked accounts; always false.
+    async fn verify_dummy(&self, password: &str) -> bool;
+}
+
+/// Runs the check on the calling thread (tests, commands).
+#[derive(Debug, Clone, Copy)]
+pub struct InlinePasswordCheck;
+
+#[async_trait]
+impl PasswordCheck for InlinePasswordCheck {
+    async fn verify(&self, pw: &str, phc: &str) -> bool {
+        password::verify(pw, phc)
+    }
+    async fn verify_dummy(&self, pw: &str) -> bool {
+        password::verify_dummy(pw)
+    }
+}
+
+/// Why a log-in step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    /// Wrong user ID, password or key, too soon after failures, or locked: one answer for all.
+    #[error("the user ID, password or key is wrong, or access is blocked")]
+    Rejected,
+    /// The user has no key card with unused keys.
+    #[error("the user has no usable key card")]
+    NoKeyCard,
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The key the log-in box asks for.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Challenge {
+    /// The card's serial.
+    pub serial: String,
+    /// The key number shown ("Nøgle 1234").
+    pub number: String,
+}
+
+/// What a good key leads to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyAccepted {
+    /// Unused keys left on the card.
+    pub remaining: i64,
+    /// A new card was issued because few keys remain (R-KC3); its clear form, to be printed and sent.
+    pub new_card: Option<ClearCard>,
+}
+
+/// Counts one failure, audits it as `kind`, and audits the lock when this failure reached the limit.
+async fn fail(ctx: Ctx<'_>, user: &User, kind: AuditKind, detail: serde_json::Value) -> Result<LoginError, StoreError> {
+    let n = ctx.store.record_failure(&user.sub, ctx.now).await?;
+    ctx.audit(kind, Some(user.user_id.as_str()), detail).await?;
+    if n == MAX_CONSECUTIVE_FAILURES {
+        ctx.audit(AuditKind::AccountLocked, Some(user.user_id.as_str()), serde_json::json!({ "failures": n })).await?;
+    }
+    Ok(LoginError::Rejected)
+}
+
+/// Answers a gate that is not open: a throttled attempt counts as a failure, a locked one is only recorded.
+async fn refuse(ctx: Ctx<'_>, user: &User, g: Gate, step: &str) -> Result<LoginError, StoreError> {
+    match g {
+        Gate::Throttled { until } => {
+            fail(ctx, user, AuditKind::AttemptThrottled, serde_json::json!({ "step": step, "until": until })).await
+        }
+        _ => {
+            ctx.audit(AuditKind::AttemptWhileLocked, Some(user.user_id.as_str()), serde_json::json!({ "step": step }))
+                .await?;
+            Ok(LoginError::Rejected)
+        }
+    }
+}
+
+/// Step 1: user ID and password.
+pub async fn check_password(
+    ctx: Ctx<'_>,
+    check: &dyn PasswordCheck,
+    user_id: &str,
+    password: &str,
+) -> Result<User, LoginError> {
+    let parsed = UserId::parse(user_id).ok();
+    let user = match &parsed {
+        Some(id) => ctx.store.user_by_user_id(id).await?,
+        None => None,
+    };
+    let Some(user) = user else {
+        check.verify_dummy(password).await;
+        let who = parsed.as_ref().map(UserId::as_str);
+        ctx.audit(AuditKind::PasswordRejected, who, serde_json::json!({ "reason": "unknown_user" })).await?;
+        return Err(LoginError::Rejected);
+    };
+    match gate(&user, ctx.now) {
+        Gate::Open => {}
+        g => {
+            check.verify_dummy(password).await;
+            return Err(refuse(ctx, &user, g, "password").await?);
+        }
+    }
+    if check.verify(password, &user.password_hash).await {
+        ctx.audit(AuditKind::PasswordAccepted, Some(user.user_id.as_str()), serde_json::Value::Null).await?;
+        Ok(user)
+    } else {
+        Err(fail(ctx, &user, AuditKind::PasswordRejected, serde_json::json!({ "reason": "wrong_password" })).await?)
+    }
+}
+
+/// Step 2 (key card): chooses the key to ask for, at random among the unused keys of the card in use.
+pub async fn choose_challenge(ctx: Ctx<'_>, rng: &mut dyn SecureRng, sub: &str) -> Result<Challenge, LoginError> {
+    let cards = ctx.store.cards_of(sub).await?;
+    let card = keycard::card_to_ask(&cards).ok_or(LoginError::NoKeyCard)?;
+    let unused = ctx.store.unused_key_numbers(&card.serial).await?;
+    let number = keycard::choose_number(rng, &unused).ok_or(LoginError::NoKeyCard)?;
+    Ok(Challenge { serial: card.serial.clone(), number })
+}
+
+/// Step 2 (key card): checks and consumes the key asked for. On success the failure counter is cleared, a
+/// pending card that is used for the first time replaces the older ones, and a new card is issued when few
+/// keys remain.
+pub async fn check_key(
+    ctx: Ctx<'_>,
+    rng: &mut dyn SecureRng,
+    pepper: &KeyPepper,
+    sub: &str,
+    challenge: &Challenge,
+    key: &str,
+) -> Result<KeyAccepted, LoginError> {
+    let user = ctx.store.user_by_sub(sub).await?.ok_or(LoginError::Rejected)?;
+    let who = Some(user.user_id.as_str());
+    match gate(&user, ctx.now) {
+        Gate::Open => {}
+        g => return Err(refuse(ctx, &user, g, "key").await?),
+    }
+    let card = ctx.store.card(&challenge.serial).await?.filter(|c| c.sub == user.sub && c.status.usable());
+    let stored = ctx.store.unused_key_digest(&challenge.serial, &challenge.number).await?;
+    let matches = match (keycard::normalise_key(key), &stored, &card) {
+        (Some(k), Some(d), Some(_)) => constant_time_eq(&pepper.digest(&challenge.serial, &challenge.number, &k), d),
+        _ => false,
+    };
+    let detail = serde_json::json!({ "serial": challenge.serial, "number": challenge.number });
+    let Some(card) = card.filter(|_| matches) else {
+        return Err(fail(ctx, &user, AuditKind::KeyRejected, detail).await?);
+    };
+    if !ctx.store.consume_key(&challenge.serial, &challenge.number, ctx.now).await? {
+        // Lost a race with another use of the same key: it is used now.
+        return Err(fail(ctx, &user, AuditKind::KeyRejected, detail).await?);
+    }
+    ctx.store.reset_failures(&user.sub).await?;
+    ctx.audit(AuditKind::KeyAccepted, who, detail).await?;
+    if card.status == CardStatus::Pending && ctx.store.set_card_status(&card.serial, CardStatus::Pending, CardStatus::Active).await? {
+        for old in ctx.store.cards_of(&user.sub).await? {
+            if old.serial != card.serial
+                && old.status == CardStatus::Active
+                && ctx.store.set_card_status(&old.serial, CardStatus::Active, CardStatus::Superseded).await?
+            {
+                ctx.audit(AuditKind::KeyCardSuperseded, who, serde_json::json!({ "serial": old.serial, "by": card.serial }))
+                    .await?;
+            }
+        }
+    }
+    let cards = ctx.store.cards_of(&user.sub).await?;
+    let remaining = cards.iter().find(|c| c.serial == card.serial).map_or(0, |c| c.unused);
+    let has_pending = cards.iter().any(|c| c.status == CardStatus::Pending);
+    let new_card = if remaining < keycard::REISSUE_BELOW && !has_pending {
+        Some(issue_card(ctx, rng, pepper, &user).await?)
+    } else {
+        None
+    };
+    Ok(KeyAccepted { remaining, new_card })
+}
+
+/// Issues a key card to `user`: active when the user has no usable card, otherwise pending until first used.
+pub async fn issue_card(
+    ctx: Ctx<'_>,
+    rng: &mut dyn SecureRng,
+    pepper: &KeyPepper,
+    user: &User,
+) -> Result<ClearCard, StoreError> {
+    let cards = ctx.store.cards_of(&user.sub).await?;
+    let status = if cards.iter().any(|c| c.status == CardStatus::Active && c.unused > 0) {
+        CardStatus::Pending
+    } else {
+        CardStatus::Active
+    };
+    let (clear, keys) = keycard::generate(rng, pepper);
+    let card = KeyCard {
+        serial: clear.serial.clone(),
+        sub: user.sub.clone(),
+        status,
+        issued_at: ctx.now,
+        unused: keys.len() as i64,
+    };
+    ctx.store.insert_card(&card, &keys).await?;
+    // An active card with no keys left is replaced at once.
+    if status == CardStatus::Active {
+        for old in cards.iter().filter(|c| c.status == CardStatus::Active) {
+            ctx.store.set_card_status(&old.serial, CardStatus::Active, CardStatus::Superseded).await?;
+        }
+    }
+    ctx.audit(
+        AuditKind::KeyCardIssued,
+        Some(user.user_id.as_str()),
+        serde_json::json!({ "serial": card.serial, "status": status.as_str() }),
+    )
+    .await?;
+    Ok(clear)
+}

@@ -1,0 +1,118 @@
+//! The storage the domain needs, as traits; `noegle-store` implements them on SQLite and PostgreSQL.
+//!
+//! Every single-use consume (a key-card key, an authorization code) is one compare-and-set in the database:
+//! of two concurrent calls exactly one sees `true`. Storage failures are errors, never "not found".
+
+use async_trait::async_trait;
+
+use crate::UnixTime;
+use crate::audit::{AuditEvent, AuditRecord};
+use crate::keycard::{CardStatus, KeyCard, StoredKey};
+use crate::oidc::{AccessToken, AuthCode, Client};
+use crate::user::{User, UserId};
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A row with the same key exists.
+    #[error("already exists: {0}")]
+    Conflict(String),
+    /// The database failed or could not be reached.
+    #[error("database error: {0}")]
+    Backend(String),
+}
+
+/// Result of a store call.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Users and their failure counters.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Adds a user; [`StoreError::Conflict`] when the user ID is taken.
+    async fn insert_user(&self, user: &User) -> StoreResult<()>;
+    /// The user with this user ID.
+    async fn user_by_user_id(&self, user_id: &UserId) -> StoreResult<Option<User>>;
+    /// The user with this `sub`.
+    async fn user_by_sub(&self, sub: &str) -> StoreResult<Option<User>>;
+    /// Replaces the password hash; false when there is no such user.
+    async fn set_password_hash(&self, sub: &str, hash: &str) -> StoreResult<bool>;
+    /// Blocks or unblocks; unblocking also clears the failure counter. False when there is no such user.
+    async fn set_blocked(&self, sub: &str, blocked: bool) -> StoreResult<bool>;
+    /// Adds one failure atomically and answers the new count.
+    async fn record_failure(&self, sub: &str, at: UnixTime) -> StoreResult<i64>;
+    /// Clears the failure counter (after a complete login).
+    async fn reset_failures(&self, sub: &str) -> StoreResult<()>;
+}
+
+/// Key cards and their keys.
+#[async_trait]
+pub trait KeyCardStore: Send + Sync {
+    /// Stores a new card with its key digests, in one transaction.
+    async fn insert_card(&self, card: &KeyCard, keys: &[StoredKey]) -> StoreResult<()>;
+    /// Every card of a user, with its count of unused keys.
+    async fn cards_of(&self, sub: &str) -> StoreResult<Vec<KeyCard>>;
+    /// One card.
+    async fn card(&self, serial: &str) -> StoreResult<Option<KeyCard>>;
+    /// The numbers of a card's unused keys.
+    async fn unused_key_numbers(&self, serial: &str) -> StoreResult<Vec<String>>;
+    /// The digest of an unused key, `None` if the number is unknown or already used.
+    async fn unused_key_digest(&self, serial: &str, number: &str) -> StoreResult<Option<Vec<u8>>>;
+    /// Marks a key used if it was unused: the single compare-and-set that makes a key single-use.
+    async fn consume_key(&self, serial: &str, number: &str, at: UnixTime) -> StoreResult<bool>;
+    /// Changes a card's status if it is currently `from`; true when it changed.
+    async fn set_card_status(&self, serial: &str, from: CardStatus, to: CardStatus) -> StoreResult<bool>;
+}
+
+/// Registered clients.
+#[async_trait]
+pub trait ClientStore: Send + Sync {
+    /// Registers a client.
+    async fn insert_client(&self, client: &Client) -> StoreResult<()>;
+    /// One client.
+    async fn client(&self, client_id: &str) -> StoreResult<Option<Client>>;
+    /// Every client, oldest first.
+    async fn clients(&self) -> StoreResult<Vec<Client>>;
+    /// Removes a client and its tokens; false when there was none.
+    async fn remove_client(&self, client_id: &str) -> StoreResult<bool>;
+}
+
+/// Authorization codes and access tokens.
+#[async_trait]
+pub trait GrantStore: Send + Sync {
+    /// Stores a new code.
+    async fn insert_code(&self, code: &AuthCode) -> StoreResult<()>;
+    /// One code, used or not.
+    async fn code(&self, code_digest: &str) -> StoreResult<Option<AuthCode>>;
+    /// Marks a code used if it was unused (compare-and-set); true for the one call that did.
+    async fn mark_code_used(&self, code_digest: &str, at: UnixTime) -> StoreResult<bool>;
+    /// Stores an access token.
+    async fn insert_access_token(&self, token: &AccessToken) -> StoreResult<()>;
+    /// One access token.
+    async fn access_token(&self, token_digest: &str) -> StoreResult<Option<AccessToken>>;
+    /// Revokes every token issued for a code; answers how many.
+    async fn revoke_tokens_of_code(&self, code_digest: &str) -> StoreResult<u64>;
+}
+
+/// Server-side browser sessions, keyed by the digest of the cookie value.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Stores or replaces a session.
+    async fn put_session(&self, id_digest: &str, data: &str, expires_at: UnixTime) -> StoreResult<()>;
+    /// A session that has not expired at `now`.
+    async fn session(&self, id_digest: &str, now: UnixTime) -> StoreResult<Option<String>>;
+    /// Deletes a session.
+    async fn delete_session(&self, id_digest: &str) -> StoreResult<()>;
+}
+
+/// The append-only audit trail.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Appends an event.
+    async fn append_audit(&self, event: &AuditEvent) -> StoreResult<()>;
+    /// The newest `limit` events, optionally of one user, oldest first.
+    async fn audit(&self, user: Option<&str>, limit: i64) -> StoreResult<Vec<AuditRecord>>;
+}
+
+/// Everything the domain stores.
+pub trait Store: UserStore + KeyCardStore + ClientStore + GrantStore + SessionStore + AuditStore {}
+impl<T: UserStore + KeyCardStore + ClientStore + GrantStore + SessionStore + AuditStore> Store for T {}

@@ -1,0 +1,40 @@
+//! The scale-out backend: PostgreSQL with `synchronous_commit=on`, shared by any number of server nodes.
+
+use noegle_core::store::StoreError;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use std::str::FromStr;
+
+use crate::backend;
+
+/// The PostgreSQL store.
+#[derive(Clone, Debug)]
+pub struct PgStore {
+    pub(crate) pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects to `postgres://…` and runs the migrations.
+    pub async fn open(url: &str) -> Result<PgStore, StoreError> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(backend)?
+            .options([("synchronous_commit", "on")]);
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .connect_with(options)
+            .await
+            .map_err(backend)?;
+        sqlx::migrate!("../../migrations/postgres")
+            .run(&pool)
+            .await
+            .map_err(backend)?;
+        Ok(PgStore { pool })
+    }
+
+    pub(crate) async fn begin(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, StoreError> {
+        self.pool.begin().await.map_err(backend)
+    }
+}
+
+crate::queries::impl_store!(PgStore, sqlx::Postgres);

@@ -1,0 +1,481 @@
+//! The store's SQL, written once and expanded for each backend by [`impl_store!`].
+
+/// Implements every core store trait for `$store` (which has a `pool` and a `begin()` for write
+/// transactions) over the sqlx database `$db`.
+macro_rules! impl_store {
+    ($store:ty, $db:ty) => {
+        use async_trait::async_trait;
+        use noegle_core::UnixTime;
+        use noegle_core::audit::{AuditEvent, AuditRecord};
+        use noegle_core::keycard::{CardStatus, KeyCard, StoredKey};
+        use noegle_core::oidc::{AccessToken, AuthCode, Client};
+        use noegle_core::store::{
+            AuditStore, ClientStore, GrantStore, KeyCardStore, SessionStore, StoreResult, UserStore,
+        };
+        use noegle_core::user::{User, UserId};
+        use sqlx::Row;
+
+        type DbRow = <$db as sqlx::Database>::Row;
+
+        const USER_COLUMNS: &str =
+            "sub, user_id, display_name, password_hash, blocked, failed_attempts, last_failure_at, created_at";
+        const CARD_COLUMNS: &str = "c.serial, c.sub, c.status, c.issued_at, \
+             (SELECT COUNT(*) FROM card_keys k WHERE k.serial = c.serial AND k.used_at IS NULL) AS unused";
+        const CODE_COLUMNS: &str = "code_digest, client_id, redirect_uri, sub, scope, nonce, code_challenge, amr, \
+             auth_time, expires_at, used_at";
+
+        fn user_from(r: &DbRow) -> Result<User, sqlx::Error> {
+            let user_id: String = r.try_get("user_id")?;
+            Ok(User {
+                sub: r.try_get("sub")?,
+                user_id: UserId::parse(&user_id).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+                display_name: r.try_get("display_name")?,
+                password_hash: r.try_get("password_hash")?,
+                blocked: r.try_get("blocked")?,
+                failed_attempts: r.try_get("failed_attempts")?,
+                last_failure_at: r.try_get::<Option<i64>, _>("last_failure_at")?.map(UnixTime),
+                created_at: UnixTime(r.try_get("created_at")?),
+            })
+        }
+
+        fn card_from(r: &DbRow) -> Result<KeyCard, sqlx::Error> {
+            let status: String = r.try_get("status")?;
+            Ok(KeyCard {
+                serial: r.try_get("serial")?,
+                sub: r.try_get("sub")?,
+                status: CardStatus::parse(&status)
+                    .ok_or_else(|| sqlx::Error::Decode(format!("unknown card status {status}").into()))?,
+                issued_at: UnixTime(r.try_get("issued_at")?),
+                unused: r.try_get("unused")?,
+            })
+        }
+
+        fn client_from(r: &DbRow) -> Result<Client, sqlx::Error> {
+            let uris: String = r.try_get("redirect_uris")?;
+            Ok(Client {
+                client_id: r.try_get("client_id")?,
+                name: r.try_get("name")?,
+                secret_digest: r.try_get("secret_digest")?,
+                redirect_uris: serde_json::from_str(&uris).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+                created_at: UnixTime(r.try_get("created_at")?),
+            })
+        }
+
+        fn code_from(r: &DbRow) -> Result<AuthCode, sqlx::Error> {
+            let amr: String = r.try_get("amr")?;
+            Ok(AuthCode {
+                code_digest: r.try_get("code_digest")?,
+                client_id: r.try_get("client_id")?,
+                redirect_uri: r.try_get("redirect_uri")?,
+                sub: r.try_get("sub")?,
+                scope: r.try_get("scope")?,
+                nonce: r.try_get("nonce")?,
+                code_challenge: r.try_get("code_challenge")?,
+                amr: amr.split_whitespace().map(str::to_string).collect(),
+                auth_time: UnixTime(r.try_get("auth_time")?),
+                expires_at: UnixTime(r.try_get("expires_at")?),
+                used: r.try_get::<Option<i64>, _>("used_at")?.is_some(),
+            })
+        }
+
+        fn token_from(r: &DbRow) -> Result<AccessToken, sqlx::Error> {
+            Ok(AccessToken {
+                token_digest: r.try_get("token_digest")?,
+                sub: r.try_get("sub")?,
+                client_id: r.try_get("client_id")?,
+                scope: r.try_get("scope")?,
+                code_digest: r.try_get("code_digest")?,
+                expires_at: UnixTime(r.try_get("expires_at")?),
+                revoked: r.try_get("revoked")?,
+            })
+        }
+
+        fn audit_from(r: &DbRow) -> Result<AuditRecord, sqlx::Error> {
+            let detail: String = r.try_get("detail")?;
+            Ok(AuditRecord {
+                id: r.try_get("id")?,
+                at: UnixTime(r.try_get("at")?),
+                kind: r.try_get("kind")?,
+                user: r.try_get("user_id")?,
+                source: r.try_get("source")?,
+                detail: serde_json::from_str(&detail).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+            })
+        }
+
+        #[async_trait]
+        impl UserStore for $store {
+            async fn insert_user(&self, u: &User) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO users (sub, user_id, display_name, password_hash, blocked, failed_attempts, \
+                     last_failure_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(&u.sub)
+                .bind(u.user_id.as_str())
+                .bind(&u.display_name)
+                .bind(&u.password_hash)
+                .bind(u.blocked)
+                .bind(u.failed_attempts)
+                .bind(u.last_failure_at.map(|t| t.0))
+                .bind(u.created_at.0)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| crate::conflict_or_backend(e, &format!("user {}", u.user_id)))?;
+                Ok(())
+            }
+
+            async fn user_by_user_id(&self, user_id: &UserId) -> StoreResult<Option<User>> {
+                let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE user_id = $1"))
+                    .bind(user_id.as_str())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(crate::backend)?;
+                row.as_ref().map(user_from).transpose().map_err(crate::backend)
+            }
+
+            async fn user_by_sub(&self, sub: &str) -> StoreResult<Option<User>> {
+                let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE sub = $1"))
+                    .bind(sub)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(crate::backend)?;
+                row.as_ref().map(user_from).transpose().map_err(crate::backend)
+            }
+
+            async fn set_password_hash(&self, sub: &str, hash: &str) -> StoreResult<bool> {
+                let r = sqlx::query("UPDATE users SET password_hash = $2 WHERE sub = $1")
+                    .bind(sub)
+                    .bind(hash)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(crate::backend)?;
+                Ok(r.rows_affected() == 1)
+            }
+
+            async fn set_blocked(&self, sub: &str, blocked: bool) -> StoreResult<bool> {
+                let sql = if blocked {
+                    "UPDATE users SET blocked = $2 WHERE sub = $1"
+                } else {
+                    "UPDATE users SET blocked = $2, failed_attempts = 0, last_failure_at = NULL WHERE sub = $1"
+                };
+                let r = sqlx::query(sql).bind(sub).bind(blocked).execute(&self.pool).await.map_err(crate::backend)?;
+                Ok(r.rows_affected() == 1)
+            }
+
+            async fn record_failure(&self, sub: &str, at: UnixTime) -> StoreResult<i64> {
+                let row = sqlx::query(
+                    "UPDATE users SET failed_attempts = failed_attempts + 1, last_failure_at = $2 \
+                     WHERE sub = $1 RETURNING failed_attempts",
+                )
+                .bind(sub)
+                .bind(at.0)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(crate::backend)?;
+                match row {
+                    Some(r) => r.try_get(0).map_err(crate::backend),
+                    None => Err(crate::backend(format!("no user {sub}"))),
+                }
+            }
+
+            async fn reset_failures(&self, sub: &str) -> StoreResult<()> {
+                sqlx::query("UPDATE users SET failed_attempts = 0, last_failure_at = NULL WHERE sub = $1")
+                    .bind(sub)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(crate::backend)?;
+                Ok(())
+            }
+        }
+
+        #[async_trait]
+        impl KeyCardStore for $store {
+            async fn insert_card(&self, card: &KeyCard, keys: &[StoredKey]) -> StoreResult<()> {
+                let mut tx = self.begin().await?;
+                sqlx::query("INSERT INTO key_cards (serial, sub, status, issued_at) VALUES ($1, $2, $3, $4)")
+                    .bind(&card.serial)
+                    .bind(&card.sub)
+                    .bind(card.status.as_str())
+                    .bind(card.issued_at.0)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| crate::conflict_or_backend(e, &format!("key card {}", card.serial)))?;
+                for k in keys {
+                    sqlx::query("INSERT INTO card_keys (serial, number, digest) VALUES ($1, $2, $3)")
+                        .bind(&card.serial)
+                        .bind(&k.number)
+                        .bind(&k.digest)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(crate::backend)?;
+                }
+                tx.commit().await.map_err(crate::backend)
+            }
+
+            async fn cards_of(&self, sub: &str) -> StoreResult<Vec<KeyCard>> {
+                let rows = sqlx::query(&format!(
+                    "SELECT {CARD_COLUMNS} FROM key_cards c WHERE c.sub = $1 ORDER BY c.issued_at, c.serial"
+                ))
+                .bind(sub)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(crate::backend)?;
+                rows.iter().map(card_from).collect::<Result<_, _>>().map_err(crate::backend)
+            }
+
+            async fn card(&self, serial: &str) -> StoreResult<Option<KeyCard>> {
+                let row = sqlx::query(&format!("SELECT {CARD_COLUMNS} FROM key_cards c WHERE c.serial = $1"))
+                    .bind(serial)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(crate::backend)?;
+                row.as_ref().map(card_from).transpose().map_err(crate::backend)
+            }
+
+            async fn unused_key_numbers(&self, serial: &str) -> StoreResult<Vec<String>> {
+                let rows = sqlx::query(
+                    "SELECT number FROM card_keys WHERE serial = $1 AND used_at IS NULL ORDER BY number",
+                )
+                .bind(serial)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(crate::backend)?;
+                rows.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>().map_err(crate::backend)
+            }
+
+            async fn unused_key_digest(&self, serial: &str, number: &str) -> StoreResult<Option<Vec<u8>>> {
+                let row = sqlx::query(
+                    "SELECT digest FROM card_keys WHERE serial = $1 AND number = $2 AND used_at IS NULL",
+                )
+                .bind(serial)
+                .bind(number)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(crate::backend)?;
+                row.map(|r| r.try_get(0)).transpose().map_err(crate::backend)
+            }
+
+            async fn consume_key(&self, serial: &str, number: &str, at: UnixTime) -> StoreResult<bool> {
+                let r = sqlx::query(
+                    "UPDATE card_keys SET used_at = $3 WHERE serial = $1 AND number = $2 AND used_at IS NULL",
+                )
+                .bind(serial)
+                .bind(number)
+                .bind(at.0)
+                .execute(&self.pool)
+                .await
+                .map_err(crate::backend)?;
+                Ok(r.rows_affected() == 1)
+            }
+
+            async fn set_card_status(&self, serial: &str, from: CardStatus, to: CardStatus) -> StoreResult<bool> {
+                let r = sqlx::query("UPDATE key_cards SET status = $3 WHERE serial = $1 AND status = $2")
+                    .bind(serial)
+                    .bind(from.as_str())
+                    .bind(to.as_str())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(crate::backend)?;
+                Ok(r.rows_affected() == 1)
+            }
+        }
+
+        #[async_trait]
+        impl ClientStore for $store {
+            async fn insert_client(&self, c: &Client) -> StoreResult<()> {
+                let uris = serde_json::to_string(&c.redirect_uris).map_err(crate::backend)?;
+                sqlx::query(
+                    "INSERT INTO clients (client_id, name, secret_digest, redirect_uris, created_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&c.client_id)
+                .bind(&c.name)
+                .bind(&c.secret_digest)
+                .bind(uris)
+                .bind(c.created_at.0)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| crate::conflict_or_backend(e, &format!("client {}", c.client_id)))?;
+                Ok(())
+            }
+
+            async fn client(&self, client_id: &str) -> StoreResult<Option<Client>> {
+                let row = sqlx::query("SELECT * FROM clients WHERE client_id = $1")
+                    .bind(client_id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(crate::backend)?;
+                row.as_ref().map(client_from).transpose().map_err(crate::backend)
+            }
+
+            async fn clients(&self) -> StoreResult<Vec<Client>> {
+                let rows = sqlx::query("SELECT * FROM clients ORDER BY created_at, client_id")
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(crate::backend)?;
+                rows.iter().map(client_from).collect::<Result<_, _>>().map_err(crate::backend)
+            }
+
+            async fn remove_client(&self, client_id: &str) -> StoreResult<bool> {
+                let mut tx = self.begin().await?;
+                for sql in ["DELETE FROM access_tokens WHERE client_id = $1", "DELETE FROM auth_codes WHERE client_id = $1"]
+                {
+                    sqlx::query(sql).bind(client_id).execute(&mut *tx).await.map_err(crate::backend)?;
+                }
+                let r = sqlx::query("DELETE FROM clients WHERE client_id = $1")
+                    .bind(client_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(crate::backend)?;
+                tx.commit().await.map_err(crate::backend)?;
+                Ok(r.rows_affected() == 1)
+            }
+        }
+
+        #[async_trait]
+        impl GrantStore for $store {
+            async fn insert_code(&self, c: &AuthCode) -> StoreResult<()> {
+                sqlx::query(&format!(
+                    "INSERT INTO auth_codes ({CODE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL)"
+                ))
+                .bind(&c.code_digest)
+                .bind(&c.client_id)
+                .bind(&c.redirect_uri)
+                .bind(&c.sub)
+                .bind(&c.scope)
+                .bind(&c.nonce)
+                .bind(&c.code_challenge)
+                .bind(c.amr.join(" "))
+                .bind(c.auth_time.0)
+                .bind(c.expires_at.0)
+                .execute(&self.pool)
+                .await
+                .map_err(crate::backend)?;
+                Ok(())
+            }
+
+            async fn code(&self, code_digest: &str) -> StoreResult<Option<AuthCode>> {
+                let row = sqlx::query(&format!("SELECT {CODE_COLUMNS} FROM auth_codes WHERE code_digest = $1"))
+                    .bind(code_digest)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(crate::backend)?;
+                row.as_ref().map(code_from).transpose().map_err(crate::backend)
+            }
+
+            async fn mark_code_used(&self, code_digest: &str, at: UnixTime) -> StoreResult<bool> {
+                let r = sqlx::query("UPDATE auth_codes SET used_at = $2 WHERE code_digest = $1 AND used_at IS NULL")
+                    .bind(code_digest)
+                    .bind(at.0)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(crate::backend)?;
+                Ok(r.rows_affected() == 1)
+            }
+
+            async fn insert_access_token(&self, t: &AccessToken) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO access_tokens (token_digest, sub, client_id, scope, code_digest, expires_at, revoked) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(&t.token_digest)
+                .bind(&t.sub)
+                .bind(&t.client_id)
+                .bind(&t.scope)
+                .bind(&t.code_digest)
+                .bind(t.expires_at.0)
+                .bind(t.revoked)
+                .execute(&self.pool)
+                .await
+                .map_err(crate::backend)?;
+                Ok(())
+            }
+
+            async fn access_token(&self, token_digest: &str) -> StoreResult<Option<AccessToken>> {
+                let row = sqlx::query("SELECT * FROM access_tokens WHERE token_digest = $1")
+                    .bind(token_digest)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(crate::backend)?;
+                row.as_ref().map(token_from).transpose().map_err(crate::backend)
+            }
+
+            async fn revoke_tokens_of_code(&self, code_digest: &str) -> StoreResult<u64> {
+                let r = sqlx::query("UPDATE access_tokens SET revoked = TRUE WHERE code_digest = $1 AND revoked = FALSE")
+                    .bind(code_digest)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(crate::backend)?;
+                Ok(r.rows_affected())
+            }
+        }
+
+        #[async_trait]
+        impl SessionStore for $store {
+            async fn put_session(&self, id_digest: &str, data: &str, expires_at: UnixTime) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO sessions (id_digest, data, expires_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (id_digest) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
+                )
+                .bind(id_digest)
+                .bind(data)
+                .bind(expires_at.0)
+                .execute(&self.pool)
+                .await
+                .map_err(crate::backend)?;
+                Ok(())
+            }
+
+            async fn session(&self, id_digest: &str, now: UnixTime) -> StoreResult<Option<String>> {
+                let row = sqlx::query("SELECT data FROM sessions WHERE id_digest = $1 AND expires_at > $2")
+                    .bind(id_digest)
+                    .bind(now.0)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(crate::backend)?;
+                row.map(|r| r.try_get(0)).transpose().map_err(crate::backend)
+            }
+
+            async fn delete_session(&self, id_digest: &str) -> StoreResult<()> {
+                sqlx::query("DELETE FROM sessions WHERE id_digest = $1")
+                    .bind(id_digest)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(crate::backend)?;
+                Ok(())
+            }
+        }
+
+        #[async_trait]
+        impl AuditStore for $store {
+            async fn append_audit(&self, e: &AuditEvent) -> StoreResult<()> {
+                sqlx::query("INSERT INTO audit_log (at, kind, user_id, source, detail) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(e.at.0)
+                    .bind(e.kind.as_str())
+                    .bind(&e.user)
+                    .bind(&e.source)
+                    .bind(e.detail.to_string())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(crate::backend)?;
+                Ok(())
+            }
+
+            async fn audit(&self, user: Option<&str>, limit: i64) -> StoreResult<Vec<AuditRecord>> {
+                let query = match user {
+                    Some(u) => sqlx::query(
+                        "SELECT * FROM (SELECT * FROM audit_log WHERE user_id = $1 ORDER BY id DESC LIMIT $2) t \
+                         ORDER BY id",
+                    )
+                    .bind(u.to_string()),
+                    None => sqlx::query(
+                        "SELECT * FROM (SELECT * FROM audit_log ORDER BY id DESC LIMIT $1) t ORDER BY id",
+                    ),
+                };
+                let rows = query.bind(limit).fetch_all(&self.pool).await.map_err(crate::backend)?;
+                rows.iter().map(audit_from).collect::<Result<_, _>>().map_err(crate::backend)
+            }
+        }
+    };
+}
+
+pub(crate) use impl_store;

@@ -1,0 +1,73 @@
+//! The store contract: every test runs against SQLite (a temp file) and PostgreSQL (a fresh database).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod cards;
+mod grants;
+mod lockout;
+mod users;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use noegle_core::store::Store;
+use noegle_core::user::User;
+use noegle_core::{UnixTime, login::Ctx};
+
+/// A store on a fresh database, and what keeps it alive.
+pub struct Db {
+    pub store: Arc<dyn Store>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+pub async fn sqlite() -> Db {
+    let dir = tempfile::tempdir().unwrap();
+    let store = noegle_store::open(&noegle_store::testing::sqlite_url(dir.path()))
+        .await
+        .unwrap();
+    Db {
+        store,
+        _dir: Some(dir),
+    }
+}
+
+pub async fn postgres() -> Db {
+    let url = noegle_store::testing::fresh_postgres_database()
+        .await
+        .unwrap();
+    Db {
+        store: noegle_store::open(&url).await.unwrap(),
+        _dir: None,
+    }
+}
+
+/// Runs `f` on both backends, keeping each database alive until `f` is done.
+pub async fn both<F, Fut>(f: F)
+where
+    F: Fn(Arc<dyn Store>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    for db in [sqlite().await, postgres().await] {
+        f(db.store.clone()).await;
+        drop(db);
+    }
+}
+
+pub fn ctx(store: &dyn Store, now: i64) -> Ctx<'_> {
+    Ctx {
+        store,
+        now: UnixTime(now),
+        source: Some("test"),
+    }
+}
+
+pub async fn alice(store: &dyn Store) -> User {
+    noegle_core::accounts::create_user(
+        ctx(store, 1000),
+        &mut rand::rngs::OsRng,
+        "alice",
+        Some("Alice Andersen"),
+        "korrekt hest batteri",
+    )
+    .await
+    .unwrap()
+}

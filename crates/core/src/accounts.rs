@@ -50,8 +50,8 @@ pub async fn create_user(
     password: &str,
 ) -> Result<User, AccountError> {
     let user_id = UserId::parse(user_id)?;
-    let display_name = validate_display_name(display_name.unwrap_or(user_id.as_str()))
-        .map_err(|e| AccountError::Invalid(e.into()))?;
+    let display_name =
+        validate_display_name(display_name.unwrap_or(user_id.as_str())).map_err(|e| AccountError::Invalid(e.into()))?;
     let password_hash = password::hash(password, rng)?;
     let user = User {
         sub: format!("u-{}", random_token(rng, 16)),
@@ -67,22 +67,14 @@ pub async fn create_user(
         StoreError::Conflict(_) => AccountError::Exists(format!("user {}", user.user_id)),
         e => AccountError::Store(e),
     })?;
-    ctx.audit(
-        AuditKind::UserCreated,
-        Some(user.user_id.as_str()),
-        serde_json::Value::Null,
-    )
-    .await?;
+    ctx.audit(AuditKind::UserCreated, Some(user.user_id.as_str()), serde_json::Value::Null).await?;
     Ok(user)
 }
 
 /// Finds a user by user ID.
 pub async fn find_user(ctx: Ctx<'_>, user_id: &str) -> Result<User, AccountError> {
     let id = UserId::parse(user_id)?;
-    ctx.store
-        .user_by_user_id(&id)
-        .await?
-        .ok_or_else(|| AccountError::NotFound(format!("user {id}")))
+    ctx.store.user_by_user_id(&id).await?.ok_or_else(|| AccountError::NotFound(format!("user {id}")))
 }
 
 /// Sets a new password.
@@ -95,12 +87,7 @@ pub async fn set_password(
     let user = find_user(ctx, user_id).await?;
     let hash = password::hash(password, rng)?;
     ctx.store.set_password_hash(&user.sub, &hash).await?;
-    ctx.audit(
-        AuditKind::PasswordSet,
-        Some(user.user_id.as_str()),
-        serde_json::Value::Null,
-    )
-    .await?;
+    ctx.audit(AuditKind::PasswordSet, Some(user.user_id.as_str()), serde_json::Value::Null).await?;
     Ok(())
 }
 
@@ -108,13 +95,8 @@ pub async fn set_password(
 pub async fn set_blocked(ctx: Ctx<'_>, user_id: &str, blocked: bool) -> Result<User, AccountError> {
     let user = find_user(ctx, user_id).await?;
     ctx.store.set_blocked(&user.sub, blocked).await?;
-    let kind = if blocked {
-        AuditKind::UserBlocked
-    } else {
-        AuditKind::UserUnblocked
-    };
-    ctx.audit(kind, Some(user.user_id.as_str()), serde_json::Value::Null)
-        .await?;
+    let kind = if blocked { AuditKind::UserBlocked } else { AuditKind::UserUnblocked };
+    ctx.audit(kind, Some(user.user_id.as_str()), serde_json::Value::Null).await?;
     find_user(ctx, user_id).await
 }
 
@@ -136,12 +118,9 @@ pub async fn add_client(
     redirect_uris: &[String],
     public: bool,
 ) -> Result<NewClient, AccountError> {
-    let name = validate_display_name(name)
-        .map_err(|e| AccountError::Invalid(format!("client name: {e}")))?;
+    let name = validate_display_name(name).map_err(|e| AccountError::Invalid(format!("client name: {e}")))?;
     if redirect_uris.is_empty() {
-        return Err(AccountError::Invalid(
-            "at least one --redirect-uri is required".into(),
-        ));
+        return Err(AccountError::Invalid("at least one --redirect-uri is required".into()));
     }
     let redirect_uris = redirect_uris
         .iter()
@@ -157,16 +136,9 @@ pub async fn add_client(
         created_at: ctx.now,
     };
     ctx.store.insert_client(&client).await?;
-    ctx.audit(
-        AuditKind::ClientAdded,
-        None,
-        serde_json::json!({ "client_id": client.client_id, "name": client.name }),
-    )
-    .await?;
-    Ok(NewClient {
-        client,
-        client_secret: secret,
-    })
+    ctx.audit(AuditKind::ClientAdded, None, serde_json::json!({ "client_id": client.client_id, "name": client.name }))
+        .await?;
+    Ok(NewClient { client, client_secret: secret })
 }
 
 /// Removes a client.
@@ -174,11 +146,6 @@ pub async fn remove_client(ctx: Ctx<'_>, client_id: &str) -> Result<(), AccountE
     if !ctx.store.remove_client(client_id).await? {
         return Err(AccountError::NotFound(format!("client {client_id}")));
     }
-    ctx.audit(
-        AuditKind::ClientRemoved,
-        None,
-        serde_json::json!({ "client_id": client_id }),
-    )
-    .await?;
+    ctx.audit(AuditKind::ClientRemoved, None, serde_json::json!({ "client_id": client_id })).await?;
     Ok(())
 }

@@ -4,8 +4,7 @@ use crate::SecureRng;
 use crate::audit::AuditKind;
 use crate::login::Ctx;
 use crate::oidc::{
-    ACCESS_TOKEN_TTL_SECS, AccessToken, AuthCode, CODE_TTL_SECS, Client, PendingAuthorization,
-    pkce_matches,
+    ACCESS_TOKEN_TTL_SECS, AccessToken, AuthCode, CODE_TTL_SECS, Client, PendingAuthorization, pkce_matches,
 };
 use crate::secret::{random_token, token_digest};
 use crate::store::StoreError;
@@ -114,27 +113,16 @@ pub struct Grant {
 
 /// Authenticates the client, then redeems the code. Checks run before the code is marked used, so a bad
 /// request leaves the code as it was; a code seen a second time revokes the tokens issued from it.
-pub async fn exchange_code(
-    ctx: Ctx<'_>,
-    rng: &mut dyn SecureRng,
-    req: &TokenRequest,
-) -> Result<Grant, TokenError> {
+pub async fn exchange_code(ctx: Ctx<'_>, rng: &mut dyn SecureRng, req: &TokenRequest) -> Result<Grant, TokenError> {
     if req.grant_type.as_deref() != Some("authorization_code") {
         return Err(match req.grant_type {
             None => TokenError::InvalidRequest("grant_type is missing"),
             Some(_) => TokenError::UnsupportedGrantType("only authorization_code is supported"),
         });
     }
-    let client_id = req.client_id.as_deref().ok_or(TokenError::InvalidClient(
-        "client authentication is missing",
-    ))?;
+    let client_id = req.client_id.as_deref().ok_or(TokenError::InvalidClient("client authentication is missing"))?;
     let refused = |why: &'static str| async move {
-        ctx.audit(
-            AuditKind::TokenRefused,
-            None,
-            serde_json::json!({ "client_id": client_id, "reason": why }),
-        )
-        .await?;
+        ctx.audit(AuditKind::TokenRefused, None, serde_json::json!({ "client_id": client_id, "reason": why })).await?;
         Ok::<_, StoreError>(why)
     };
     let Some(client) = ctx.store.client(client_id).await? else {
@@ -144,27 +132,15 @@ pub async fn exchange_code(
         (Some(s), true) if client.secret_matches(s) => {}
         (None, false) => {}
         (Some(_), false) => {
-            return Err(TokenError::InvalidClient(
-                refused("a public client has no secret").await?,
-            ));
+            return Err(TokenError::InvalidClient(refused("a public client has no secret").await?));
         }
         _ => {
-            return Err(TokenError::InvalidClient(
-                refused("client authentication failed").await?,
-            ));
+            return Err(TokenError::InvalidClient(refused("client authentication failed").await?));
         }
     }
-    let code_text = req
-        .code
-        .as_deref()
-        .ok_or(TokenError::InvalidRequest("code is missing"))?;
+    let code_text = req.code.as_deref().ok_or(TokenError::InvalidRequest("code is missing"))?;
     let digest = token_digest(code_text);
-    let Some(code) = ctx
-        .store
-        .code(&digest)
-        .await?
-        .filter(|c| c.client_id == client.client_id)
-    else {
+    let Some(code) = ctx.store.code(&digest).await?.filter(|c| c.client_id == client.client_id) else {
         return Err(TokenError::InvalidGrant(refused("unknown code").await?));
     };
     if code.used {
@@ -175,37 +151,25 @@ pub async fn exchange_code(
             serde_json::json!({ "client_id": client_id, "revoked_tokens": revoked }),
         )
         .await?;
-        return Err(TokenError::InvalidGrant(
-            "the code has already been used; its tokens are revoked",
-        ));
+        return Err(TokenError::InvalidGrant("the code has already been used; its tokens are revoked"));
     }
     if ctx.now >= code.expires_at {
-        return Err(TokenError::InvalidGrant(
-            refused("the code has expired").await?,
-        ));
+        return Err(TokenError::InvalidGrant(refused("the code has expired").await?));
     }
     if req.redirect_uri.as_deref() != Some(code.redirect_uri.as_str()) {
-        return Err(TokenError::InvalidGrant(
-            refused("redirect_uri does not match the authorization request").await?,
-        ));
+        return Err(TokenError::InvalidGrant(refused("redirect_uri does not match the authorization request").await?));
     }
     match (&code.code_challenge, &req.code_verifier) {
         (Some(ch), Some(v)) if pkce_matches(v, ch) => {}
         (None, None) => {}
         (Some(_), None) => {
-            return Err(TokenError::InvalidGrant(
-                refused("code_verifier is missing").await?,
-            ));
+            return Err(TokenError::InvalidGrant(refused("code_verifier is missing").await?));
         }
         (None, Some(_)) => {
-            return Err(TokenError::InvalidGrant(
-                refused("code_verifier given but no code_challenge was").await?,
-            ));
+            return Err(TokenError::InvalidGrant(refused("code_verifier given but no code_challenge was").await?));
         }
         _ => {
-            return Err(TokenError::InvalidGrant(
-                refused("code_verifier does not match code_challenge").await?,
-            ));
+            return Err(TokenError::InvalidGrant(refused("code_verifier does not match code_challenge").await?));
         }
     }
     if !ctx.store.mark_code_used(&digest, ctx.now).await? {
@@ -216,9 +180,7 @@ pub async fn exchange_code(
             serde_json::json!({ "client_id": client_id, "revoked_tokens": revoked }),
         )
         .await?;
-        return Err(TokenError::InvalidGrant(
-            "the code has already been used; its tokens are revoked",
-        ));
+        return Err(TokenError::InvalidGrant("the code has already been used; its tokens are revoked"));
     }
     let access_token = random_token(rng, 32);
     ctx.store
@@ -232,35 +194,17 @@ pub async fn exchange_code(
             revoked: false,
         })
         .await?;
-    ctx.audit(
-        AuditKind::TokenIssued,
-        None,
-        serde_json::json!({ "client_id": client_id, "sub": code.sub }),
-    )
-    .await?;
-    Ok(Grant {
-        code,
-        client,
-        access_token,
-        expires_in: ACCESS_TOKEN_TTL_SECS,
-    })
+    ctx.audit(AuditKind::TokenIssued, None, serde_json::json!({ "client_id": client_id, "sub": code.sub })).await?;
+    Ok(Grant { code, client, access_token, expires_in: ACCESS_TOKEN_TTL_SECS })
 }
 
 /// The user behind a valid access token, or `None` (unknown, expired, revoked, or the user is blocked).
-pub async fn userinfo(
-    ctx: Ctx<'_>,
-    access_token: &str,
-) -> Result<Option<(User, AccessToken)>, StoreError> {
+pub async fn userinfo(ctx: Ctx<'_>, access_token: &str) -> Result<Option<(User, AccessToken)>, StoreError> {
     let Some(token) = ctx.store.access_token(&token_digest(access_token)).await? else {
         return Ok(None);
     };
     if token.revoked || ctx.now >= token.expires_at {
         return Ok(None);
     }
-    Ok(ctx
-        .store
-        .user_by_sub(&token.sub)
-        .await?
-        .filter(|u| !u.blocked)
-        .map(|u| (u, token)))
+    Ok(ctx.store.user_by_sub(&token.sub).await?.filter(|u| !u.blocked).map(|u| (u, token)))
 }

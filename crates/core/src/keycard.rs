@@ -130,13 +130,8 @@ pub fn generate(rng: &mut dyn SecureRng, pepper: &KeyPepper) -> (ClearCard, Vec<
         let key = format!("{:06}", rng.gen_range(0u32..1_000_000));
         keys.entry(number).or_insert(key);
     }
-    let stored = keys
-        .iter()
-        .map(|(n, k)| StoredKey {
-            number: n.clone(),
-            digest: pepper.digest(&serial, n, k),
-        })
-        .collect();
+    let stored =
+        keys.iter().map(|(n, k)| StoredKey { number: n.clone(), digest: pepper.digest(&serial, n, k) }).collect();
     (ClearCard { serial, keys }, stored)
 }
 
@@ -157,10 +152,7 @@ pub fn normalise_key(input: &str) -> Option<String> {
 
 /// Which card to ask from: the oldest active card with unused keys, else a pending (new) card.
 pub fn card_to_ask<'a>(cards: &'a [KeyCard]) -> Option<&'a KeyCard> {
-    let mut usable: Vec<&KeyCard> = cards
-        .iter()
-        .filter(|c| c.status.usable() && c.unused > 0)
-        .collect();
+    let mut usable: Vec<&KeyCard> = cards.iter().filter(|c| c.status.usable() && c.unused > 0).collect();
     usable.sort_by_key(|c| (c.status != CardStatus::Active, c.issued_at));
     usable.first().copied()
 }
@@ -193,10 +185,7 @@ mod tests {
             assert!(k.chars().all(|c| c.is_ascii_digit()));
         }
         let s = &stored[3];
-        assert_eq!(
-            s.digest,
-            pepper().digest(&card.serial, &s.number, &card.keys[&s.number])
-        );
+        assert_eq!(s.digest, pepper().digest(&card.serial, &s.number, &card.keys[&s.number]));
     }
 
     #[test]
@@ -206,10 +195,7 @@ mod tests {
         assert_ne!(d, p.digest("1234567891", "0001", "123456"));
         assert_ne!(d, p.digest("1234567890", "0002", "123456"));
         assert_ne!(d, p.digest("1234567890", "0001", "123457"));
-        assert_ne!(
-            d,
-            KeyPepper::from_bytes([8; 32]).digest("1234567890", "0001", "123456")
-        );
+        assert_ne!(d, KeyPepper::from_bytes([8; 32]).digest("1234567890", "0001", "123456"));
     }
 
     #[test]
@@ -229,15 +215,9 @@ mod tests {
             issued_at: UnixTime(at),
             unused,
         };
-        let cards = vec![
-            card("new", CardStatus::Pending, 20, 148),
-            card("old", CardStatus::Active, 10, 5),
-        ];
+        let cards = vec![card("new", CardStatus::Pending, 20, 148), card("old", CardStatus::Active, 10, 5)];
         assert_eq!(card_to_ask(&cards).map(|c| c.serial.as_str()), Some("old"));
-        let cards = vec![
-            card("new", CardStatus::Pending, 20, 148),
-            card("old", CardStatus::Active, 10, 0),
-        ];
+        let cards = vec![card("new", CardStatus::Pending, 20, 148), card("old", CardStatus::Active, 10, 0)];
         assert_eq!(card_to_ask(&cards).map(|c| c.serial.as_str()), Some("new"));
         let cards = vec![card("b", CardStatus::Blocked, 20, 148)];
         assert_eq!(card_to_ask(&cards), None);

@@ -33,9 +33,7 @@ impl Ctx<'_> {
         user: Option<&str>,
         detail: serde_json::Value,
     ) -> Result<(), StoreError> {
-        self.store
-            .append_audit(&AuditEvent::new(self.now, kind, user, self.source).with(detail))
-            .await
+        self.store.append_audit(&AuditEvent::new(self.now, kind, user, self.source).with(detail)).await
     }
 }
 
@@ -95,21 +93,11 @@ pub struct KeyAccepted {
 }
 
 /// Counts one failure, audits it as `kind`, and audits the lock when this failure reached the limit.
-async fn fail(
-    ctx: Ctx<'_>,
-    user: &User,
-    kind: AuditKind,
-    detail: serde_json::Value,
-) -> Result<LoginError, StoreError> {
+async fn fail(ctx: Ctx<'_>, user: &User, kind: AuditKind, detail: serde_json::Value) -> Result<LoginError, StoreError> {
     let n = ctx.store.record_failure(&user.sub, ctx.now).await?;
     ctx.audit(kind, Some(user.user_id.as_str()), detail).await?;
     if n == MAX_CONSECUTIVE_FAILURES {
-        ctx.audit(
-            AuditKind::AccountLocked,
-            Some(user.user_id.as_str()),
-            serde_json::json!({ "failures": n }),
-        )
-        .await?;
+        ctx.audit(AuditKind::AccountLocked, Some(user.user_id.as_str()), serde_json::json!({ "failures": n })).await?;
     }
     Ok(LoginError::Rejected)
 }
@@ -118,21 +106,11 @@ async fn fail(
 async fn refuse(ctx: Ctx<'_>, user: &User, g: Gate, step: &str) -> Result<LoginError, StoreError> {
     match g {
         Gate::Throttled { until } => {
-            fail(
-                ctx,
-                user,
-                AuditKind::AttemptThrottled,
-                serde_json::json!({ "step": step, "until": until }),
-            )
-            .await
+            fail(ctx, user, AuditKind::AttemptThrottled, serde_json::json!({ "step": step, "until": until })).await
         }
         _ => {
-            ctx.audit(
-                AuditKind::AttemptWhileLocked,
-                Some(user.user_id.as_str()),
-                serde_json::json!({ "step": step }),
-            )
-            .await?;
+            ctx.audit(AuditKind::AttemptWhileLocked, Some(user.user_id.as_str()), serde_json::json!({ "step": step }))
+                .await?;
             Ok(LoginError::Rejected)
         }
     }
@@ -153,12 +131,7 @@ pub async fn check_password(
     let Some(user) = user else {
         check.verify_dummy(password).await;
         let who = parsed.as_ref().map(UserId::as_str);
-        ctx.audit(
-            AuditKind::PasswordRejected,
-            who,
-            serde_json::json!({ "reason": "unknown_user" }),
-        )
-        .await?;
+        ctx.audit(AuditKind::PasswordRejected, who, serde_json::json!({ "reason": "unknown_user" })).await?;
         return Err(LoginError::Rejected);
     };
     match gate(&user, ctx.now) {
@@ -169,38 +142,20 @@ pub async fn check_password(
         }
     }
     if check.verify(password, &user.password_hash).await {
-        ctx.audit(
-            AuditKind::PasswordAccepted,
-            Some(user.user_id.as_str()),
-            serde_json::Value::Null,
-        )
-        .await?;
+        ctx.audit(AuditKind::PasswordAccepted, Some(user.user_id.as_str()), serde_json::Value::Null).await?;
         Ok(user)
     } else {
-        Err(fail(
-            ctx,
-            &user,
-            AuditKind::PasswordRejected,
-            serde_json::json!({ "reason": "wrong_password" }),
-        )
-        .await?)
+        Err(fail(ctx, &user, AuditKind::PasswordRejected, serde_json::json!({ "reason": "wrong_password" })).await?)
     }
 }
 
 /// Step 2 (key card): chooses the key to ask for, at random among the unused keys of the card in use.
-pub async fn choose_challenge(
-    ctx: Ctx<'_>,
-    rng: &mut dyn SecureRng,
-    sub: &str,
-) -> Result<Challenge, LoginError> {
+pub async fn choose_challenge(ctx: Ctx<'_>, rng: &mut dyn SecureRng, sub: &str) -> Result<Challenge, LoginError> {
     let cards = ctx.store.cards_of(sub).await?;
     let card = keycard::card_to_ask(&cards).ok_or(LoginError::NoKeyCard)?;
     let unused = ctx.store.unused_key_numbers(&card.serial).await?;
     let number = keycard::choose_number(rng, &unused).ok_or(LoginError::NoKeyCard)?;
-    Ok(Challenge {
-        serial: card.serial.clone(),
-        number,
-    })
+    Ok(Challenge { serial: card.serial.clone(), number })
 }
 
 /// Step 2 (key card): checks and consumes the key asked for. On success the failure counter is cleared, a
@@ -214,58 +169,35 @@ pub async fn check_key(
     challenge: &Challenge,
     key: &str,
 ) -> Result<KeyAccepted, LoginError> {
-    let user = ctx
-        .store
-        .user_by_sub(sub)
-        .await?
-        .ok_or(LoginError::Rejected)?;
+    let user = ctx.store.user_by_sub(sub).await?.ok_or(LoginError::Rejected)?;
     let who = Some(user.user_id.as_str());
     match gate(&user, ctx.now) {
         Gate::Open => {}
         g => return Err(refuse(ctx, &user, g, "key").await?),
     }
-    let card = ctx
-        .store
-        .card(&challenge.serial)
-        .await?
-        .filter(|c| c.sub == user.sub && c.status.usable());
-    let stored = ctx
-        .store
-        .unused_key_digest(&challenge.serial, &challenge.number)
-        .await?;
+    let card = ctx.store.card(&challenge.serial).await?.filter(|c| c.sub == user.sub && c.status.usable());
+    let stored = ctx.store.unused_key_digest(&challenge.serial, &challenge.number).await?;
     let matches = match (keycard::normalise_key(key), &stored, &card) {
-        (Some(k), Some(d), Some(_)) => {
-            constant_time_eq(&pepper.digest(&challenge.serial, &challenge.number, &k), d)
-        }
+        (Some(k), Some(d), Some(_)) => constant_time_eq(&pepper.digest(&challenge.serial, &challenge.number, &k), d),
         _ => false,
     };
     let detail = serde_json::json!({ "serial": challenge.serial, "number": challenge.number });
     let Some(card) = card.filter(|_| matches) else {
         return Err(fail(ctx, &user, AuditKind::KeyRejected, detail).await?);
     };
-    if !ctx
-        .store
-        .consume_key(&challenge.serial, &challenge.number, ctx.now)
-        .await?
-    {
+    if !ctx.store.consume_key(&challenge.serial, &challenge.number, ctx.now).await? {
         // Lost a race with another use of the same key: it is used now.
         return Err(fail(ctx, &user, AuditKind::KeyRejected, detail).await?);
     }
     ctx.store.reset_failures(&user.sub).await?;
     ctx.audit(AuditKind::KeyAccepted, who, detail).await?;
     if card.status == CardStatus::Pending
-        && ctx
-            .store
-            .set_card_status(&card.serial, CardStatus::Pending, CardStatus::Active)
-            .await?
+        && ctx.store.set_card_status(&card.serial, CardStatus::Pending, CardStatus::Active).await?
     {
         for old in ctx.store.cards_of(&user.sub).await? {
             if old.serial != card.serial
                 && old.status == CardStatus::Active
-                && ctx
-                    .store
-                    .set_card_status(&old.serial, CardStatus::Active, CardStatus::Superseded)
-                    .await?
+                && ctx.store.set_card_status(&old.serial, CardStatus::Active, CardStatus::Superseded).await?
             {
                 ctx.audit(
                     AuditKind::KeyCardSuperseded,
@@ -277,20 +209,14 @@ pub async fn check_key(
         }
     }
     let cards = ctx.store.cards_of(&user.sub).await?;
-    let remaining = cards
-        .iter()
-        .find(|c| c.serial == card.serial)
-        .map_or(0, |c| c.unused);
+    let remaining = cards.iter().find(|c| c.serial == card.serial).map_or(0, |c| c.unused);
     let has_pending = cards.iter().any(|c| c.status == CardStatus::Pending);
     let new_card = if remaining < keycard::REISSUE_BELOW && !has_pending {
         Some(issue_card(ctx, rng, pepper, &user).await?)
     } else {
         None
     };
-    Ok(KeyAccepted {
-        remaining,
-        new_card,
-    })
+    Ok(KeyAccepted { remaining, new_card })
 }
 
 /// Issues a key card to `user`: active when the user has no usable card, otherwise pending until first used.
@@ -301,10 +227,7 @@ pub async fn issue_card(
     user: &User,
 ) -> Result<ClearCard, StoreError> {
     let cards = ctx.store.cards_of(&user.sub).await?;
-    let status = if cards
-        .iter()
-        .any(|c| c.status == CardStatus::Active && c.unused > 0)
-    {
+    let status = if cards.iter().any(|c| c.status == CardStatus::Active && c.unused > 0) {
         CardStatus::Pending
     } else {
         CardStatus::Active
@@ -321,9 +244,7 @@ pub async fn issue_card(
     // An active card with no keys left is replaced at once.
     if status == CardStatus::Active {
         for old in cards.iter().filter(|c| c.status == CardStatus::Active) {
-            ctx.store
-                .set_card_status(&old.serial, CardStatus::Active, CardStatus::Superseded)
-                .await?;
+            ctx.store.set_card_status(&old.serial, CardStatus::Active, CardStatus::Superseded).await?;
         }
     }
     ctx.audit(

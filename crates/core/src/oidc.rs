@@ -75,23 +75,14 @@ pub fn validate_code_challenge(challenge: &str, method: Option<&str>) -> Result<
         Some(_) => return Err("unknown code_challenge_method; use S256"),
         None => return Err("code_challenge_method is required and must be S256"),
     }
-    let ok = challenge.len() == 43
-        && challenge
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if ok {
-        Ok(())
-    } else {
-        Err("code_challenge must be the base64url SHA-256 of the verifier (43 characters)")
-    }
+    let ok = challenge.len() == 43 && challenge.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok { Ok(()) } else { Err("code_challenge must be the base64url SHA-256 of the verifier (43 characters)") }
 }
 
 /// Checks a PKCE `code_verifier` against the `code_challenge` (S256), in constant time.
 pub fn pkce_matches(verifier: &str, challenge: &str) -> bool {
     let well_formed = (43..=128).contains(&verifier.len())
-        && verifier
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
+        && verifier.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
     let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
     well_formed && constant_time_eq(computed.as_bytes(), challenge.as_bytes())
 }
@@ -203,10 +194,7 @@ mod tests {
         let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
         assert!(validate_code_challenge(challenge, Some("S256")).is_ok());
         assert!(pkce_matches(verifier, challenge));
-        assert!(!pkce_matches(
-            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXK",
-            challenge
-        ));
+        assert!(!pkce_matches("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXK", challenge));
         assert!(!pkce_matches(challenge, challenge));
         assert!(validate_code_challenge(challenge, Some("plain")).is_err());
         assert!(validate_code_challenge(challenge, None).is_err());

@@ -58,14 +58,12 @@ pub fn hash(password: &str, rng: &mut dyn SecureRng) -> Result<String, PasswordE
     let mut salt = [0u8; 16];
     rng.fill_bytes(&mut salt);
     let salt = SaltString::encode_b64(&salt).map_err(|e| PasswordError::Hash(e.to_string()))?;
-    argon2()
-        .hash_password(n.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| PasswordError::Hash(e.to_string()))
+    argon2().hash_password(n.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| PasswordError::Hash(e.to_string()))
 }
 
 /// A stored hash with the same cost as real ones, used so that an unknown user takes as long as a known one.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$bm9lZ2xlLWR1bW15LXNhbHQ$5W1o3nGsU3sh1aMuTxTN9hSrJ4Wj2Bqvq6a8mYF9lXM";
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$bm9lZ2xlLWR1bW15LXNhbHQ$5W1o3nGsU3sh1aMuTxTN9hSrJ4Wj2Bqvq6a8mYF9lXM";
 
 /// Checks a password against a stored PHC string. Input that could never be a password (too long) is
 /// still checked against a dummy hash, so the answer takes the same time.
@@ -77,9 +75,7 @@ pub fn verify(password: &str, phc: &str) -> bool {
     let Ok(parsed) = PasswordHash::new(phc) else {
         return false;
     };
-    let ok = argon2()
-        .verify_password(candidate.as_bytes(), &parsed)
-        .is_ok();
+    let ok = argon2().verify_password(candidate.as_bytes(), &parsed).is_ok();
     ok && valid_input
 }
 
@@ -114,10 +110,7 @@ mod tests {
     fn length_is_capped_before_hashing() {
         let mut rng = rand::rngs::OsRng;
         assert_eq!(hash("short", &mut rng), Err(PasswordError::TooShort));
-        assert_eq!(
-            hash(&"x".repeat(129), &mut rng),
-            Err(PasswordError::TooLong)
-        );
+        assert_eq!(hash(&"x".repeat(129), &mut rng), Err(PasswordError::TooLong));
         let h = hash(&"x".repeat(128), &mut rng).unwrap();
         assert!(!verify(&"x".repeat(129), &h));
         assert!(!verify_dummy("anything"));

@@ -60,12 +60,7 @@ pub trait KeyCardStore: Send + Sync {
     /// Marks a key used if it was unused: the single compare-and-set that makes a key single-use.
     async fn consume_key(&self, serial: &str, number: &str, at: UnixTime) -> StoreResult<bool>;
     /// Changes a card's status if it is currently `from`; true when it changed.
-    async fn set_card_status(
-        &self,
-        serial: &str,
-        from: CardStatus,
-        to: CardStatus,
-    ) -> StoreResult<bool>;
+    async fn set_card_status(&self, serial: &str, from: CardStatus, to: CardStatus) -> StoreResult<bool>;
 }
 
 /// Registered clients.
@@ -102,12 +97,7 @@ pub trait GrantStore: Send + Sync {
 #[async_trait]
 pub trait SessionStore: Send + Sync {
     /// Stores or replaces a session.
-    async fn put_session(
-        &self,
-        id_digest: &str,
-        data: &str,
-        expires_at: UnixTime,
-    ) -> StoreResult<()>;
+    async fn put_session(&self, id_digest: &str, data: &str, expires_at: UnixTime) -> StoreResult<()>;
     /// A session that has not expired at `now`.
     async fn session(&self, id_digest: &str, now: UnixTime) -> StoreResult<Option<String>>;
     /// Deletes a session.
@@ -124,11 +114,5 @@ pub trait AuditStore: Send + Sync {
 }
 
 /// Everything the domain stores.
-pub trait Store:
-    UserStore + KeyCardStore + ClientStore + GrantStore + SessionStore + AuditStore
-{
-}
-impl<T: UserStore + KeyCardStore + ClientStore + GrantStore + SessionStore + AuditStore> Store
-    for T
-{
-}
+pub trait Store: UserStore + KeyCardStore + ClientStore + GrantStore + SessionStore + AuditStore {}
+impl<T: UserStore + KeyCardStore + ClientStore + GrantStore + SessionStore + AuditStore> Store for T {}

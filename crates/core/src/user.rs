@@ -34,10 +34,7 @@ impl UserId {
         if !USER_ID_LEN.contains(&s.chars().count()) {
             return Err(UserIdError::Length);
         }
-        if !s
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '-' | '_'))
-        {
+        if !s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '-' | '_')) {
             return Err(UserIdError::Character);
         }
         if !s.starts_with(|c: char| c.is_ascii_alphanumeric()) {
@@ -124,10 +121,7 @@ mod tests {
 
     #[test]
     fn display_names_are_checked() {
-        assert_eq!(
-            validate_display_name(" Søren Kierkegaard "),
-            Ok("Søren Kierkegaard".into())
-        );
+        assert_eq!(validate_display_name(" Søren Kierkegaard "), Ok("Søren Kierkegaard".into()));
         assert!(validate_display_name("").is_err());
         assert!(validate_display_name("a\u{7}b").is_err());
     }

@@ -1,1 +1,97 @@
+//! The nøgle HTTP server: the log-in box, the OpenID Connect provider and the operations endpoints, over
+//! the domain in `noegle-core` and a store from `noegle-store`.
 
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use noegle_core::Clock;
+
+pub mod config;
+pub mod error;
+pub mod form;
+pub mod headers;
+pub mod i18n;
+pub mod jose;
+pub mod keycard_pdf;
+pub mod oidc;
+pub mod ops;
+pub mod pages;
+pub mod secrets;
+pub mod session;
+pub mod state;
+
+pub use config::Config;
+pub use state::{AppState, SystemClock};
+
+/// The process-wide Prometheus recorder (installed once, shared by every server in the process).
+fn metrics_handle() -> metrics_exporter_prometheus::PrometheusHandle {
+    static HANDLE: OnceLock<metrics_exporter_prometheus::PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            // Fails only if another recorder is installed; the handle still renders what it records.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// Opens the database and the data directory's secrets (creating them at first start).
+pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
+    secrets::ensure_data_dir(&config.data_dir)?;
+    let store = noegle_store::open(&config.database_url()).await?;
+    Ok(AppState {
+        store,
+        clock,
+        signer: Arc::new(jose::TokenSigner::new(secrets::signing_key(&config.data_dir)?)),
+        pepper: Arc::new(secrets::pepper(&config.data_dir)?),
+        config: Arc::new(config),
+        metrics: metrics_handle(),
+    })
+}
+
+/// Every route of the server, plus `extra` (e.g. the demo service provider), with the security layers.
+pub fn app(state: AppState, extra: Router) -> Router {
+    let limit = state.config.max_body_bytes;
+    Router::new()
+        .route("/.well-known/openid-configuration", get(oidc::discovery))
+        .route("/jwks", get(oidc::jwks))
+        .route("/authorize", get(oidc::authorize))
+        .route("/token", post(oidc::token))
+        .route("/userinfo", get(oidc::userinfo).post(oidc::userinfo))
+        .route("/login", get(pages::show))
+        .route("/login/password", post(pages::password))
+        .route("/login/key", post(pages::key))
+        .route("/login/cancel", post(pages::cancel))
+        .route("/lang/{code}", get(pages::switch_language))
+        .route("/static/noegle.css", get(stylesheet))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .fallback(|| async { error::AppError::NotFound })
+        .with_state(state.clone())
+        .merge(extra)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), headers::render_errors))
+        .layer(axum::middleware::from_fn_with_state(state, headers::security_headers))
+        .layer(DefaultBodyLimit::max(limit))
+}
+
+async fn stylesheet() -> impl axum::response::IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "text/css; charset=utf-8"), (axum::http::header::CACHE_CONTROL, "max-age=3600")],
+        include_str!("../static/noegle.css"),
+    )
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown).await
+}

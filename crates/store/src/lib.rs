@@ -48,9 +48,7 @@ pub(crate) fn backend(e: impl std::fmt::Display) -> StoreError {
 /// Maps a unique-key violation to [`StoreError::Conflict`] naming `what`.
 pub(crate) fn conflict_or_backend(e: sqlx::Error, what: &str) -> StoreError {
     match &e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => {
-            StoreError::Conflict(what.to_string())
-        }
+        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(what.to_string()),
         _ => backend(e),
     }
 }

@@ -15,24 +15,13 @@ pub struct PgStore {
 impl PgStore {
     /// Connects to `postgres://…` and runs the migrations.
     pub async fn open(url: &str) -> Result<PgStore, StoreError> {
-        let options = PgConnectOptions::from_str(url)
-            .map_err(backend)?
-            .options([("synchronous_commit", "on")]);
-        let pool = PgPoolOptions::new()
-            .max_connections(16)
-            .connect_with(options)
-            .await
-            .map_err(backend)?;
-        sqlx::migrate!("../../migrations/postgres")
-            .run(&pool)
-            .await
-            .map_err(backend)?;
+        let options = PgConnectOptions::from_str(url).map_err(backend)?.options([("synchronous_commit", "on")]);
+        let pool = PgPoolOptions::new().max_connections(16).connect_with(options).await.map_err(backend)?;
+        sqlx::migrate!("../../migrations/postgres").run(&pool).await.map_err(backend)?;
         Ok(PgStore { pool })
     }
 
-    pub(crate) async fn begin(
-        &self,
-    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, StoreError> {
+    pub(crate) async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, StoreError> {
         self.pool.begin().await.map_err(backend)
     }
 }

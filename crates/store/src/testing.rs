@@ -8,24 +8,17 @@ use crate::backend;
 /// The server tests create their databases on: `NOEGLE_TEST_POSTGRES`, by default the local trust-auth
 /// server at `postgres://postgres@127.0.0.1:5432/postgres`.
 pub fn postgres_admin_url() -> String {
-    std::env::var("NOEGLE_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("NOEGLE_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 /// Creates a new, empty database with a unique name and answers its URL.
 pub async fn fresh_postgres_database() -> Result<String, StoreError> {
     let admin = postgres_admin_url();
-    let mut conn = sqlx::PgConnection::connect(&admin).await.map_err(|e| {
-        backend(format!(
-            "cannot reach PostgreSQL at {} for tests: {e}",
-            crate::redact(&admin)
-        ))
-    })?;
-    let name = format!("noegle_test_{}_{}", std::process::id(), unique());
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
+    let mut conn = sqlx::PgConnection::connect(&admin)
         .await
-        .map_err(backend)?;
+        .map_err(|e| backend(format!("cannot reach PostgreSQL at {} for tests: {e}", crate::redact(&admin))))?;
+    let name = format!("noegle_test_{}_{}", std::process::id(), unique());
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.map_err(backend)?;
     let mut url = url::Url::parse(&admin).map_err(backend)?;
     url.set_path(&name);
     Ok(url.to_string())

@@ -14,9 +14,7 @@ async fn codes_are_single_use_and_reuse_revokes_the_tokens() {
         let s = store.as_ref();
         let rng = &mut rand::rngs::OsRng;
         let a = alice(s).await;
-        let c = add_client(ctx(s, 1000), rng, "Demo Bank", &[CB.into()], false)
-            .await
-            .unwrap();
+        let c = add_client(ctx(s, 1000), rng, "Demo Bank", &[CB.into()], false).await.unwrap();
         let pending = PendingAuthorization {
             client_id: c.client.client_id.clone(),
             client_name: c.client.name.clone(),
@@ -26,9 +24,7 @@ async fn codes_are_single_use_and_reuse_revokes_the_tokens() {
             nonce: Some("n".into()),
             code_challenge: Some(CHALLENGE.into()),
         };
-        let code = issue_code(ctx(s, 1000), rng, &pending, &a, amr_keycard())
-            .await
-            .unwrap();
+        let code = issue_code(ctx(s, 1000), rng, &pending, &a, amr_keycard()).await.unwrap();
         let good = TokenRequest {
             grant_type: Some("authorization_code".into()),
             code: Some(code.clone()),
@@ -44,23 +40,11 @@ async fn codes_are_single_use_and_reuse_revokes_the_tokens() {
         };
         // Bad requests change nothing: the code still works afterwards.
         let cases: [(TokenRequest, &str); 6] = [
-            (
-                bad(|r| r.client_secret = Some("wrong".into())),
-                "invalid_client",
-            ),
-            (
-                bad(|r| r.code_verifier = Some("x".repeat(43))),
-                "invalid_grant",
-            ),
+            (bad(|r| r.client_secret = Some("wrong".into())), "invalid_client"),
+            (bad(|r| r.code_verifier = Some("x".repeat(43))), "invalid_grant"),
             (bad(|r| r.code_verifier = None), "invalid_grant"),
-            (
-                bad(|r| r.redirect_uri = Some("https://bank.example/cb2".into())),
-                "invalid_grant",
-            ),
-            (
-                bad(|r| r.grant_type = Some("password".into())),
-                "unsupported_grant_type",
-            ),
+            (bad(|r| r.redirect_uri = Some("https://bank.example/cb2".into())), "invalid_grant"),
+            (bad(|r| r.grant_type = Some("password".into())), "unsupported_grant_type"),
             (bad(|r| r.code = Some("nope".into())), "invalid_grant"),
         ];
         for (req, want) in cases {
@@ -70,22 +54,11 @@ async fn codes_are_single_use_and_reuse_revokes_the_tokens() {
         let grant = exchange_code(ctx(s, 1010), rng, &good).await.unwrap();
         assert_eq!(grant.code.amr, ["pwd", "otp", "mfa"]);
         assert_eq!(grant.code.nonce.as_deref(), Some("n"));
-        assert!(
-            userinfo(ctx(s, 1011), &grant.access_token)
-                .await
-                .unwrap()
-                .is_some()
-        );
+        assert!(userinfo(ctx(s, 1011), &grant.access_token).await.unwrap().is_some());
 
         let reuse = exchange_code(ctx(s, 1012), rng, &good).await.unwrap_err();
         assert!(matches!(reuse, TokenError::InvalidGrant(_)), "{reuse}");
-        assert!(
-            userinfo(ctx(s, 1013), &grant.access_token)
-                .await
-                .unwrap()
-                .is_none(),
-            "revoked after reuse"
-        );
+        assert!(userinfo(ctx(s, 1013), &grant.access_token).await.unwrap().is_none(), "revoked after reuse");
     })
     .await;
 }
@@ -96,15 +69,7 @@ async fn codes_expire_after_sixty_seconds() {
         let s = store.as_ref();
         let rng = &mut rand::rngs::OsRng;
         let a = alice(s).await;
-        let c = add_client(
-            ctx(s, 1000),
-            rng,
-            "Public App",
-            &["http://localhost:9/cb".into()],
-            true,
-        )
-        .await
-        .unwrap();
+        let c = add_client(ctx(s, 1000), rng, "Public App", &["http://localhost:9/cb".into()], true).await.unwrap();
         assert!(c.client_secret.is_none());
         let pending = PendingAuthorization {
             client_id: c.client.client_id.clone(),
@@ -115,9 +80,7 @@ async fn codes_expire_after_sixty_seconds() {
             nonce: None,
             code_challenge: Some(CHALLENGE.into()),
         };
-        let code = issue_code(ctx(s, 1000), rng, &pending, &a, amr_keycard())
-            .await
-            .unwrap();
+        let code = issue_code(ctx(s, 1000), rng, &pending, &a, amr_keycard()).await.unwrap();
         let req = TokenRequest {
             grant_type: Some("authorization_code".into()),
             code: Some(code),
@@ -128,10 +91,7 @@ async fn codes_expire_after_sixty_seconds() {
         };
         let e = exchange_code(ctx(s, 1060), rng, &req).await.unwrap_err();
         assert_eq!(e.code(), "invalid_grant");
-        assert!(
-            exchange_code(ctx(s, 1059), rng, &req).await.is_ok(),
-            "valid up to its 60th second"
-        );
+        assert!(exchange_code(ctx(s, 1059), rng, &req).await.is_ok(), "valid up to its 60th second");
     })
     .await;
 }

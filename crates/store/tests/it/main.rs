@@ -21,23 +21,13 @@ pub struct Db {
 
 pub async fn sqlite() -> Db {
     let dir = tempfile::tempdir().unwrap();
-    let store = noegle_store::open(&noegle_store::testing::sqlite_url(dir.path()))
-        .await
-        .unwrap();
-    Db {
-        store,
-        _dir: Some(dir),
-    }
+    let store = noegle_store::open(&noegle_store::testing::sqlite_url(dir.path())).await.unwrap();
+    Db { store, _dir: Some(dir) }
 }
 
 pub async fn postgres() -> Db {
-    let url = noegle_store::testing::fresh_postgres_database()
-        .await
-        .unwrap();
-    Db {
-        store: noegle_store::open(&url).await.unwrap(),
-        _dir: None,
-    }
+    let url = noegle_store::testing::fresh_postgres_database().await.unwrap();
+    Db { store: noegle_store::open(&url).await.unwrap(), _dir: None }
 }
 
 /// Runs `f` on both backends, keeping each database alive until `f` is done.
@@ -53,11 +43,7 @@ where
 }
 
 pub fn ctx(store: &dyn Store, now: i64) -> Ctx<'_> {
-    Ctx {
-        store,
-        now: UnixTime(now),
-        source: Some("test"),
-    }
+    Ctx { store, now: UnixTime(now), source: Some("test") }
 }
 
 pub async fn alice(store: &dyn Store) -> User {

@@ -8,30 +8,12 @@ async fn users_are_stored_and_user_ids_unique() {
     both(|store| async move {
         let s = store.as_ref();
         let a = alice(s).await;
-        let found = s
-            .user_by_user_id(&UserId::parse("ALICE").unwrap())
-            .await
-            .unwrap()
-            .unwrap();
+        let found = s.user_by_user_id(&UserId::parse("ALICE").unwrap()).await.unwrap().unwrap();
         assert_eq!(found, a);
-        assert_eq!(
-            s.user_by_sub(&a.sub).await.unwrap().unwrap().display_name,
-            "Alice Andersen"
-        );
-        let again = create_user(
-            ctx(s, 1),
-            &mut rand::rngs::OsRng,
-            "alice",
-            None,
-            "another password",
-        )
-        .await;
+        assert_eq!(s.user_by_sub(&a.sub).await.unwrap().unwrap().display_name, "Alice Andersen");
+        let again = create_user(ctx(s, 1), &mut rand::rngs::OsRng, "alice", None, "another password").await;
         assert!(matches!(again, Err(AccountError::Exists(_))), "{again:?}");
-        assert_eq!(
-            s.user_by_sub(&a.sub).await.unwrap().unwrap(),
-            a,
-            "the first alice is unchanged"
-        );
+        assert_eq!(s.user_by_sub(&a.sub).await.unwrap().unwrap(), a, "the first alice is unchanged");
     })
     .await;
 }
@@ -42,10 +24,7 @@ async fn the_audit_log_is_append_only() {
         let s = store.as_ref();
         alice(s).await;
         let events = s.audit(Some("alice"), 10).await.unwrap();
-        assert_eq!(
-            events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(),
-            ["user_created"]
-        );
+        assert_eq!(events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), ["user_created"]);
         assert_eq!(events[0].source.as_deref(), Some("test"));
     })
     .await;
@@ -58,9 +37,7 @@ async fn the_audit_log_is_append_only() {
         let err = sqlx::query(sql).execute(&pool).await.unwrap_err();
         assert!(err.to_string().contains("append-only"), "{err}");
     }
-    let url = noegle_store::testing::fresh_postgres_database()
-        .await
-        .unwrap();
+    let url = noegle_store::testing::fresh_postgres_database().await.unwrap();
     alice(noegle_store::open(&url).await.unwrap().as_ref()).await;
     let pool = sqlx::PgPool::connect(&url).await.unwrap();
     for sql in ["UPDATE audit_log SET kind = 'x'", "DELETE FROM audit_log"] {
@@ -73,35 +50,13 @@ async fn the_audit_log_is_append_only() {
 async fn sessions_expire() {
     both(|store| async move {
         let s = store.as_ref();
-        s.put_session("d1", "{\"a\":1}", noegle_core::UnixTime(100))
-            .await
-            .unwrap();
-        assert_eq!(
-            s.session("d1", noegle_core::UnixTime(99))
-                .await
-                .unwrap()
-                .as_deref(),
-            Some("{\"a\":1}")
-        );
-        assert_eq!(
-            s.session("d1", noegle_core::UnixTime(100)).await.unwrap(),
-            None
-        );
-        s.put_session("d1", "{\"a\":2}", noegle_core::UnixTime(200))
-            .await
-            .unwrap();
-        assert_eq!(
-            s.session("d1", noegle_core::UnixTime(150))
-                .await
-                .unwrap()
-                .as_deref(),
-            Some("{\"a\":2}")
-        );
+        s.put_session("d1", "{\"a\":1}", noegle_core::UnixTime(100)).await.unwrap();
+        assert_eq!(s.session("d1", noegle_core::UnixTime(99)).await.unwrap().as_deref(), Some("{\"a\":1}"));
+        assert_eq!(s.session("d1", noegle_core::UnixTime(100)).await.unwrap(), None);
+        s.put_session("d1", "{\"a\":2}", noegle_core::UnixTime(200)).await.unwrap();
+        assert_eq!(s.session("d1", noegle_core::UnixTime(150)).await.unwrap().as_deref(), Some("{\"a\":2}"));
         s.delete_session("d1").await.unwrap();
-        assert_eq!(
-            s.session("d1", noegle_core::UnixTime(150)).await.unwrap(),
-            None
-        );
+        assert_eq!(s.session("d1", noegle_core::UnixTime(150)).await.unwrap(), None);
     })
     .await;
 }

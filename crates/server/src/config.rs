@@ -1,0 +1,167 @@
+//! Typed configuration: a TOML file (`--config`, `NOEGLE_CONFIG`) with `NOEGLE_*` environment overrides,
+//! validated at start-up. `noegle.example.toml` in the repository lists every setting with its default.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The server's settings.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where the database file (SQLite) and the server secrets live. `NOEGLE_DATA_DIR`.
+    pub data_dir: PathBuf,
+    /// `sqlite://PATH` or `postgres://…`; empty means `sqlite://DATA_DIR/noegle.sqlite`. `NOEGLE_DATABASE`.
+    pub database: String,
+    /// Address to listen on. `NOEGLE_BIND`.
+    pub bind: SocketAddr,
+    /// The URL users and service providers reach the server at; the OIDC issuer. `NOEGLE_PUBLIC_URL`.
+    pub public_url: String,
+    /// Language of the pages when the browser states no preference: `da` or `en`. `NOEGLE_DEFAULT_LANGUAGE`.
+    pub default_language: String,
+    /// Minutes a log-in box session lives. `NOEGLE_SESSION_MINUTES`.
+    pub session_minutes: i64,
+    /// Largest request body accepted, in bytes. `NOEGLE_MAX_BODY_BYTES`.
+    pub max_body_bytes: usize,
+    /// Log filter (tracing's `EnvFilter` syntax). `NOEGLE_LOG`.
+    pub log: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("noegle-data"),
+            database: String::new(),
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: "http://localhost:8080".into(),
+            default_language: "da".into(),
+            session_minutes: 15,
+            max_body_bytes: 16 * 1024,
+            log: "info".into(),
+        }
+    }
+}
+
+/// A configuration that cannot be used, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// Reads the file at `path` (if any), then applies `NOEGLE_*` variables from `env`, then validates.
+    pub fn load(path: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let mut config = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| ConfigError(format!("cannot read {}: {e}", p.display())))?;
+                toml::from_str(&text).map_err(|e| ConfigError(format!("{}: {e}", p.display())))?
+            }
+            None => Config::default(),
+        };
+        if let Some(v) = env("NOEGLE_DATA_DIR") {
+            config.data_dir = v.into();
+        }
+        if let Some(v) = env("NOEGLE_DATABASE") {
+            config.database = v;
+        }
+        if let Some(v) = env("NOEGLE_BIND") {
+            config.bind = v.parse().map_err(|e| ConfigError(format!("NOEGLE_BIND={v}: {e}")))?;
+        }
+        if let Some(v) = env("NOEGLE_PUBLIC_URL") {
+            config.public_url = v;
+        }
+        if let Some(v) = env("NOEGLE_DEFAULT_LANGUAGE") {
+            config.default_language = v;
+        }
+        if let Some(v) = env("NOEGLE_SESSION_MINUTES") {
+            config.session_minutes = v.parse().map_err(|e| ConfigError(format!("NOEGLE_SESSION_MINUTES={v}: {e}")))?;
+        }
+        if let Some(v) = env("NOEGLE_MAX_BODY_BYTES") {
+            config.max_body_bytes = v.parse().map_err(|e| ConfigError(format!("NOEGLE_MAX_BODY_BYTES={v}: {e}")))?;
+        }
+        if let Some(v) = env("NOEGLE_LOG") {
+            config.log = v;
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every setting.
+    pub fn validate(&mut self) -> Result<(), ConfigError> {
+        let url = url::Url::parse(&self.public_url)
+            .map_err(|e| ConfigError(format!("public_url {:?} is not a URL: {e}", self.public_url)))?;
+        if !matches!(url.scheme(), "http" | "https") || url.query().is_some() || url.fragment().is_some() {
+            return Err(ConfigError(format!("public_url must be an http(s) URL without query or fragment: {url}")));
+        }
+        self.public_url = self.public_url.trim_end_matches('/').to_string();
+        if !matches!(self.default_language.as_str(), "da" | "en") {
+            return Err(ConfigError(format!("default_language must be da or en, not {:?}", self.default_language)));
+        }
+        if !(1..=24 * 60).contains(&self.session_minutes) {
+            return Err(ConfigError("session_minutes must be between 1 and 1440".into()));
+        }
+        if !(1024..=1024 * 1024).contains(&self.max_body_bytes) {
+            return Err(ConfigError("max_body_bytes must be between 1024 and 1048576".into()));
+        }
+        if !self.database.is_empty()
+            && !["sqlite:", "postgres:", "postgresql:"].iter().any(|p| self.database.starts_with(p))
+        {
+            return Err(ConfigError("database must start with sqlite:// or postgres://".into()));
+        }
+        Ok(())
+    }
+
+    /// The database URL, with the SQLite default filled in.
+    pub fn database_url(&self) -> String {
+        if self.database.is_empty() {
+            format!("sqlite://{}", self.data_dir.join("noegle.sqlite").display())
+        } else {
+            self.database.clone()
+        }
+    }
+
+    /// Whether the public URL is https (cookies then get `__Host-` and `Secure`).
+    pub fn is_https(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+
+    /// Settings for a test server in `data_dir`.
+    pub fn for_tests(data_dir: &Path) -> Config {
+        Config { data_dir: data_dir.to_path_buf(), bind: SocketAddr::from(([127, 0, 0, 1], 0)), ..Config::default() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn environment_overrides_the_file_and_bad_values_are_refused() {
+        let dir = std::env::temp_dir().join(format!("noegle-config-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("c.toml");
+        std::fs::write(&file, "bind = \"127.0.0.1:9000\"\npublic_url = \"https://login.example/\"\n").unwrap();
+        let c = Config::load(Some(&file), |k| (k == "NOEGLE_DATA_DIR").then(|| "/srv/n".into())).unwrap();
+        assert_eq!(c.bind.port(), 9000);
+        assert_eq!(c.public_url, "https://login.example");
+        assert!(c.is_https());
+        assert_eq!(c.database_url(), "sqlite:///srv/n/noegle.sqlite");
+
+        std::fs::write(&file, "bnd = \"x\"\n").unwrap();
+        let e = Config::load(Some(&file), |_| None).unwrap_err();
+        assert!(e.0.contains("unknown field"), "{e}");
+        let e = Config::load(None, |k| (k == "NOEGLE_BIND").then(|| "nope".into())).unwrap_err();
+        assert!(e.0.contains("NOEGLE_BIND"), "{e}");
+        let e = Config::load(None, |k| (k == "NOEGLE_DATABASE").then(|| "mysql://x".into())).unwrap_err();
+        assert!(e.0.contains("database"), "{e}");
+    }
+
+    #[test]
+    fn the_example_file_lists_the_defaults() {
+        let example = include_str!("../../../noegle.example.toml");
+        let parsed: Config = toml::from_str(example).unwrap();
+        assert_eq!(parsed, Config::default());
+    }
+}

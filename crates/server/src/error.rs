@@ -1,0 +1,108 @@
+//! Every error of the web pages mapped to its HTTP status, in one place. A handler answers an [`AppError`];
+//! the `render_errors` layer turns it into a page in the user's language. (The OIDC token and userinfo
+//! endpoints answer RFC 6749 JSON errors instead; see `oidc.rs`.)
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use noegle_core::store::StoreError;
+
+use crate::i18n::Texts;
+
+/// An error a page can answer with.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum AppError {
+    /// No session, an expired one, or a missing or wrong CSRF token.
+    #[error("session expired or CSRF token missing or wrong")]
+    Csrf,
+    /// The log-in box was opened without an authorization request.
+    #[error("no authorization request in progress")]
+    NoAuthorization,
+    /// A form that could not be read.
+    #[error("malformed form: {0}")]
+    BadForm(String),
+    /// Not `application/x-www-form-urlencoded`.
+    #[error("unsupported content type")]
+    UnsupportedMediaType,
+    /// The body exceeded the limit.
+    #[error("request body too large")]
+    TooLarge,
+    /// An authorization request that cannot be answered by redirect (unknown client, wrong redirect URI).
+    #[error("invalid authorization request: {0}")]
+    InvalidAuthorization(String),
+    /// No such page.
+    #[error("not found")]
+    NotFound,
+    /// The database failed.
+    #[error("storage unavailable: {0}")]
+    Storage(String),
+    /// A bug or an unexpected failure.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        AppError::Storage(e.to_string())
+    }
+}
+
+impl AppError {
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::Csrf => StatusCode::FORBIDDEN,
+            AppError::NoAuthorization | AppError::BadForm(_) | AppError::InvalidAuthorization(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Storage(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The heading and message a user sees, and a detail safe to show (never for server-side failures).
+    pub fn user_message(&self, t: &Texts) -> (&'static str, &'static str, Option<String>) {
+        match self {
+            AppError::Csrf => (t.invalid_request, t.session_invalid, None),
+            AppError::NoAuthorization => (t.title, t.start_from_service, None),
+            AppError::BadForm(d) => (t.invalid_request, t.bad_form, Some(d.clone())),
+            AppError::UnsupportedMediaType => {
+                (t.invalid_request, t.bad_form, Some("Content-Type: application/x-www-form-urlencoded".into()))
+            }
+            AppError::TooLarge => (t.invalid_request, t.too_large, None),
+            AppError::InvalidAuthorization(d) => (t.invalid_request, t.start_from_service, Some(d.clone())),
+            AppError::NotFound => (t.invalid_request, t.not_found, None),
+            AppError::Storage(_) | AppError::Internal(_) => (t.invalid_request, t.server_error, None),
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        if matches!(self, AppError::Storage(_) | AppError::Internal(_)) {
+            tracing::error!(error = %self, "request failed");
+        }
+        let mut response = (self.status(), self.to_string()).into_response();
+        response.extensions_mut().insert(self);
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_are_precise_and_server_failures_are_not_client_errors() {
+        assert_eq!(AppError::Csrf.status(), StatusCode::FORBIDDEN);
+        assert_eq!(AppError::BadForm("x".into()).status(), StatusCode::BAD_REQUEST);
+        assert_eq!(AppError::TooLarge.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(AppError::UnsupportedMediaType.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        assert_eq!(AppError::Storage("down".into()).status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(AppError::Internal("bug".into()).status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let (_, _, detail) = AppError::Storage("password=secret".into()).user_message(&crate::i18n::DA);
+        assert_eq!(detail, None, "server-side details are never shown");
+    }
+}

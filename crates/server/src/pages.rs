@@ -1,0 +1,292 @@
+//! The log-in box (R-LB1 key-card path, R-LB2, R-LB4): step 1 user ID and password, step 2 a key from the key
+//! card, then back to the service provider with a code. Each step's answer keeps the stored state intact on
+//! failure and rotates the session id on success.
+
+use std::net::SocketAddr;
+
+use askama::Template;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use noegle_core::keycard::{self, CardStatus, REISSUE_BELOW};
+use noegle_core::login::{self, LoginError};
+use noegle_core::oidc::{PendingAuthorization, amr_keycard};
+
+use crate::error::AppError;
+use crate::form::Form;
+use crate::i18n::{LANG_COOKIE, Lang, Texts};
+use crate::session::{self, Loaded, LoginSession, Step};
+use crate::state::{AppState, BlockingPasswordCheck};
+
+/// What every page frame shows: the words, the language and the language switch.
+pub struct Frame {
+    /// Words.
+    pub t: &'static Texts,
+    /// `da` / `en`.
+    pub lang: &'static str,
+    /// The other language's code.
+    pub other_lang: &'static str,
+    /// Link that switches language and comes back here.
+    pub switch_href: String,
+}
+
+impl Frame {
+    /// The frame for `lang` on the page at `back`.
+    pub fn new(lang: Lang, back: &str) -> Frame {
+        Frame {
+            t: lang.texts(),
+            lang: lang.code(),
+            other_lang: lang.other().code(),
+            switch_href: format!("/lang/{}?back={}", lang.other().code(), urlencode(back)),
+        }
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+#[derive(Template)]
+#[template(path = "password.html")]
+struct PasswordPage<'a> {
+    f: Frame,
+    client_name: &'a str,
+    csrf: &'a str,
+    user_id: &'a str,
+    error: Option<&'static str>,
+}
+
+#[derive(Template)]
+#[template(path = "key.html")]
+struct KeyPage<'a> {
+    f: Frame,
+    client_name: &'a str,
+    csrf: &'a str,
+    user_id: &'a str,
+    serial: String,
+    number: &'a str,
+    error: Option<&'static str>,
+    notice: Option<String>,
+}
+
+/// The plain message page (errors).
+#[derive(Template)]
+#[template(path = "message.html")]
+pub struct MessagePage {
+    /// Frame.
+    pub f: Frame,
+    /// Heading.
+    pub heading: &'static str,
+    /// Message.
+    pub message: &'static str,
+    /// Detail, if safe to show.
+    pub detail: Option<String>,
+}
+
+fn render(t: &impl Template) -> Result<String, AppError> {
+    t.render().map_err(|e| AppError::Internal(format!("template: {e}")))
+}
+
+/// A page whose forms may post to us and, after a redirect, land at the service provider's redirect URI
+/// (CSP `form-action` is checked against redirect targets too).
+fn page(status: StatusCode, html: String, authz: &PendingAuthorization) -> Response {
+    let mut response = (status, Html(html)).into_response();
+    let origin = url::Url::parse(&authz.redirect_uri).map(|u| u.origin().ascii_serialization()).unwrap_or_default();
+    if let Ok(v) = HeaderValue::from_str(&crate::headers::csp(&format!("'self' {origin}"))) {
+        response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    response
+}
+
+async fn render_step(
+    state: &AppState,
+    lang: Lang,
+    s: &LoginSession,
+    status: StatusCode,
+    error: Option<&'static str>,
+    typed_user_id: &str,
+) -> Result<Response, AppError> {
+    let f = Frame::new(lang, "/login");
+    let html = match &s.step {
+        Step::Password => render(&PasswordPage {
+            f,
+            client_name: &s.authz.client_name,
+            csrf: &s.csrf,
+            user_id: typed_user_id,
+            error,
+        })?,
+        Step::Key { sub, user_id, challenge } => {
+            let cards = state.store.cards_of(sub).await?;
+            let t = lang.texts();
+            let mut notices = Vec::new();
+            if let Some(card) = cards.iter().find(|c| c.serial == challenge.serial) {
+                if card.unused <= REISSUE_BELOW {
+                    notices.push(format!("{} {}", card.unused, t.keys_left));
+                }
+            }
+            if cards.iter().any(|c| c.status == CardStatus::Pending && c.serial != challenge.serial) {
+                notices.push(t.new_card_coming.to_string());
+            }
+            render(&KeyPage {
+                f,
+                client_name: &s.authz.client_name,
+                csrf: &s.csrf,
+                user_id,
+                serial: keycard::display_serial(&challenge.serial),
+                number: &challenge.number,
+                error,
+                notice: (!notices.is_empty()).then(|| notices.join(" ")),
+            })?
+        }
+    };
+    Ok(page(status, html, &s.authz))
+}
+
+fn lang_of(state: &AppState, headers: &HeaderMap) -> Lang {
+    Lang::negotiate(headers, state.default_lang())
+}
+
+/// `GET /login`: the current step.
+pub async fn show(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
+    let Loaded { data, .. } = session::load(&state, &headers).await?.ok_or(AppError::NoAuthorization)?;
+    render_step(&state, lang_of(&state, &headers), &data, StatusCode::OK, None, "").await
+}
+
+/// `POST /login/password`: step 1.
+pub async fn password(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    form: Form,
+) -> Result<Response, AppError> {
+    let loaded = session::load_checked(&state, &headers, form.get("csrf")).await?;
+    let lang = lang_of(&state, &headers);
+    let user_id = form.required("user_id")?;
+    let password = form.required("password")?;
+    let source = peer.ip().to_string();
+    let ctx = state.ctx(Some(&source));
+    let user = match login::check_password(ctx, &BlockingPasswordCheck, user_id, password).await {
+        Ok(u) => u,
+        Err(LoginError::Rejected) => {
+            metrics::counter!("noegle_login_steps_total", "step" => "password", "result" => "rejected").increment(1);
+            let shown = if user_id.chars().count() <= 64 { user_id } else { "" };
+            let mut data = loaded.data;
+            data.step = Step::Password;
+            return render_step(&state, lang, &data, StatusCode::UNAUTHORIZED, Some(lang.texts().rejected), shown).await;
+        }
+        Err(e) => return Err(login_error(e)),
+    };
+    metrics::counter!("noegle_login_steps_total", "step" => "password", "result" => "accepted").increment(1);
+    let challenge = match login::choose_challenge(ctx, &mut rand::rngs::OsRng, &user.sub).await {
+        Ok(c) => c,
+        Err(LoginError::NoKeyCard) => {
+            let data = LoginSession { step: Step::Password, ..loaded.data };
+            return render_step(&state, lang, &data, StatusCode::FORBIDDEN, Some(lang.texts().no_key_card), "").await;
+        }
+        Err(e) => return Err(login_error(e)),
+    };
+    let data = LoginSession {
+        csrf: session::new_csrf(),
+        authz: loaded.data.authz,
+        step: Step::Key { sub: user.sub, user_id: user.user_id.to_string(), challenge },
+    };
+    let cookie = session::save_rotated(&state, Some(&loaded.id), &data).await?;
+    Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response())
+}
+
+/// `POST /login/key`: step 2 with the key card; success returns to the service provider with a code.
+pub async fn key(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    form: Form,
+) -> Result<Response, AppError> {
+    let loaded = session::load_checked(&state, &headers, form.get("csrf")).await?;
+    let lang = lang_of(&state, &headers);
+    let Step::Key { sub, challenge, .. } = &loaded.data.step else {
+        return Ok(Redirect::to("/login").into_response());
+    };
+    let key = form.required("key")?;
+    let source = peer.ip().to_string();
+    let ctx = state.ctx(Some(&source));
+    let accepted = match login::check_key(ctx, &mut rand::rngs::OsRng, &state.pepper, sub, challenge, key).await {
+        Ok(a) => a,
+        Err(LoginError::Rejected) => {
+            metrics::counter!("noegle_login_steps_total", "step" => "key", "result" => "rejected").increment(1);
+            return render_step(&state, lang, &loaded.data, StatusCode::UNAUTHORIZED, Some(lang.texts().key_rejected), "")
+                .await;
+        }
+        Err(e) => return Err(login_error(e)),
+    };
+    metrics::counter!("noegle_login_steps_total", "step" => "key", "result" => "accepted").increment(1);
+    let user = state.store.user_by_sub(sub).await?.ok_or(AppError::Csrf)?;
+    if let Some(card) = accepted.new_card {
+        let path = crate::keycard_pdf::write_to_outbox(&state.config.data_dir, &user, &card)
+            .map_err(|e| AppError::Internal(format!("cannot write the new key card: {e}")))?;
+        tracing::info!(user = %user.user_id, serial = %card.serial, path = %path.display(), "new key card issued: print and send it");
+    }
+    let code = noegle_core::grants::issue_code(ctx, &mut rand::rngs::OsRng, &loaded.data.authz, &user, amr_keycard()).await?;
+    metrics::counter!("noegle_logins_total", "method" => "keycard").increment(1);
+    let cookie = session::end(&state, &loaded.id).await?;
+    let target = redirect_with(&state, &loaded.data.authz, &[("code", &code)]);
+    Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&target)).into_response())
+}
+
+/// `POST /login/cancel`: back to the service provider with `access_denied`.
+pub async fn cancel(State(state): State<AppState>, headers: HeaderMap, form: Form) -> Result<Response, AppError> {
+    let loaded = session::load_checked(&state, &headers, form.get("csrf")).await?;
+    let cookie = session::end(&state, &loaded.id).await?;
+    let target = redirect_with(
+        &state,
+        &loaded.data.authz,
+        &[("error", "access_denied"), ("error_description", "the user cancelled the log-in")],
+    );
+    Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&target)).into_response())
+}
+
+/// The client's redirect URI with `params`, its `state` and our `iss` (RFC 9207) appended.
+pub fn redirect_with(state: &AppState, authz: &PendingAuthorization, params: &[(&str, &str)]) -> String {
+    let Ok(mut url) = url::Url::parse(&authz.redirect_uri) else {
+        return authz.redirect_uri.clone();
+    };
+    {
+        let mut q = url.query_pairs_mut();
+        for (k, v) in params {
+            q.append_pair(k, v);
+        }
+        if let Some(s) = &authz.state {
+            q.append_pair("state", s);
+        }
+        q.append_pair("iss", &state.config.public_url);
+    }
+    url.to_string()
+}
+
+fn login_error(e: LoginError) -> AppError {
+    match e {
+        LoginError::Store(s) => s.into(),
+        other => AppError::Internal(other.to_string()),
+    }
+}
+
+/// Query of the language switch.
+#[derive(serde::Deserialize)]
+pub struct Back {
+    back: Option<String>,
+}
+
+/// `GET /lang/{da|en}?back=/path`: remembers the choice and goes back (only to a path on this server).
+pub async fn switch_language(Path(code): Path<String>, Query(q): Query<Back>) -> Result<Response, AppError> {
+    let lang = Lang::parse(&code).ok_or(AppError::NotFound)?;
+    let back = q.back.filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\'));
+    let cookie = format!("{LANG_COOKIE}={}; Path=/; SameSite=Lax; Max-Age=31536000", lang.code());
+    let cookie = HeaderValue::from_str(&cookie).map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok(([(header::SET_COOKIE, cookie)], Redirect::to(back.as_deref().unwrap_or("/login"))).into_response())
+}
+
+/// Renders an [`AppError`] as a page in `lang`.
+pub fn error_page(e: &AppError, lang: Lang, back: &str) -> Response {
+    let (heading, message, detail) = e.user_message(lang.texts());
+    let html = render(&MessagePage { f: Frame::new(lang, back), heading, message, detail }).unwrap_or_default();
+    (e.status(), Html(html)).into_response()
+}

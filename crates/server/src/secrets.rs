@@ -1,0 +1,63 @@
+//! The server's own secrets, kept as files (mode 0600) in the data directory and created at first start:
+//! the ID-token signing key and the key-card pepper. They are kept apart from the database, so a copy of the
+//! database alone reveals no key-card key and cannot forge a token.
+
+use std::path::Path;
+
+use noegle_core::keycard::KeyPepper;
+use p256::ecdsa::SigningKey;
+use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
+use rand::RngCore;
+
+use crate::keycard_pdf::write_private;
+
+/// File name of the ES256 signing key (PKCS#8 PEM).
+pub const SIGNING_KEY_FILE: &str = "oidc-signing-key.pem";
+/// File name of the key-card pepper (32 random bytes).
+pub const PEPPER_FILE: &str = "keycard-pepper.key";
+
+/// Creates the data directory if missing.
+pub fn ensure_data_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("cannot create data directory {}: {e}", dir.display()))
+}
+
+/// Loads the signing key, creating it at first start.
+pub fn signing_key(dir: &Path) -> anyhow::Result<SigningKey> {
+    let path = dir.join(SIGNING_KEY_FILE);
+    if !path.exists() {
+        let key = loop {
+            let mut bytes = [0u8; 32];
+            rand::rngs::OsRng.fill_bytes(&mut bytes);
+            if let Ok(k) = SigningKey::from_slice(&bytes) {
+                break k;
+            }
+        };
+        let pem = key.to_pkcs8_pem(LineEnding::LF).map_err(|e| anyhow::anyhow!("cannot encode signing key: {e}"))?;
+        match write_private(&path, pem.as_bytes()) {
+            Ok(()) => {}
+            // Another process (an admin command, a second node) created it first: use theirs.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => anyhow::bail!("cannot write {}: {e}", path.display()),
+        }
+    }
+    let pem = std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    SigningKey::from_pkcs8_pem(&pem).map_err(|e| anyhow::anyhow!("{} is not a P-256 PKCS#8 key: {e}", path.display()))
+}
+
+/// Loads the key-card pepper, creating it at first start.
+pub fn pepper(dir: &Path) -> anyhow::Result<KeyPepper> {
+    let path = dir.join(PEPPER_FILE);
+    if !path.exists() {
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        match write_private(&path, &bytes) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => anyhow::bail!("cannot write {}: {e}", path.display()),
+        }
+    }
+    let bytes = std::fs::read(&path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    let bytes: [u8; 32] =
+        bytes.try_into().map_err(|_| anyhow::anyhow!("{} must hold exactly 32 bytes", path.display()))?;
+    Ok(KeyPepper::from_bytes(bytes))
+}

@@ -1,0 +1,109 @@
+//! Log-in box sessions: a random 256-bit id in an HttpOnly, SameSite cookie (`__Host-` and `Secure` when the
+//! public URL is https), the state kept server-side under the id's digest, a new id after each step, and a
+//! per-session CSRF token that every form must echo.
+
+use axum::http::{HeaderMap, HeaderValue, header};
+use noegle_core::login::Challenge;
+use noegle_core::oidc::PendingAuthorization;
+use noegle_core::secret::{constant_time_eq, random_token, token_digest};
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// Where the user is in the log-in box.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Step {
+    /// Step 1: user ID and password.
+    Password,
+    /// Step 2 with the key card: the password was right; this key is asked for.
+    Key {
+        /// The user.
+        sub: String,
+        /// Their user ID, shown on the page.
+        user_id: String,
+        /// The key asked for.
+        challenge: Challenge,
+    },
+}
+
+/// The server-side state of one log-in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginSession {
+    /// The token every form must carry.
+    pub csrf: String,
+    /// The authorization request being served.
+    pub authz: PendingAuthorization,
+    /// The current step.
+    pub step: Step,
+}
+
+/// A session as loaded: its current id (to be replaced) and its state.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The cookie value it was found under.
+    pub id: String,
+    /// The state.
+    pub data: LoginSession,
+}
+
+/// The value of cookie `name` in the request, if any.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|c| {
+        let (k, v) = c.trim().split_once('=')?;
+        (k == name).then(|| v.to_string())
+    })
+}
+
+/// The session cookie's name.
+pub fn cookie_name(state: &AppState) -> &'static str {
+    if state.config.is_https() { "__Host-noegle_session" } else { "noegle_session" }
+}
+
+/// Loads the session the request's cookie points at.
+pub async fn load(state: &AppState, headers: &HeaderMap) -> Result<Option<Loaded>, AppError> {
+    let Some(id) = cookie(headers, cookie_name(state)) else {
+        return Ok(None);
+    };
+    let Some(text) = state.store.session(&token_digest(&id), state.now()).await? else {
+        return Ok(None);
+    };
+    // State written by an older version that no longer parses is treated as expired.
+    Ok(serde_json::from_str(&text).ok().map(|data| Loaded { id, data }))
+}
+
+/// Stores `data` under a fresh id (deleting the old one) and answers the `Set-Cookie` value.
+pub async fn save_rotated(state: &AppState, old_id: Option<&str>, data: &LoginSession) -> Result<HeaderValue, AppError> {
+    let id = random_token(&mut rand::rngs::OsRng, 32);
+    let text = serde_json::to_string(data).map_err(|e| AppError::Internal(e.to_string()))?;
+    let lifetime = state.config.session_minutes * 60;
+    state.store.put_session(&token_digest(&id), &text, state.now().plus(lifetime)).await?;
+    if let Some(old) = old_id {
+        state.store.delete_session(&token_digest(old)).await?;
+    }
+    let secure = if state.config.is_https() { "; Secure" } else { "" };
+    let value = format!("{}={id}; Path=/; HttpOnly; SameSite=Lax; Max-Age={lifetime}{secure}", cookie_name(state));
+    HeaderValue::from_str(&value).map_err(|e| AppError::Internal(e.to_string()))
+}
+
+/// Ends a session and answers the `Set-Cookie` value that clears it.
+pub async fn end(state: &AppState, id: &str) -> Result<HeaderValue, AppError> {
+    state.store.delete_session(&token_digest(id)).await?;
+    let secure = if state.config.is_https() { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!("{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}", cookie_name(state)))
+        .map_err(|e| AppError::Internal(e.to_string()))
+}
+
+/// A fresh CSRF token.
+pub fn new_csrf() -> String {
+    random_token(&mut rand::rngs::OsRng, 32)
+}
+
+/// Loads the session and checks the form's CSRF token against it; any mismatch is [`AppError::Csrf`].
+pub async fn load_checked(state: &AppState, headers: &HeaderMap, csrf: Option<&str>) -> Result<Loaded, AppError> {
+    let loaded = load(state, headers).await?.ok_or(AppError::Csrf)?;
+    match csrf {
+        Some(t) if constant_time_eq(t.as_bytes(), loaded.data.csrf.as_bytes()) => Ok(loaded),
+        _ => Err(AppError::Csrf),
+    }
+}

@@ -1,0 +1,75 @@
+//! What every handler shares: the store, the clock, the configuration and the server's keys. Injected
+//! through axum's state, never global.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use noegle_core::keycard::KeyPepper;
+use noegle_core::login::{Ctx, PasswordCheck};
+use noegle_core::{Clock, Store, UnixTime, password};
+
+use crate::config::Config;
+use crate::i18n::Lang;
+use crate::jose::TokenSigner;
+
+/// Shared server state.
+#[derive(Clone)]
+pub struct AppState {
+    /// Storage.
+    pub store: Arc<dyn Store>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Settings.
+    pub config: Arc<Config>,
+    /// ID-token signer.
+    pub signer: Arc<TokenSigner>,
+    /// Key-card pepper.
+    pub pepper: Arc<KeyPepper>,
+    /// Prometheus exposition.
+    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+}
+
+impl AppState {
+    /// The current time.
+    pub fn now(&self) -> UnixTime {
+        self.clock.now()
+    }
+
+    /// A domain context for a request from `source`.
+    pub fn ctx<'a>(&'a self, source: Option<&'a str>) -> Ctx<'a> {
+        Ctx { store: self.store.as_ref(), now: self.now(), source }
+    }
+
+    /// The configured default language.
+    pub fn default_lang(&self) -> Lang {
+        Lang::parse(&self.config.default_language).unwrap_or(Lang::Da)
+    }
+}
+
+/// The system clock: the one place the server reads the wall clock.
+#[derive(Debug, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    #[allow(clippy::disallowed_methods)]
+    fn now(&self) -> UnixTime {
+        let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        UnixTime(secs as i64)
+    }
+}
+
+/// Runs Argon2id on tokio's blocking pool, so password checks never stall the async threads.
+#[derive(Debug, Clone, Copy)]
+pub struct BlockingPasswordCheck;
+
+#[async_trait]
+impl PasswordCheck for BlockingPasswordCheck {
+    async fn verify(&self, pw: &str, phc: &str) -> bool {
+        let (pw, phc) = (pw.to_string(), phc.to_string());
+        tokio::task::spawn_blocking(move || password::verify(&pw, &phc)).await.unwrap_or(false)
+    }
+    async fn verify_dummy(&self, pw: &str) -> bool {
+        let pw = pw.to_string();
+        tokio::task::spawn_blocking(move || password::verify_dummy(&pw)).await.unwrap_or(false)
+    }
+}

@@ -1,1 +1,117 @@
-fn main() {}
+//! `noegle`: the operator's binary — the server, the demo and the admin commands.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Parser;
+use noegle_server::{Config, SystemClock};
+
+mod admin;
+mod cli;
+mod demo;
+mod demo_bank;
+
+use cli::{Cli, Command, ServeArgs};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("noegle: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_config(cli: &Cli) -> anyhow::Result<Config> {
+    let mut config = Config::load(cli.config.as_deref(), |k| std::env::var(k).ok())?;
+    if let Some(d) = &cli.data_dir {
+        config.data_dir = d.clone();
+    }
+    if let Some(d) = &cli.database {
+        config.database = d.clone();
+    }
+    if let Command::Serve(args) | Command::Demo(args) = &cli.command {
+        if let Some(b) = &args.bind {
+            config.bind = b.parse().with_context(|| format!("--bind {b}: not an address like 127.0.0.1:8080"))?;
+        }
+        if let Some(u) = &args.public_url {
+            config.public_url = u.clone();
+        }
+    }
+    if matches!(cli.command, Command::Demo(_))
+        && cli.data_dir.is_none()
+        && std::env::var_os("NOEGLE_DATA_DIR").is_none()
+    {
+        config.data_dir = "noegle-demo".into();
+    }
+    config.validate()?;
+    Ok(config)
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = load_config(&cli)?;
+    let serving = matches!(cli.command, Command::Serve(_) | Command::Demo(_));
+    let filter = if serving { config.log.clone() } else { "warn".into() };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&filter).context("log filter")?)
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        Command::Serve(args) => serve(config, args, false).await,
+        Command::Demo(args) => serve(config, args, true).await,
+        Command::User(cmd) => admin::user(&state(config).await?, cmd).await,
+        Command::Keycard(cmd) => admin::keycard(&state(config).await?, cmd).await,
+        Command::Client(cmd) => admin::client(&state(config).await?, cmd).await,
+        Command::Audit { user, limit, out } => admin::audit(&state(config).await?, user, limit, out).await,
+    }
+}
+
+async fn state(config: Config) -> anyhow::Result<noegle_server::AppState> {
+    noegle_server::build_state(config, Arc::new(SystemClock)).await
+}
+
+async fn serve(mut config: Config, args: ServeArgs, demo: bool) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.bind))?;
+    let bound = listener.local_addr()?;
+    if args.public_url.is_none()
+        && std::env::var_os("NOEGLE_PUBLIC_URL").is_none()
+        && config.public_url == Config::default().public_url
+        && bound.port() != 8080
+    {
+        // Follow the port actually bound when no public URL was chosen.
+        config.public_url = format!("http://localhost:{}", bound.port());
+    }
+    let state = state(config).await?;
+    let extra = if demo {
+        let (bank, card) = demo::prepare(&state).await?;
+        println!("{}", demo::banner(&state, &card));
+        demo_bank::router(demo_bank::Bank::new(&state.config.public_url, bank)?)
+    } else {
+        axum::Router::new()
+    };
+    tracing::info!(address = %bound, public_url = %state.config.public_url, database = %noegle_store::redact(&state.config.database_url()), "nøgle is listening");
+    let app = noegle_server::app(state, extra);
+    noegle_server::serve(listener, app, shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

@@ -53,8 +53,8 @@ impl Config {
     pub fn load(path: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let mut config = match path {
             Some(p) => {
-                let text = std::fs::read_to_string(p)
-                    .map_err(|e| ConfigError(format!("cannot read {}: {e}", p.display())))?;
+                let text =
+                    std::fs::read_to_string(p).map_err(|e| ConfigError(format!("cannot read {}: {e}", p.display())))?;
                 toml::from_str(&text).map_err(|e| ConfigError(format!("{}: {e}", p.display())))?
             }
             None => Config::default(),

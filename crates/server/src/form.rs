@@ -35,7 +35,9 @@ impl Form {
 
     /// A field that must be present and non-empty.
     pub fn required(&self, name: &str) -> Result<&str, AppError> {
-        self.get(name).filter(|v| !v.is_empty()).ok_or_else(|| AppError::BadForm(format!("the field {name} is missing")))
+        self.get(name)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| AppError::BadForm(format!("the field {name} is missing")))
     }
 }
 

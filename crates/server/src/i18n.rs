@@ -60,9 +60,7 @@ impl Lang {
         for part in accept.split(',') {
             let mut pieces = part.trim().split(';');
             let tag = pieces.next().unwrap_or_default().trim().to_ascii_lowercase();
-            let q = pieces
-                .find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()))
-                .unwrap_or(1.0);
+            let q = pieces.find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok())).unwrap_or(1.0);
             let primary = tag.split('-').next().unwrap_or_default();
             let lang = match primary {
                 "da" | "nb" | "no" | "nn" | "sv" => Lang::Da,

@@ -30,7 +30,14 @@ pub fn render(user: &User, card: &ClearCard) -> Vec<u8> {
     ops.push(Op::SetFillColor { col: blue });
     text(&mut ops, 20.0, 278.0, BuiltinFont::HelveticaBold, 22.0, "nøgle · Nøglekort");
     ops.push(Op::SetFillColor { col: black });
-    text(&mut ops, 20.0, 268.0, BuiltinFont::Helvetica, 12.0, &format!("Nøglekort nr. {}", display_serial(&card.serial)));
+    text(
+        &mut ops,
+        20.0,
+        268.0,
+        BuiltinFont::Helvetica,
+        12.0,
+        &format!("Nøglekort nr. {}", display_serial(&card.serial)),
+    );
     text(&mut ops, 20.0, 261.0, BuiltinFont::Helvetica, 12.0, &format!("Bruger-id: {}", user.user_id));
     text(&mut ops, 20.0, 254.0, BuiltinFont::Helvetica, 12.0, &format!("Navn: {}", user.display_name));
     let instructions = [

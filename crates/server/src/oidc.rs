@@ -63,7 +63,11 @@ fn parse_params(raw: &str) -> Result<HashMap<String, String>, AppError> {
 
 /// `GET /authorize`: checks the request and opens the log-in box. Problems with the client or its redirect URI
 /// are shown here (never redirected); every other problem goes back to the client as an OAuth error.
-pub async fn authorize(State(state): State<AppState>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Result<Response, AppError> {
+pub async fn authorize(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, AppError> {
     let params = parse_params(raw.as_deref().unwrap_or(""))?;
     let p = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
     let client_id = p("client_id").ok_or_else(|| AppError::InvalidAuthorization("client_id is missing".into()))?;
@@ -72,7 +76,8 @@ pub async fn authorize(State(state): State<AppState>, headers: HeaderMap, RawQue
         .client(client_id)
         .await?
         .ok_or_else(|| AppError::InvalidAuthorization("client_id is not a registered client".into()))?;
-    let redirect_uri = p("redirect_uri").ok_or_else(|| AppError::InvalidAuthorization("redirect_uri is missing".into()))?;
+    let redirect_uri =
+        p("redirect_uri").ok_or_else(|| AppError::InvalidAuthorization("redirect_uri is missing".into()))?;
     if !client.allows_redirect(redirect_uri) {
         return Err(AppError::InvalidAuthorization("redirect_uri is not registered for this client".into()));
     }
@@ -110,7 +115,9 @@ pub async fn authorize(State(state): State<AppState>, headers: HeaderMap, RawQue
     }
     authz.scope = scopes.iter().filter(|s| matches!(**s, "openid" | "profile")).copied().collect::<Vec<_>>().join(" ");
     match p("nonce") {
-        Some(n) if n.len() > MAX_PARAM_LEN => return fail(&authz, "invalid_request", "nonce is longer than 512 characters"),
+        Some(n) if n.len() > MAX_PARAM_LEN => {
+            return fail(&authz, "invalid_request", "nonce is longer than 512 characters");
+        }
         n => authz.nonce = n.map(str::to_string),
     }
     match p("code_challenge") {
@@ -185,7 +192,9 @@ pub async fn token(
 ) -> Response {
     let form = match form {
         Ok(f) => f,
-        Err(AppError::TooLarge) => return oauth_error(StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", "request body too large"),
+        Err(AppError::TooLarge) => {
+            return oauth_error(StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", "request body too large");
+        }
         Err(e) => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", &e.to_string()),
     };
     let basic = match basic_credentials(&headers) {
@@ -195,10 +204,18 @@ pub async fn token(
     let get = |k: &str| form.get(k).filter(|v| !v.is_empty()).map(str::to_string);
     let (client_id, client_secret) = match basic {
         Some(_) if form.get("client_secret").is_some() => {
-            return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "use one client authentication method, not two");
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "use one client authentication method, not two",
+            );
         }
         Some((id, _)) if get("client_id").is_some_and(|f| f != id) => {
-            return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "client_id differs from the authenticated client");
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "client_id differs from the authenticated client",
+            );
         }
         Some((id, secret)) => (Some(id), Some(secret)),
         None => (get("client_id"), get("client_secret")),

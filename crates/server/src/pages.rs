@@ -172,7 +172,8 @@ pub async fn password(
             let shown = if user_id.chars().count() <= 64 { user_id } else { "" };
             let mut data = loaded.data;
             data.step = Step::Password;
-            return render_step(&state, lang, &data, StatusCode::UNAUTHORIZED, Some(lang.texts().rejected), shown).await;
+            return render_step(&state, lang, &data, StatusCode::UNAUTHORIZED, Some(lang.texts().rejected), shown)
+                .await;
         }
         Err(e) => return Err(login_error(e)),
     };
@@ -213,8 +214,15 @@ pub async fn key(
         Ok(a) => a,
         Err(LoginError::Rejected) => {
             metrics::counter!("noegle_login_steps_total", "step" => "key", "result" => "rejected").increment(1);
-            return render_step(&state, lang, &loaded.data, StatusCode::UNAUTHORIZED, Some(lang.texts().key_rejected), "")
-                .await;
+            return render_step(
+                &state,
+                lang,
+                &loaded.data,
+                StatusCode::UNAUTHORIZED,
+                Some(lang.texts().key_rejected),
+                "",
+            )
+            .await;
         }
         Err(e) => return Err(login_error(e)),
     };
@@ -225,7 +233,8 @@ pub async fn key(
             .map_err(|e| AppError::Internal(format!("cannot write the new key card: {e}")))?;
         tracing::info!(user = %user.user_id, serial = %card.serial, path = %path.display(), "new key card issued: print and send it");
     }
-    let code = noegle_core::grants::issue_code(ctx, &mut rand::rngs::OsRng, &loaded.data.authz, &user, amr_keycard()).await?;
+    let code =
+        noegle_core::grants::issue_code(ctx, &mut rand::rngs::OsRng, &loaded.data.authz, &user, amr_keycard()).await?;
     metrics::counter!("noegle_logins_total", "method" => "keycard").increment(1);
     let cookie = session::end(&state, &loaded.id).await?;
     let target = redirect_with(&state, &loaded.data.authz, &[("code", &code)]);

@@ -73,7 +73,11 @@ pub async fn load(state: &AppState, headers: &HeaderMap) -> Result<Option<Loaded
 }
 
 /// Stores `data` under a fresh id (deleting the old one) and answers the `Set-Cookie` value.
-pub async fn save_rotated(state: &AppState, old_id: Option<&str>, data: &LoginSession) -> Result<HeaderValue, AppError> {
+pub async fn save_rotated(
+    state: &AppState,
+    old_id: Option<&str>,
+    data: &LoginSession,
+) -> Result<HeaderValue, AppError> {
     let id = random_token(&mut rand::rngs::OsRng, 32);
     let text = serde_json::to_string(data).map_err(|e| AppError::Internal(e.to_string()))?;
     let lifetime = state.config.session_minutes * 60;

@@ -1,0 +1,245 @@
+//! The operator's commands on users, key cards, clients and the audit trail. They work on the same data
+//! directory and database as a running server.
+
+use std::io::BufRead;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use noegle_core::accounts::{self, AccountError};
+use noegle_core::keycard::{CardStatus, display_serial};
+use noegle_core::lockout::MAX_CONSECUTIVE_FAILURES;
+use noegle_core::login::{Ctx, issue_card};
+use noegle_core::user::User;
+use noegle_server::AppState;
+use serde_json::{Value, json};
+
+use crate::cli::{ClientCommand, KeycardCommand, Output, UserCommand};
+
+/// Prints `value` as JSON, or `text` for people.
+fn emit(out: Output, value: Value, text: impl FnOnce() -> String) {
+    if out.json {
+        println!("{value:#}");
+    } else {
+        println!("{}", text());
+    }
+}
+
+fn ctx(state: &AppState) -> Ctx<'_> {
+    state.ctx(Some("cli"))
+}
+
+/// Reads a password from the first line of standard input.
+fn read_password(password_stdin: bool) -> anyhow::Result<String> {
+    if !password_stdin {
+        bail!("give the password on standard input and add --password-stdin");
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).context("cannot read the password from standard input")?;
+    let pw = line.strip_suffix('\n').unwrap_or(&line);
+    Ok(pw.strip_suffix('\r').unwrap_or(pw).to_string())
+}
+
+fn user_json(u: &User) -> Value {
+    json!({
+        "user_id": u.user_id.as_str(),
+        "name": u.display_name,
+        "sub": u.sub,
+        "blocked": u.blocked,
+        "locked": u.failed_attempts >= MAX_CONSECUTIVE_FAILURES,
+        "failed_attempts": u.failed_attempts,
+        "created_at": u.created_at.0,
+    })
+}
+
+fn account(e: AccountError) -> anyhow::Error {
+    anyhow::anyhow!("{e}")
+}
+
+/// `noegle user …`.
+pub async fn user(state: &AppState, cmd: UserCommand) -> anyhow::Result<()> {
+    match cmd {
+        UserCommand::Add { user_id, name, password_stdin, out } => {
+            let pw = read_password(password_stdin)?;
+            let u = accounts::create_user(ctx(state), &mut rand::rngs::OsRng, &user_id, name.as_deref(), &pw)
+                .await
+                .map_err(account)?;
+            emit(out, user_json(&u), || format!("created user {} ({})", u.user_id, u.display_name));
+        }
+        UserCommand::Show { user_id, out } => {
+            let u = accounts::find_user(ctx(state), &user_id).await.map_err(account)?;
+            let cards = state.store.cards_of(&u.sub).await?;
+            let mut v = user_json(&u);
+            v["key_cards"] = cards_json(&cards);
+            emit(out, v, || {
+                let status = if u.blocked {
+                    "blocked"
+                } else if u.failed_attempts >= MAX_CONSECUTIVE_FAILURES {
+                    "locked (too many failed attempts)"
+                } else {
+                    "active"
+                };
+                let mut s = format!(
+                    "user ID:  {}\nname:     {}\nsub:      {}\nstatus:   {status}\nfailures: {} in a row\n",
+                    u.user_id, u.display_name, u.sub, u.failed_attempts
+                );
+                s.push_str(&cards_text(&cards));
+                s
+            });
+        }
+        UserCommand::Block { user_id, out } => {
+            let u = accounts::set_blocked(ctx(state), &user_id, true).await.map_err(account)?;
+            emit(out, user_json(&u), || format!("blocked {}", u.user_id));
+        }
+        UserCommand::Unblock { user_id, out } => {
+            let u = accounts::set_blocked(ctx(state), &user_id, false).await.map_err(account)?;
+            emit(out, user_json(&u), || format!("unblocked {}; failure counter cleared", u.user_id));
+        }
+        UserCommand::SetPassword { user_id, password_stdin, out } => {
+            let pw = read_password(password_stdin)?;
+            accounts::set_password(ctx(state), &mut rand::rngs::OsRng, &user_id, &pw).await.map_err(account)?;
+            emit(out, json!({ "user_id": user_id, "password_set": true }), || format!("password set for {user_id}"));
+        }
+    }
+    Ok(())
+}
+
+fn cards_json(cards: &[noegle_core::keycard::KeyCard]) -> Value {
+    cards
+        .iter()
+        .map(|c| json!({ "serial": c.serial, "status": c.status.as_str(), "unused_keys": c.unused, "issued_at": c.issued_at.0 }))
+        .collect()
+}
+
+fn cards_text(cards: &[noegle_core::keycard::KeyCard]) -> String {
+    if cards.is_empty() {
+        return "key cards: none\n".into();
+    }
+    let mut s = String::from("key cards:\n");
+    for c in cards {
+        s.push_str(&format!("  {}  {:<10}  {} unused keys\n", display_serial(&c.serial), c.status.as_str(), c.unused));
+    }
+    s
+}
+
+/// `noegle keycard …`.
+pub async fn keycard(state: &AppState, cmd: KeycardCommand) -> anyhow::Result<()> {
+    match cmd {
+        KeycardCommand::Issue { user_id, pdf, out } => {
+            let u = accounts::find_user(ctx(state), &user_id).await.map_err(account)?;
+            let path = pdf.unwrap_or_else(|| PathBuf::from(format!("keycard-{}-{{serial}}.pdf", u.user_id)));
+            if path.exists() {
+                bail!("{} exists; choose another --pdf path", path.display());
+            }
+            let card = issue_card(ctx(state), &mut rand::rngs::OsRng, &state.pepper, &u).await?;
+            let path = PathBuf::from(path.to_string_lossy().replace("{serial}", &card.serial));
+            noegle_server::keycard_pdf::write_private(&path, &noegle_server::keycard_pdf::render(&u, &card))
+                .with_context(|| format!("the card {} was issued but its PDF could not be written to {}; block it with `noegle keycard block {}`", card.serial, path.display(), card.serial))?;
+            let status = state.store.card(&card.serial).await?.map_or(CardStatus::Active, |c| c.status);
+            emit(
+                out,
+                json!({ "serial": card.serial, "user_id": u.user_id.as_str(), "status": status.as_str(), "pdf": path, "keys": card.keys }),
+                || {
+                    format!(
+                        "issued key card {} ({}) to {}; printable card: {}",
+                        display_serial(&card.serial),
+                        status.as_str(),
+                        u.user_id,
+                        path.display()
+                    )
+                },
+            );
+        }
+        KeycardCommand::Status { user_id, out } => {
+            let u = accounts::find_user(ctx(state), &user_id).await.map_err(account)?;
+            let cards = state.store.cards_of(&u.sub).await?;
+            emit(out, json!({ "user_id": u.user_id.as_str(), "key_cards": cards_json(&cards) }), || cards_text(&cards));
+        }
+        KeycardCommand::Block { serial, out } => {
+            let serial: String = serial.chars().filter(|c| *c != '-').collect();
+            let card = state.store.card(&serial).await?.with_context(|| format!("key card {serial} not found"))?;
+            if !state.store.set_card_status(&serial, card.status, CardStatus::Blocked).await?
+                || card.status == CardStatus::Blocked
+            {
+                bail!("key card {} is already {}", display_serial(&serial), card.status.as_str());
+            }
+            let owner = state.store.user_by_sub(&card.sub).await?.map(|u| u.user_id.to_string());
+            ctx(state)
+                .audit(noegle_core::audit::AuditKind::KeyCardBlocked, owner.as_deref(), json!({ "serial": serial }))
+                .await?;
+            emit(out, json!({ "serial": serial, "status": "blocked" }), || {
+                format!("blocked key card {}", display_serial(&serial))
+            });
+        }
+    }
+    Ok(())
+}
+
+/// `noegle client …`.
+pub async fn client(state: &AppState, cmd: ClientCommand) -> anyhow::Result<()> {
+    match cmd {
+        ClientCommand::Add { name, redirect_uris, public, out } => {
+            let c = accounts::add_client(ctx(state), &mut rand::rngs::OsRng, &name, &redirect_uris, public)
+                .await
+                .map_err(account)?;
+            emit(
+                out,
+                json!({ "client_id": c.client.client_id, "client_secret": c.client_secret, "name": c.client.name,
+                        "redirect_uris": c.client.redirect_uris, "public": public }),
+                || {
+                    let mut s = format!("registered {}\nclient_id:     {}\n", c.client.name, c.client.client_id);
+                    match &c.client_secret {
+                        Some(secret) => s.push_str(&format!("client_secret: {secret}\n(shown once; store it now)")),
+                        None => s.push_str("public client: no secret, PKCE (S256) required"),
+                    }
+                    s
+                },
+            );
+        }
+        ClientCommand::List { out } => {
+            let clients = state.store.clients().await?;
+            let v: Value = clients
+                .iter()
+                .map(|c| json!({ "client_id": c.client_id, "name": c.name, "redirect_uris": c.redirect_uris, "public": !c.is_confidential() }))
+                .collect();
+            emit(out, v, || {
+                if clients.is_empty() {
+                    return "no clients".into();
+                }
+                clients
+                    .iter()
+                    .map(|c| format!("{}  {}  {}", c.client_id, c.name, c.redirect_uris.join(" ")))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+        ClientCommand::Remove { client_id, out } => {
+            accounts::remove_client(ctx(state), &client_id).await.map_err(account)?;
+            emit(out, json!({ "client_id": client_id, "removed": true }), || format!("removed client {client_id}"));
+        }
+    }
+    Ok(())
+}
+
+/// `noegle audit`.
+pub async fn audit(state: &AppState, user: Option<String>, limit: i64, out: Output) -> anyhow::Result<()> {
+    let user = user.map(|u| noegle_core::user::UserId::parse(&u).map(|u| u.to_string())).transpose()?;
+    let events = state.store.audit(user.as_deref(), limit).await?;
+    emit(out, serde_json::to_value(&events)?, || {
+        events
+            .iter()
+            .map(|e| {
+                format!(
+                    "{:>6}  {}  {:<22} {:<12} {:<15} {}",
+                    e.id,
+                    e.at.0,
+                    e.kind,
+                    e.user.as_deref().unwrap_or("-"),
+                    e.source.as_deref().unwrap_or("-"),
+                    if e.detail.is_null() { String::new() } else { e.detail.to_string() }
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    });
+    Ok(())
+}

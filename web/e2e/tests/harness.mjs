@@ -1,0 +1,73 @@
+// Shared helpers: start `noegle demo` on a free port with a fresh data directory, and launch Debian's chromium.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, mkdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const repo = resolve(here, '../../..');
+export const outDir = join(repo, 'web/e2e/out');
+mkdirSync(outDir, { recursive: true });
+
+function binary() {
+  if (process.env.NOEGLE_BIN) return process.env.NOEGLE_BIN;
+  for (const p of ['target/release/noegle', 'target/debug/noegle']) {
+    if (existsSync(join(repo, p))) return join(repo, p);
+  }
+  throw new Error('build noegle first: cargo build --release -p noegle');
+}
+
+function freePort() {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => res(port));
+    });
+    srv.on('error', rej);
+  });
+}
+
+/** Starts `noegle demo`; resolves when /readyz answers. */
+export async function startDemo() {
+  const port = await freePort();
+  const dataDir = mkdtempSync(join(tmpdir(), 'noegle-e2e-'));
+  const child = spawn(binary(), ['demo', '--bind', `127.0.0.1:${port}`, '--data-dir', dataDir], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NOEGLE_LOG: 'warn' },
+  });
+  let output = '';
+  child.stdout.on('data', (d) => { output += d; });
+  child.stderr.on('data', (d) => { output += d; });
+  const base = `http://localhost:${port}`;
+  for (let i = 0; i < 200; i++) {
+    if (child.exitCode !== null) throw new Error(`noegle demo exited: ${output}`);
+    try {
+      const r = await fetch(`${base}/readyz`);
+      if (r.ok) break;
+    } catch { /* not up yet */ }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const card = JSON.parse(readFileSync(join(dataDir, 'demo-keycard.json'), 'utf8'));
+  return {
+    base,
+    card,
+    dataDir,
+    output: () => output,
+    stop: () => new Promise((res) => { child.once('exit', res); child.kill('SIGTERM'); }),
+  };
+}
+
+export function launchChromium() {
+  const candidates = ['/usr/lib/chromium/chromium', '/usr/bin/chromium'];
+  const executablePath = candidates.find((p) => existsSync(p));
+  if (!executablePath) throw new Error('install chromium: apt-get install -y chromium');
+  return chromium.launch({
+    executablePath,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}

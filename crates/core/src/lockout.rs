@@ -45,11 +45,11 @@ pub fn gate(user: &User, now: UnixTime) -> Gate {
         return Gate::Locked;
     }
     match user.last_failure_at {
-        Some(last) => {
+        Some(last) if delay_after(user.failed_attempts) > 0 => {
             let until = last.plus(delay_after(user.failed_attempts));
             if now < until { Gate::Throttled { until } } else { Gate::Open }
         }
-        None => Gate::Open,
+        _ => Gate::Open,
     }
 }
 
@@ -83,6 +83,7 @@ mod tests {
     #[test]
     fn gate_opens_after_the_delay_and_locks_at_the_limit() {
         assert_eq!(gate(&user(3, Some(100)), UnixTime(100)), Gate::Open);
+        assert_eq!(gate(&user(3, Some(100)), UnixTime(50)), Gate::Open, "no delay yet, even if the clock went back");
         assert_eq!(gate(&user(8, Some(100)), UnixTime(107)), Gate::Throttled { until: UnixTime(108) });
         assert_eq!(gate(&user(8, Some(100)), UnixTime(108)), Gate::Open);
         assert_eq!(gate(&user(99, Some(100)), UnixTime(100_000)), Gate::Open);

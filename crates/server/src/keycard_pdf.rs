@@ -51,7 +51,7 @@ pub fn render(user: &User, card: &ClearCard) -> Vec<u8> {
     }
     let keys: Vec<(&String, &String)> = card.keys.iter().collect();
     let rows = keys.len().div_ceil(COLUMNS);
-    let (top, row_h, col_w) = (216.0, 5.3, 44.0);
+    let (top, row_h, col_w) = (211.0, 5.2, 44.0);
     for col in 0..COLUMNS {
         let x = 20.0 + col_w * col as f32;
         text(&mut ops, x, top + 6.0, BuiltinFont::HelveticaBold, 9.0, "Nr.    Nøgle");

@@ -100,9 +100,8 @@ impl TestServer {
     /// Creates a user with [`PASSWORD`] and a key card.
     pub async fn user_with_card(&self, user_id: &str) -> (User, ClearCard) {
         let ctx = self.state.ctx(Some("test"));
-        let user = accounts::create_user(ctx, &mut rand::rngs::OsRng, user_id, Some("Test Testesen"), PASSWORD)
-            .await
-            .unwrap();
+        let user =
+            accounts::create_user(ctx, &mut rand::rngs::OsRng, user_id, Some("Test Testesen"), PASSWORD).await.unwrap();
         let card = issue_card(ctx, &mut rand::rngs::OsRng, &self.state.pepper, &user).await.unwrap();
         (user, card)
     }
@@ -191,11 +190,8 @@ impl Page {
 impl Browser {
     /// A fresh browser against `base`.
     pub fn new(base: &str) -> Browser {
-        let http = reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
+        let http =
+            reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
         Browser { http, base: base.to_string() }
     }
 
@@ -241,13 +237,14 @@ impl Browser {
 
     /// Step 1: answers the key page (after the redirect) or the refusal.
     pub async fn password(&self, page: &Page, user_id: &str, password: &str) -> Page {
-        let r = self.post("/login/password", &[("csrf", &page.csrf()), ("user_id", user_id), ("password", password)]).await;
+        let r =
+            self.post("/login/password", &[("csrf", &page.csrf()), ("user_id", user_id), ("password", password)]).await;
         if r.status == 303 { self.get("/login").await } else { r }
     }
 
     /// The key number the key page asks for.
     pub fn asked_number(page: &Page) -> String {
-        page.class_text("number").expect("a key page")
+        page.class_text("number").unwrap_or_else(|| panic!("not a key page ({}): {}", page.status, page.body))
     }
 
     /// Step 2: answers the redirect to the client, or the refusal.

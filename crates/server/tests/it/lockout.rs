@@ -56,7 +56,8 @@ async fn a_hundred_failures_lock_and_the_lock_survives_a_restart() {
     let b = server.browser();
     let p1 = b.open(&url.replace(&url[..url.find("/authorize").unwrap()], &server.url)).await;
     assert_eq!(b.password(&p1, "alice", PASSWORD).await.status, 401, "the right password is refused while locked");
-    let kinds: Vec<String> = server.state.store.audit(Some("alice"), 5).await.unwrap().into_iter().map(|e| e.kind).collect();
+    let kinds: Vec<String> =
+        server.state.store.audit(Some("alice"), 5).await.unwrap().into_iter().map(|e| e.kind).collect();
     assert_eq!(kinds.last().map(String::as_str), Some("attempt_while_locked"));
 
     noegle_core::accounts::set_blocked(server.state.ctx(Some("test")), "alice", false).await.unwrap();

@@ -41,7 +41,11 @@ pub fn authorize_url(server: &TestServer, client_id: &str, overrides: &[(&str, O
 }
 
 /// Token request form for a code.
-pub async fn token(server: &TestServer, fields: &[(&str, &str)], basic: Option<(&str, &str)>) -> (u16, serde_json::Value) {
+pub async fn token(
+    server: &TestServer,
+    fields: &[(&str, &str)],
+    basic: Option<(&str, &str)>,
+) -> (u16, serde_json::Value) {
     let mut req = reqwest::Client::new().post(format!("{}/token", server.url)).form(fields);
     if let Some((id, secret)) = basic {
         req = req.basic_auth(id, Some(secret));

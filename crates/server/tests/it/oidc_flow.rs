@@ -1,6 +1,8 @@
 //! The whole code flow with PKCE, driven by a relying party built on the `openidconnect` crate.
 
-use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreJwsSigningAlgorithm, CoreProviderMetadata, CoreUserInfoClaims};
+use openidconnect::core::{
+    CoreAuthenticationFlow, CoreClient, CoreJwsSigningAlgorithm, CoreProviderMetadata, CoreUserInfoClaims,
+};
 use openidconnect::{
     AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
     RedirectUrl, Scope, TokenResponse,
@@ -15,7 +17,8 @@ async fn a_relying_party_logs_a_user_in_with_pkce_and_validates_everything() {
         let registered = server.client("Demo Bank", CB, false).await;
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
 
-        let metadata = CoreProviderMetadata::discover_async(IssuerUrl::new(server.url.clone()).unwrap(), &http).await.unwrap();
+        let metadata =
+            CoreProviderMetadata::discover_async(IssuerUrl::new(server.url.clone()).unwrap(), &http).await.unwrap();
         let client = CoreClient::from_provider_metadata(
             metadata,
             ClientId::new(registered.client.client_id.clone()),
@@ -62,7 +65,8 @@ async fn a_relying_party_logs_a_user_in_with_pkce_and_validates_everything() {
 
         // The key is used up, and the audit trail tells the story.
         assert_eq!(server.unused_keys(&card.serial).await, 147);
-        let kinds: Vec<String> = server.state.store.audit(None, 100).await.unwrap().into_iter().map(|e| e.kind).collect();
+        let kinds: Vec<String> =
+            server.state.store.audit(None, 100).await.unwrap().into_iter().map(|e| e.kind).collect();
         for k in ["password_accepted", "key_accepted", "login_succeeded", "code_issued", "token_issued"] {
             assert!(kinds.iter().any(|x| x == k), "{k} missing from {kinds:?}");
         }

@@ -26,14 +26,21 @@ async fn session_cookies_are_hardened_and_renewed_after_each_step() {
     let c2 = session_cookie(&r.set_cookies);
     assert!(!c2.contains(&id1), "a new id after the password step");
     // The old id no longer works.
-    let stale = reqwest::Client::new().get(format!("{}/login", server.url)).header("cookie", format!("noegle_session={id1}")).send().await.unwrap();
+    let stale = reqwest::Client::new()
+        .get(format!("{}/login", server.url))
+        .header("cookie", format!("noegle_session={id1}"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(stale.status(), 400);
     let p2 = b.get("/login").await;
     let number = noegle_testkit::Browser::asked_number(&p2);
     let done = b.key(&p2, &card.keys[&number]).await;
     assert!(session_cookie(&done.set_cookies).contains("Max-Age=0"), "the session ends with the log-in");
 
-    for (name, want) in [("x-frame-options", "DENY"), ("x-content-type-options", "nosniff"), ("referrer-policy", "no-referrer")] {
+    for (name, want) in
+        [("x-frame-options", "DENY"), ("x-content-type-options", "nosniff"), ("referrer-policy", "no-referrer")]
+    {
         assert_eq!(p2.headers.get(name).unwrap(), want);
     }
     let csp = p2.headers.get("content-security-policy").unwrap().to_str().unwrap();
@@ -85,7 +92,12 @@ async fn pages_speak_danish_by_default_and_english_on_request() {
     assert!(p.body.contains("<html lang=\"en\">") && p.body.contains("User ID") && p.body.contains("Next"));
     let r = b.get("/lang/en?back=https://evil.example/").await;
     assert_eq!(r.location.as_deref(), Some("/login"), "the switch only returns to our own pages");
-    let en = reqwest::Client::new().get(format!("{}/nope", server.url)).header("accept-language", "en-US,en;q=0.9").send().await.unwrap();
+    let en = reqwest::Client::new()
+        .get(format!("{}/nope", server.url))
+        .header("accept-language", "en-US,en;q=0.9")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(en.status(), 404);
     assert!(en.text().await.unwrap().contains("There is no such page"));
 }

@@ -29,7 +29,11 @@ async fn wrong_password_unknown_user_and_locked_account_get_the_same_answer() {
         let unknown = b.password(&p1, "nobody", PASSWORD).await;
         let locked_right = b.password(&p1, "locked", PASSWORD).await;
         let locked_wrong = b.password(&p1, "locked", "not the password").await;
-        for (name, p, typed) in [("unknown", &unknown, "nobody"), ("locked+right", &locked_right, "locked"), ("locked+wrong", &locked_wrong, "locked")] {
+        for (name, p, typed) in [
+            ("unknown", &unknown, "nobody"),
+            ("locked+right", &locked_right, "locked"),
+            ("locked+wrong", &locked_wrong, "locked"),
+        ] {
             assert_eq!(p.status, 401, "{name}");
             assert_eq!(normalised(p, typed), normalised(&wrong, "alice"), "{name} must look like a wrong password");
         }
@@ -57,7 +61,9 @@ async fn wrong_used_and_other_keys_are_refused_without_using_a_key() {
             let last = if k.ends_with('0') { '1' } else { '0' };
             format!("{}{last}", &k[..5])
         };
-        for (what, key) in [("another number's key", other.as_str()), ("a wrong key", wrong_digit.as_str()), ("not a key", "12ab56")] {
+        for (what, key) in
+            [("another number's key", other.as_str()), ("a wrong key", wrong_digit.as_str()), ("not a key", "12ab56")]
+        {
             let r = b.key(&p2, key).await;
             assert_eq!(r.status, 401, "{what}");
             assert!(r.body.contains("Nøglen er forkert"), "{what}: {}", r.body);
@@ -110,7 +116,13 @@ async fn bad_clients_and_redirect_uris_are_shown_not_followed() {
         }
         // A public client must use PKCE.
         let public = server.client("App", CB, true).await;
-        let r = b.get(&authorize_url(&server, &public.client.client_id, &[("code_challenge", None), ("code_challenge_method", None)])).await;
+        let r = b
+            .get(&authorize_url(
+                &server,
+                &public.client.client_id,
+                &[("code_challenge", None), ("code_challenge_method", None)],
+            ))
+            .await;
         assert_eq!(r.location_param("error").as_deref(), Some("invalid_request"));
         assert!(r.location_param("error_description").unwrap().contains("PKCE"));
     })
@@ -130,8 +142,12 @@ async fn token_refusals_leave_the_code_usable_and_reuse_revokes() {
         let c = server.client("Bank", CB, false).await;
         let (id, secret) = (c.client.client_id.as_str(), c.client_secret.as_deref().unwrap());
         let code = code_for(&server, id, &card).await;
-        let good: Vec<(&str, &str)> =
-            vec![("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", CB), ("code_verifier", VERIFIER)];
+        let good: Vec<(&str, &str)> = vec![
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", CB),
+            ("code_verifier", VERIFIER),
+        ];
         let with = |k: &'static str, v: Option<&'static str>| {
             let mut f: Vec<(&str, &str)> = good.iter().filter(|(gk, _)| *gk != k).cloned().collect();
             if let Some(v) = v {
@@ -141,11 +157,17 @@ async fn token_refusals_leave_the_code_usable_and_reuse_revokes() {
         };
         let (s, e) = token(&server, &good, Some((id, "wrong secret"))).await;
         assert_eq!((s, e["error"].as_str()), (401, Some("invalid_client")));
-        let (s, e) = token(&server, &with("code_verifier", Some("wrong-verifier-wrong-verifier-wrong-verifier-x")), Some((id, secret))).await;
+        let (s, e) = token(
+            &server,
+            &with("code_verifier", Some("wrong-verifier-wrong-verifier-wrong-verifier-x")),
+            Some((id, secret)),
+        )
+        .await;
         assert_eq!((s, e["error"].as_str()), (400, Some("invalid_grant")));
         let (s, e) = token(&server, &with("code_verifier", None), Some((id, secret))).await;
         assert_eq!((s, e["error"].as_str()), (400, Some("invalid_grant")), "PKCE cannot be dropped at the token step");
-        let (s, e) = token(&server, &with("redirect_uri", Some("http://localhost:9999/other")), Some((id, secret))).await;
+        let (s, e) =
+            token(&server, &with("redirect_uri", Some("http://localhost:9999/other")), Some((id, secret))).await;
         assert_eq!((s, e["error"].as_str()), (400, Some("invalid_grant")));
         let (s, e) = token(&server, &with("grant_type", Some("client_credentials")), Some((id, secret))).await;
         assert_eq!((s, e["error"].as_str()), (400, Some("unsupported_grant_type")));
@@ -168,11 +190,25 @@ async fn token_refusals_leave_the_code_usable_and_reuse_revokes() {
         // client_secret_post works too; a code lives 60 seconds.
         let code = code_for(&server, id, &card).await;
         server.clock.advance(61);
-        let form = [("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", CB), ("code_verifier", VERIFIER), ("client_id", id), ("client_secret", secret)];
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", CB),
+            ("code_verifier", VERIFIER),
+            ("client_id", id),
+            ("client_secret", secret),
+        ];
         let (s, e) = token(&server, &form, None).await;
         assert_eq!((s, e["error"].as_str()), (400, Some("invalid_grant")), "expired");
         let code = code_for(&server, id, &card).await;
-        let form = [("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", CB), ("code_verifier", VERIFIER), ("client_id", id), ("client_secret", secret)];
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", CB),
+            ("code_verifier", VERIFIER),
+            ("client_id", id),
+            ("client_secret", secret),
+        ];
         assert_eq!(token(&server, &form, None).await.0, 200);
     })
     .await;
@@ -195,7 +231,10 @@ async fn forms_without_a_valid_csrf_token_are_refused_and_count_nothing() {
             assert!(r.body.contains("Din session er udløbet"), "{what}");
         }
         // Another browser (no session cookie) with a real token is refused too.
-        let r = server.browser().post("/login/password", &[("csrf", &p1.csrf()), ("user_id", "alice"), ("password", PASSWORD)]).await;
+        let r = server
+            .browser()
+            .post("/login/password", &[("csrf", &p1.csrf()), ("user_id", "alice"), ("password", PASSWORD)])
+            .await;
         assert_eq!(r.status, 403);
         assert_eq!(server.user(&alice.sub).await.failed_attempts, 0, "nothing was checked");
         // The real session still works.
@@ -219,7 +258,9 @@ async fn malformed_and_oversize_bodies_get_clear_errors() {
         assert_eq!(r.status, 415);
         let r = b.post_raw("/login/password", "application/x-www-form-urlencoded", vec![b'a', b'=', 0xff, 0xfe]).await;
         assert_eq!(r.status, 400);
-        let r = b.post("/login/password", &[("csrf", &csrf), ("csrf", &csrf), ("user_id", "alice"), ("password", "x")]).await;
+        let r = b
+            .post("/login/password", &[("csrf", &csrf), ("csrf", &csrf), ("user_id", "alice"), ("password", "x")])
+            .await;
         assert_eq!(r.status, 400, "repeated field");
         let r = b.post("/login/password", &[("csrf", &csrf), ("user_id", "alice")]).await;
         assert_eq!(r.status, 400, "missing password");
@@ -229,7 +270,13 @@ async fn malformed_and_oversize_bodies_get_clear_errors() {
         assert_eq!(r.status, 413);
         assert_eq!(server.user(&alice.sub).await.failed_attempts, 0);
 
-        let r = reqwest::Client::new().post(format!("{}/token", server.url)).header("content-type", "text/plain").body("x").send().await.unwrap();
+        let r = reqwest::Client::new()
+            .post(format!("{}/token", server.url))
+            .header("content-type", "text/plain")
+            .body("x")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 400);
         let e: serde_json::Value = r.json().await.unwrap();
         assert_eq!(e["error"], "invalid_request");

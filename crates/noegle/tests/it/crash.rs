@@ -1,0 +1,120 @@
+//! Nothing acknowledged is lost: a key accepted just before the server is killed stays used.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use noegle_core::keycard::ClearCard;
+use noegle_core::login::{Challenge, Ctx, LoginError, check_key};
+use noegle_testkit::{Browser, PASSWORD};
+
+use crate::json;
+
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+async fn serve(data_dir: &Path, database: Option<&str>, port: u16) -> Server {
+    let url = format!("http://127.0.0.1:{port}");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_noegle"));
+    cmd.arg("serve")
+        .env("NOEGLE_DATA_DIR", data_dir)
+        .env("NOEGLE_BIND", format!("127.0.0.1:{port}"))
+        .env("NOEGLE_PUBLIC_URL", &url)
+        .env("NOEGLE_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    if let Some(db) = database {
+        cmd.env("NOEGLE_DATABASE", db);
+    }
+    let child = cmd.spawn().unwrap();
+    for _ in 0..300 {
+        if reqwest::get(format!("{url}/readyz")).await.is_ok_and(|r| r.status().is_success()) {
+            return Server { child, url };
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("noegle serve did not become ready");
+}
+
+async fn crash_after_key(database: Option<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let db = database.as_deref();
+    json(d, db, &["user", "add", "alice", "--password-stdin", "--json"], &format!("{PASSWORD}\n"));
+    let card_json =
+        json(d, db, &["keycard", "issue", "alice", "--pdf", d.join("c.pdf").to_str().unwrap(), "--json"], "");
+    let card: ClearCard = serde_json::from_value(card_json).unwrap();
+    let cb = "http://localhost:9999/cb";
+    let client = json(d, db, &["client", "add", "Bank", "--redirect-uri", cb, "--public", "--json"], "");
+    let port = free_port();
+    let mut server = serve(d, db, port).await;
+
+    let authorize = format!(
+        "{}/authorize?response_type=code&scope=openid&client_id={}&redirect_uri={}&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
+        server.url,
+        client["client_id"].as_str().unwrap(),
+        url::form_urlencoded::byte_serialize(cb.as_bytes()).collect::<String>()
+    );
+    let b = Browser::new(&server.url);
+    let p1 = b.open(&authorize).await;
+    let p2 = b.password(&p1, "alice", PASSWORD).await;
+    let used = Browser::asked_number(&p2);
+    let done = b.key(&p2, &card.keys[&used]).await;
+    assert_eq!(done.status, 303, "the key was accepted");
+    server.child.kill().unwrap(); // SIGKILL, right after the acknowledgement
+    server.child.wait().unwrap();
+    drop(server);
+
+    // After the crash the key is used, and the domain refuses it.
+    let url = database.clone().unwrap_or_else(|| noegle_store::testing::sqlite_url(d));
+    let store = noegle_store::open(&url).await.unwrap();
+    assert!(!store.unused_key_numbers(&card.serial).await.unwrap().contains(&used));
+    let pepper = noegle_server::secrets::pepper(d).unwrap();
+    let alice = store.user_by_user_id(&noegle_core::user::UserId::parse("alice").unwrap()).await.unwrap().unwrap();
+    let ctx =
+        Ctx { store: store.as_ref(), now: noegle_core::Clock::now(&noegle_server::SystemClock), source: Some("test") };
+    let again = check_key(
+        ctx,
+        &mut rand::rngs::OsRng,
+        &pepper,
+        &alice.sub,
+        &Challenge { serial: card.serial.clone(), number: used.clone() },
+        &card.keys[&used],
+    )
+    .await;
+    assert!(matches!(again, Err(LoginError::Rejected)), "{again:?}");
+
+    // The restarted server never asks for it again, and still logs alice in with other keys.
+    let server = serve(d, db, free_port()).await;
+    let authorize = authorize.replace(&format!("127.0.0.1:{port}"), server.url.trim_start_matches("http://"));
+    for _ in 0..3 {
+        let b = Browser::new(&server.url);
+        let p1 = b.open(&authorize).await;
+        let p2 = b.password(&p1, "alice", PASSWORD).await;
+        let n = Browser::asked_number(&p2);
+        assert_ne!(n, used);
+        assert_eq!(b.key(&p2, &card.keys[&n]).await.status, 303);
+    }
+}
+
+#[tokio::test]
+async fn a_key_accepted_before_sigkill_is_never_accepted_again_on_sqlite() {
+    crash_after_key(None).await;
+}
+
+#[tokio::test]
+async fn a_key_accepted_before_sigkill_is_never_accepted_again_on_postgres() {
+    crash_after_key(Some(noegle_store::testing::fresh_postgres_database().await.unwrap())).await;
+}

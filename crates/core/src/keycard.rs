@@ -151,7 +151,7 @@ pub fn normalise_key(input: &str) -> Option<String> {
 }
 
 /// Which card to ask from: the oldest active card with unused keys, else a pending (new) card.
-pub fn card_to_ask<'a>(cards: &'a [KeyCard]) -> Option<&'a KeyCard> {
+pub fn card_to_ask(cards: &[KeyCard]) -> Option<&KeyCard> {
     let mut usable: Vec<&KeyCard> = cards.iter().filter(|c| c.status.usable() && c.unused > 0).collect();
     usable.sort_by_key(|c| (c.status != CardStatus::Active, c.issued_at));
     usable.first().copied()

@@ -23,10 +23,10 @@ pub async fn security_headers(State(state): State<AppState>, req: Request, next:
     let mut response = next.run(req).await;
     let h = response.headers_mut();
     let mut set = |name: header::HeaderName, value: &str| {
-        if !h.contains_key(&name) {
-            if let Ok(v) = HeaderValue::from_str(value) {
-                h.insert(name, v);
-            }
+        if !h.contains_key(&name)
+            && let Ok(v) = HeaderValue::from_str(value)
+        {
+            h.insert(name, v);
         }
     };
     set(header::CONTENT_SECURITY_POLICY, &csp("'self'"));

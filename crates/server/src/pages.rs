@@ -119,10 +119,10 @@ async fn render_step(
             let cards = state.store.cards_of(sub).await?;
             let t = lang.texts();
             let mut notices = Vec::new();
-            if let Some(card) = cards.iter().find(|c| c.serial == challenge.serial) {
-                if card.unused <= REISSUE_BELOW {
-                    notices.push(format!("{} {}", card.unused, t.keys_left));
-                }
+            if let Some(card) = cards.iter().find(|c| c.serial == challenge.serial)
+                && card.unused <= REISSUE_BELOW
+            {
+                notices.push(format!("{} {}", card.unused, t.keys_left));
             }
             if cards.iter().any(|c| c.status == CardStatus::Pending && c.serial != challenge.serial) {
                 notices.push(t.new_card_coming.to_string());

@@ -38,10 +38,11 @@ async fn serve(data_dir: &Path, database: Option<&str>, port: u16) -> Server {
     if let Some(db) = database {
         cmd.env("NOEGLE_DATABASE", db);
     }
-    let child = cmd.spawn().unwrap();
+    // Dropping the server kills and reaps the child, on every path.
+    let server = Server { child: cmd.spawn().unwrap(), url };
     for _ in 0..300 {
-        if reqwest::get(format!("{url}/readyz")).await.is_ok_and(|r| r.status().is_success()) {
-            return Server { child, url };
+        if reqwest::get(format!("{}/readyz", server.url)).await.is_ok_and(|r| r.status().is_success()) {
+            return server;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }

@@ -30,6 +30,10 @@ pub enum AuditKind {
     CodeReused,
     TokenIssued,
     TokenRefused,
+    DeviceActivationStarted,
+    DeviceActivated,
+    DeviceCancelled,
+    DeviceRevoked,
 }
 
 impl AuditKind {
@@ -58,6 +62,10 @@ impl AuditKind {
             CodeReused => "code_reused",
             TokenIssued => "token_issued",
             TokenRefused => "token_refused",
+            DeviceActivationStarted => "device_activation_started",
+            DeviceActivated => "device_activated",
+            DeviceCancelled => "device_cancelled",
+            DeviceRevoked => "device_revoked",
         }
     }
 }

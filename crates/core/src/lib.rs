@@ -4,8 +4,10 @@
 //! through the traits in [`store`]. The server, the store and the admin binary are the edges that supply them.
 
 pub mod accounts;
+pub mod activation;
 pub mod audit;
 pub mod clock;
+pub mod device;
 pub mod grants;
 pub mod keycard;
 pub mod lockout;

@@ -6,7 +6,9 @@
 use async_trait::async_trait;
 
 use crate::UnixTime;
+use crate::activation::ActivateOutcome;
 use crate::audit::{AuditEvent, AuditRecord};
+use crate::device::{Device, DeviceStatus};
 use crate::keycard::{CardStatus, KeyCard, StoredKey};
 use crate::oidc::{AccessToken, AuthCode, Client};
 use crate::user::{User, UserId};
@@ -113,6 +115,26 @@ pub trait AuditStore: Send + Sync {
     async fn audit(&self, user: Option<&str>, limit: i64) -> StoreResult<Vec<AuditRecord>>;
 }
 
+/// Key-app devices and the nonces of their signed requests.
+#[async_trait]
+pub trait DeviceStore: Send + Sync {
+    /// Records a new (pending) device.
+    async fn insert_device(&self, device: &Device) -> StoreResult<()>;
+    /// One device.
+    async fn device(&self, device_id: &str) -> StoreResult<Option<Device>>;
+    /// One device by its support serial.
+    async fn device_by_serial(&self, serial: &str) -> StoreResult<Option<Device>>;
+    /// Every device of a user, oldest first.
+    async fn devices_of(&self, sub: &str) -> StoreResult<Vec<Device>>;
+    /// Makes a pending device active unless its user already has `max_active` active devices; serialised per
+    /// user, so concurrent activations never exceed the limit.
+    async fn activate_device(&self, device_id: &str, at: UnixTime, max_active: i64) -> StoreResult<ActivateOutcome>;
+    /// Changes a device's status if it is currently `from`; true when it changed.
+    async fn set_device_status(&self, device_id: &str, from: DeviceStatus, to: DeviceStatus) -> StoreResult<bool>;
+    /// Records a request nonce; false if this device used it before (a replay).
+    async fn remember_nonce(&self, device_id: &str, nonce: &str, at: UnixTime) -> StoreResult<bool>;
+}
+
 /// Everything the domain stores.
-pub trait Store: UserStore + KeyCardStore + ClientStore + GrantStore + SessionStore + AuditStore {}
-impl<T: UserStore + KeyCardStore + ClientStore + GrantStore + SessionStore + AuditStore> Store for T {}
+pub trait Store: UserStore + KeyCardStore + ClientStore + GrantStore + SessionStore + AuditStore + DeviceStore {}
+impl<T: UserStore + KeyCardStore + ClientStore + GrantStore + SessionStore + AuditStore + DeviceStore> Store for T {}

@@ -26,4 +26,4 @@ impl PgStore {
     }
 }
 
-crate::queries::impl_store!(PgStore, sqlx::Postgres);
+crate::queries::impl_store!(PgStore, sqlx::Postgres, "SELECT sub FROM users WHERE sub = $1 FOR UPDATE");

@@ -1,16 +1,20 @@
 //! The store's SQL, written once and expanded for each backend by [`impl_store!`].
 
 /// Implements every core store trait for `$store` (which has a `pool` and a `begin()` for write
-/// transactions) over the sqlx database `$db`.
+/// transactions) over the sqlx database `$db`. `$lock_user` is the statement that, inside a write
+/// transaction, holds a user's row until commit (PostgreSQL needs `FOR UPDATE`; SQLite's `BEGIN IMMEDIATE`
+/// already serialises writers).
 macro_rules! impl_store {
-    ($store:ty, $db:ty) => {
+    ($store:ty, $db:ty, $lock_user:expr) => {
         use async_trait::async_trait;
         use noegle_core::UnixTime;
+        use noegle_core::activation::ActivateOutcome;
         use noegle_core::audit::{AuditEvent, AuditRecord};
+        use noegle_core::device::{Device, DeviceStatus};
         use noegle_core::keycard::{CardStatus, KeyCard, StoredKey};
         use noegle_core::oidc::{AccessToken, AuthCode, Client};
         use noegle_core::store::{
-            AuditStore, ClientStore, GrantStore, KeyCardStore, SessionStore, StoreResult, UserStore,
+            AuditStore, ClientStore, DeviceStore, GrantStore, KeyCardStore, SessionStore, StoreResult, UserStore,
         };
         use noegle_core::user::{User, UserId};
         use sqlx::Row;
@@ -87,6 +91,25 @@ macro_rules! impl_store {
                 code_digest: r.try_get("code_digest")?,
                 expires_at: UnixTime(r.try_get("expires_at")?),
                 revoked: r.try_get("revoked")?,
+            })
+        }
+
+        fn device_from(r: &DbRow) -> Result<Device, sqlx::Error> {
+            let status: String = r.try_get("status")?;
+            Ok(Device {
+                device_id: r.try_get("device_id")?,
+                serial: r.try_get("serial")?,
+                sub: r.try_get("sub")?,
+                public_key: r.try_get("public_key")?,
+                platform: r.try_get("platform")?,
+                os_version: r.try_get("os_version")?,
+                name: r.try_get("name")?,
+                status: DeviceStatus::parse(&status)
+                    .ok_or_else(|| sqlx::Error::Decode(format!("unknown device status {status}").into()))?,
+                created_at: UnixTime(r.try_get("created_at")?),
+                ready_at: UnixTime(r.try_get("ready_at")?),
+                expires_at: UnixTime(r.try_get("expires_at")?),
+                activated_at: r.try_get::<Option<i64>, _>("activated_at")?.map(UnixTime),
             })
         }
 
@@ -473,6 +496,121 @@ macro_rules! impl_store {
                 };
                 let rows = query.bind(limit).fetch_all(&self.pool).await.map_err(crate::backend)?;
                 rows.iter().map(audit_from).collect::<Result<_, _>>().map_err(crate::backend)
+            }
+        }
+
+        #[async_trait]
+        impl DeviceStore for $store {
+            async fn insert_device(&self, d: &Device) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO devices (device_id, serial, sub, public_key, platform, os_version, name, status, \
+                     created_at, ready_at, expires_at, activated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                )
+                .bind(&d.device_id)
+                .bind(&d.serial)
+                .bind(&d.sub)
+                .bind(&d.public_key)
+                .bind(&d.platform)
+                .bind(&d.os_version)
+                .bind(&d.name)
+                .bind(d.status.as_str())
+                .bind(d.created_at.0)
+                .bind(d.ready_at.0)
+                .bind(d.expires_at.0)
+                .bind(d.activated_at.map(|t| t.0))
+                .execute(&self.pool)
+                .await
+                .map_err(|e| crate::conflict_or_backend(e, &format!("device {}", d.serial)))?;
+                Ok(())
+            }
+
+            async fn device(&self, device_id: &str) -> StoreResult<Option<Device>> {
+                let row = sqlx::query("SELECT * FROM devices WHERE device_id = $1")
+                    .bind(device_id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(crate::backend)?;
+                row.as_ref().map(device_from).transpose().map_err(crate::backend)
+            }
+
+            async fn device_by_serial(&self, serial: &str) -> StoreResult<Option<Device>> {
+                let row = sqlx::query("SELECT * FROM devices WHERE serial = $1")
+                    .bind(serial)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(crate::backend)?;
+                row.as_ref().map(device_from).transpose().map_err(crate::backend)
+            }
+
+            async fn devices_of(&self, sub: &str) -> StoreResult<Vec<Device>> {
+                let rows = sqlx::query("SELECT * FROM devices WHERE sub = $1 ORDER BY created_at, device_id")
+                    .bind(sub)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(crate::backend)?;
+                rows.iter().map(device_from).collect::<Result<_, _>>().map_err(crate::backend)
+            }
+
+            async fn activate_device(&self, device_id: &str, at: UnixTime, max_active: i64) -> StoreResult<ActivateOutcome> {
+                let mut tx = self.begin().await?;
+                let Some(row) = sqlx::query("SELECT sub FROM devices WHERE device_id = $1")
+                    .bind(device_id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(crate::backend)?
+                else {
+                    return Ok(ActivateOutcome::NotPending);
+                };
+                let sub: String = row.try_get(0).map_err(crate::backend)?;
+                sqlx::query($lock_user).bind(&sub).execute(&mut *tx).await.map_err(crate::backend)?;
+                let active: i64 = sqlx::query("SELECT COUNT(*) FROM devices WHERE sub = $1 AND status = 'active'")
+                    .bind(&sub)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .and_then(|r| r.try_get(0))
+                    .map_err(crate::backend)?;
+                if active >= max_active {
+                    return Ok(ActivateOutcome::LimitReached);
+                }
+                let r = sqlx::query(
+                    "UPDATE devices SET status = 'active', activated_at = $2 WHERE device_id = $1 AND status = 'pending'",
+                )
+                .bind(device_id)
+                .bind(at.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(crate::backend)?;
+                if r.rows_affected() != 1 {
+                    return Ok(ActivateOutcome::NotPending);
+                }
+                tx.commit().await.map_err(crate::backend)?;
+                Ok(ActivateOutcome::Activated)
+            }
+
+            async fn set_device_status(&self, device_id: &str, from: DeviceStatus, to: DeviceStatus) -> StoreResult<bool> {
+                let r = sqlx::query("UPDATE devices SET status = $3 WHERE device_id = $1 AND status = $2")
+                    .bind(device_id)
+                    .bind(from.as_str())
+                    .bind(to.as_str())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(crate::backend)?;
+                Ok(r.rows_affected() == 1)
+            }
+
+            async fn remember_nonce(&self, device_id: &str, nonce: &str, at: UnixTime) -> StoreResult<bool> {
+                let r = sqlx::query(
+                    "INSERT INTO device_nonces (device_id, nonce, seen_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (device_id, nonce) DO NOTHING",
+                )
+                .bind(device_id)
+                .bind(nonce)
+                .bind(at.0)
+                .execute(&self.pool)
+                .await
+                .map_err(crate::backend)?;
+                Ok(r.rows_affected() == 1)
             }
         }
     };

@@ -35,4 +35,5 @@ impl SqliteStore {
     }
 }
 
-crate::queries::impl_store!(SqliteStore, sqlx::Sqlite);
+// BEGIN IMMEDIATE already holds the write lock; reading the row is enough.
+crate::queries::impl_store!(SqliteStore, sqlx::Sqlite, "SELECT sub FROM users WHERE sub = $1");

@@ -1,0 +1,248 @@
+//! Key-app devices: what is stored about each, the platform rule, and how a signed device request is checked
+//! (ECDSA P-256 over the bytes `noegle-proto` defines, a timestamp within ±60 s, each nonce once).
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use noegle_proto::signing::{MAX_SKEW_SECS, SignedRequest};
+use p256::ecdsa::signature::Verifier;
+use p256::ecdsa::{Signature, VerifyingKey};
+use rand::Rng;
+use serde::Serialize;
+
+use crate::login::Ctx;
+use crate::store::StoreError;
+use crate::{SecureRng, UnixTime};
+
+/// At most this many active devices per user (R-APP2).
+pub const MAX_ACTIVE_DEVICES: i64 = 3;
+
+/// A device's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceStatus {
+    /// First key given; waiting for the second log-in after the wait.
+    Pending,
+    /// Activated: can approve.
+    Active,
+    /// Activation cancelled (by the user on another device, or expired).
+    Cancelled,
+    /// Deregistered by the user or revoked by support.
+    Revoked,
+}
+
+impl DeviceStatus {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceStatus::Pending => "pending",
+            DeviceStatus::Active => "active",
+            DeviceStatus::Cancelled => "cancelled",
+            DeviceStatus::Revoked => "revoked",
+        }
+    }
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<DeviceStatus> {
+        Some(match s {
+            "pending" => DeviceStatus::Pending,
+            "active" => DeviceStatus::Active,
+            "cancelled" => DeviceStatus::Cancelled,
+            "revoked" => DeviceStatus::Revoked,
+            _ => return None,
+        })
+    }
+}
+
+/// A device as stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Device {
+    /// Internal id, named in signed requests.
+    pub device_id: String,
+    /// The serial number shown in the app's settings, for support ("1234-5678-9012").
+    pub serial: String,
+    /// Owner.
+    pub sub: String,
+    /// The device's P-256 public key, SEC1 uncompressed.
+    #[serde(skip)]
+    pub public_key: Vec<u8>,
+    /// `ios`, `android`, `web` or `terminal`.
+    pub platform: String,
+    /// The OS version the app reported.
+    pub os_version: String,
+    /// A name the user recognises ("Annes iPhone").
+    pub name: String,
+    /// State.
+    pub status: DeviceStatus,
+    /// When activation began.
+    pub created_at: UnixTime,
+    /// When the second log-in becomes possible (end of the wait).
+    pub ready_at: UnixTime,
+    /// When an unfinished activation lapses.
+    pub expires_at: UnixTime,
+    /// When it became active.
+    pub activated_at: Option<UnixTime>,
+}
+
+impl Device {
+    /// Whether a pending activation can still be completed at `now`.
+    pub fn pending_and_alive(&self, now: UnixTime) -> bool {
+        self.status == DeviceStatus::Pending && now < self.expires_at
+    }
+}
+
+/// A fresh device id and support serial.
+pub fn new_ids(rng: &mut dyn SecureRng) -> (String, String) {
+    let id = format!("d-{}", crate::secret::random_token(rng, 16));
+    let n: u64 = rng.gen_range(100_000_000_000..1_000_000_000_000);
+    let s = format!("{n:012}");
+    (id, format!("{}-{}-{}", &s[..4], &s[4..8], &s[8..]))
+}
+
+/// The platforms the key app runs on, with their minimum OS versions (R-APP3; configurable).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlatformPolicy {
+    /// Minimum iOS version (default 9).
+    pub min_ios: String,
+    /// Minimum Android version (default 4.4).
+    pub min_android: String,
+}
+
+impl Default for PlatformPolicy {
+    fn default() -> Self {
+        PlatformPolicy { min_ios: "9".into(), min_android: "4.4".into() }
+    }
+}
+
+fn version_parts(v: &str) -> Option<Vec<u32>> {
+    v.trim().split('.').map(|p| p.parse::<u32>().ok()).collect()
+}
+
+/// Why a platform is refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PlatformError {
+    /// Not one of the known platforms.
+    #[error("unknown platform {0:?}; use ios, android, web or terminal")]
+    Unknown(String),
+    /// Not a version like 9 or 4.4.2.
+    #[error("the OS version {0:?} is not a version number like 9 or 4.4.2")]
+    BadVersion(String),
+    /// Below the minimum.
+    #[error("the key app needs {platform} {minimum} or newer; this device has {version}")]
+    TooOld {
+        /// Platform.
+        platform: String,
+        /// Reported version.
+        version: String,
+        /// Required.
+        minimum: String,
+    },
+}
+
+impl PlatformPolicy {
+    /// Checks a reported platform and OS version.
+    pub fn check(&self, platform: &str, version: &str) -> Result<(), PlatformError> {
+        let minimum = match platform {
+            "ios" => &self.min_ios,
+            "android" => &self.min_android,
+            "web" | "terminal" => return Ok(()),
+            other => return Err(PlatformError::Unknown(other.chars().take(20).collect())),
+        };
+        let have =
+            version_parts(version).ok_or_else(|| PlatformError::BadVersion(version.chars().take(20).collect()))?;
+        let need = version_parts(minimum).unwrap_or_default();
+        if have < need {
+            return Err(PlatformError::TooOld {
+                platform: if platform == "ios" { "iOS".into() } else { "Android".into() },
+                version: version.into(),
+                minimum: minimum.clone(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Parses a public key sent by an app: base64url of the SEC1 uncompressed P-256 point.
+pub fn parse_public_key(b64: &str) -> Option<Vec<u8>> {
+    let bytes = URL_SAFE_NO_PAD.decode(b64.trim()).ok()?;
+    (bytes.len() == 65 && VerifyingKey::from_sec1_bytes(&bytes).is_ok()).then_some(bytes)
+}
+
+/// Why a signed request is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum DeviceAuthError {
+    /// Headers missing or malformed.
+    #[error("the request is not signed: {0}")]
+    Unsigned(String),
+    /// No such device, or not in a state that may call this.
+    #[error("unknown or inactive device")]
+    UnknownDevice,
+    /// Timestamp too far from the server's clock.
+    #[error("the device clock is more than 60 seconds off; set the time and retry")]
+    Skew,
+    /// The signature does not verify.
+    #[error("the signature does not verify")]
+    BadSignature,
+    /// The nonce was used before.
+    #[error("this request was already received (replay)")]
+    Replay,
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Checks a signed request from a device in one of `allowed` states; answers the device.
+pub async fn authenticate(
+    ctx: Ctx<'_>,
+    req: &SignedRequest<'_>,
+    signature_b64: &str,
+    allowed: &[DeviceStatus],
+) -> Result<Device, DeviceAuthError> {
+    let bytes = req.canonical_bytes().map_err(|e| DeviceAuthError::Unsigned(e.to_string()))?;
+    let device = ctx.store.device(req.device_id).await?.ok_or(DeviceAuthError::UnknownDevice)?;
+    if !allowed.contains(&device.status) {
+        return Err(DeviceAuthError::UnknownDevice);
+    }
+    if (req.timestamp - ctx.now.0).abs() > MAX_SKEW_SECS {
+        return Err(DeviceAuthError::Skew);
+    }
+    let key = VerifyingKey::from_sec1_bytes(&device.public_key).map_err(|_| DeviceAuthError::BadSignature)?;
+    let sig = URL_SAFE_NO_PAD
+        .decode(signature_b64.trim())
+        .ok()
+        .and_then(|b| Signature::from_slice(&b).ok())
+        .ok_or(DeviceAuthError::BadSignature)?;
+    key.verify(&bytes, &sig).map_err(|_| DeviceAuthError::BadSignature)?;
+    // Only a verified request may spend a nonce; the nonce is kept past the skew window.
+    if !ctx.store.remember_nonce(&device.device_id, req.nonce, ctx.now).await? {
+        return Err(DeviceAuthError::Replay);
+    }
+    Ok(device)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn platform_minimums_hold() {
+        let p = PlatformPolicy::default();
+        assert!(p.check("ios", "9").is_ok());
+        assert!(p.check("ios", "17.2").is_ok());
+        assert!(p.check("android", "4.4").is_ok());
+        assert!(p.check("android", "4.4.2").is_ok());
+        assert!(matches!(p.check("android", "4.3.1"), Err(PlatformError::TooOld { .. })));
+        assert!(matches!(p.check("ios", "8.4"), Err(PlatformError::TooOld { .. })));
+        assert!(matches!(p.check("ios", "nine"), Err(PlatformError::BadVersion(_))));
+        assert!(matches!(p.check("symbian", "1"), Err(PlatformError::Unknown(_))));
+        assert!(p.check("terminal", "").is_ok());
+        let e = p.check("android", "4.3").unwrap_err().to_string();
+        assert_eq!(e, "the key app needs Android 4.4 or newer; this device has 4.3");
+    }
+
+    #[test]
+    fn ids_and_serials_have_their_shapes() {
+        let (id, serial) = new_ids(&mut rand::rngs::OsRng);
+        assert!(id.starts_with("d-") && id.len() == 24);
+        assert_eq!(serial.len(), 14);
+        assert_eq!(serial.matches('-').count(), 2);
+    }
+}

@@ -11,34 +11,38 @@ use serde_json::{Value, json};
 
 const FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/test-vectors/signed-request.json");
 
-fn cases() -> Vec<(&'static str, &'static str, &'static str, &'static str, i64, &'static str, &'static [u8])> {
+fn case(
+    method: &'static str,
+    path_and_query: &'static str,
+    timestamp: i64,
+    nonce: &'static str,
+    body: &'static [u8],
+) -> SignedRequest<'static> {
+    SignedRequest { method, path_and_query, device_id: "d-7Qm2c9Rk", timestamp, nonce, body }
+}
+
+fn cases() -> Vec<(&'static str, SignedRequest<'static>)> {
     vec![
-        (
-            "GET without a body",
-            "GET",
-            "/api/app/v1/requests",
-            "d-7Qm2c9Rk",
-            1_767_225_600,
-            "q8Lw2c0bVn1Jx5Tf7Ya3Gk",
-            b"",
-        ),
+        ("GET without a body", case("GET", "/api/app/v1/requests", 1_767_225_600, "q8Lw2c0bVn1Jx5Tf7Ya3Gk", b"")),
         (
             "POST with a JSON body",
-            "POST",
-            "/api/app/v1/requests/r-1/decision",
-            "d-7Qm2c9Rk",
-            1_767_225_661,
-            "Zm9vYmFyYmF6cXV4MDEyMzQ1Njc4OQ",
-            br#"{"decision":"approve","match_code":"42"}"#,
+            case(
+                "POST",
+                "/api/app/v1/requests/r-1/decision",
+                1_767_225_661,
+                "Zm9vYmFyYmF6cXV4MDEyMzQ1Njc4OQ",
+                br#"{"decision":"approve","match_code":"42"}"#,
+            ),
         ),
         (
             "query and Danish text",
-            "PUT",
-            "/api/app/v1/settings?lang=da",
-            "d-7Qm2c9Rk",
-            1_767_225_700,
-            "AbCdEfGhIjKlMnOp_-",
-            "{\"navn\":\"Søren Ærø\"}".as_bytes(),
+            case(
+                "PUT",
+                "/api/app/v1/settings?lang=da",
+                1_767_225_700,
+                "AbCdEfGhIjKlMnOp_-",
+                "{\"navn\":\"Søren Ærø\"}".as_bytes(),
+            ),
         ),
     ]
 }
@@ -52,13 +56,12 @@ fn generate() -> Value {
     let public = key.verifying_key().to_sec1_point(false);
     let cases: Vec<Value> = cases()
         .into_iter()
-        .map(|(name, method, path, device, ts, nonce, body)| {
-            let req = SignedRequest { method, path_and_query: path, device_id: device, timestamp: ts, nonce, body };
+        .map(|(name, req)| {
             let bytes = req.canonical_bytes().unwrap();
             let sig: Signature = key.sign(&bytes);
             json!({
-                "name": name, "method": method, "path_and_query": path, "device_id": device, "timestamp": ts,
-                "nonce": nonce, "body_base64url": B64.encode(body),
+                "name": name, "method": req.method, "path_and_query": req.path_and_query, "device_id": req.device_id,
+                "timestamp": req.timestamp, "nonce": req.nonce, "body_base64url": B64.encode(req.body),
                 "canonical": String::from_utf8(bytes).unwrap(),
                 "signature_base64url": B64.encode(sig.to_bytes()),
             })

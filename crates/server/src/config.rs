@@ -26,6 +26,14 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Log filter (tracing's `EnvFilter` syntax). `NOEGLE_LOG`.
     pub log: String,
+    /// Seconds between the two log-ins that activate a key app. `NOEGLE_ACTIVATION_WAIT_SECS`.
+    pub activation_wait_secs: i64,
+    /// Days after which an unfinished activation lapses. `NOEGLE_ACTIVATION_MAX_DAYS`.
+    pub activation_max_days: i64,
+    /// Oldest iOS version the key app may run on. `NOEGLE_MIN_IOS`.
+    pub min_ios: String,
+    /// Oldest Android version the key app may run on. `NOEGLE_MIN_ANDROID`.
+    pub min_android: String,
 }
 
 impl Default for Config {
@@ -39,6 +47,10 @@ impl Default for Config {
             session_minutes: 15,
             max_body_bytes: 16 * 1024,
             log: "info".into(),
+            activation_wait_secs: 3600,
+            activation_max_days: 7,
+            min_ios: "9".into(),
+            min_android: "4.4".into(),
         }
     }
 }
@@ -83,6 +95,20 @@ impl Config {
         if let Some(v) = env("NOEGLE_LOG") {
             config.log = v;
         }
+        if let Some(v) = env("NOEGLE_ACTIVATION_WAIT_SECS") {
+            config.activation_wait_secs =
+                v.parse().map_err(|e| ConfigError(format!("NOEGLE_ACTIVATION_WAIT_SECS={v}: {e}")))?;
+        }
+        if let Some(v) = env("NOEGLE_ACTIVATION_MAX_DAYS") {
+            config.activation_max_days =
+                v.parse().map_err(|e| ConfigError(format!("NOEGLE_ACTIVATION_MAX_DAYS={v}: {e}")))?;
+        }
+        if let Some(v) = env("NOEGLE_MIN_IOS") {
+            config.min_ios = v;
+        }
+        if let Some(v) = env("NOEGLE_MIN_ANDROID") {
+            config.min_android = v;
+        }
         config.validate()?;
         Ok(config)
     }
@@ -104,6 +130,19 @@ impl Config {
         if !(1024..=1024 * 1024).contains(&self.max_body_bytes) {
             return Err(ConfigError("max_body_bytes must be between 1024 and 1048576".into()));
         }
+        if !(0..=7 * 24 * 3600).contains(&self.activation_wait_secs) {
+            return Err(ConfigError("activation_wait_secs must be between 0 and 604800".into()));
+        }
+        if !(1..=90).contains(&self.activation_max_days)
+            || self.activation_max_days * 86_400 <= self.activation_wait_secs
+        {
+            return Err(ConfigError("activation_max_days must be 1 to 90 days and longer than the wait".into()));
+        }
+        for (name, v) in [("min_ios", &self.min_ios), ("min_android", &self.min_android)] {
+            if v.split('.').any(|p| p.parse::<u32>().is_err()) {
+                return Err(ConfigError(format!("{name} must be a version like 9 or 4.4, not {v:?}")));
+            }
+        }
         if !self.database.is_empty()
             && !["sqlite:", "postgres:", "postgresql:"].iter().any(|p| self.database.starts_with(p))
         {
@@ -124,6 +163,18 @@ impl Config {
     /// Whether the public URL is https (cookies then get `__Host-` and `Secure`).
     pub fn is_https(&self) -> bool {
         self.public_url.starts_with("https://")
+    }
+
+    /// The activation rules these settings give.
+    pub fn activation_policy(&self) -> noegle_core::activation::ActivationPolicy {
+        noegle_core::activation::ActivationPolicy {
+            wait_secs: self.activation_wait_secs,
+            max_pending_secs: self.activation_max_days * 86_400,
+            platforms: noegle_core::device::PlatformPolicy {
+                min_ios: self.min_ios.clone(),
+                min_android: self.min_android.clone(),
+            },
+        }
     }
 
     /// Settings for a test server in `data_dir`.

@@ -9,6 +9,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use noegle_core::Clock;
 
+pub mod api;
 pub mod config;
 pub mod error;
 pub mod form;
@@ -63,6 +64,12 @@ pub fn app(state: AppState, extra: Router) -> Router {
         .route("/authorize", get(oidc::authorize))
         .route("/token", post(oidc::token))
         .route("/userinfo", get(oidc::userinfo).post(oidc::userinfo))
+        .route("/api/app/v1/login", post(api::login))
+        .route("/api/app/v1/activation", post(api::start_activation))
+        .route("/api/app/v1/activation/complete", post(api::complete_activation))
+        .route("/api/app/v1/device", get(api::device_status))
+        .route("/api/app/v1/activations", get(api::pending_activations))
+        .route("/api/app/v1/activations/{device_id}/cancel", post(api::cancel_activation))
         .route("/login", get(pages::show))
         .route("/login/password", post(pages::password))
         .route("/login/key", post(pages::key))

@@ -1,0 +1,367 @@
+//! The key-app API under `/api/app/v1/` (JSON). Activation: a password log-in gives a ticket and the key asked
+//! for; the key starts a pending device; after the wait a second log-in and key, signed by the device,
+//! activate it. Every call after the first stage is signed (see `noegle_proto::signing`).
+
+use std::net::SocketAddr;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, OriginalUri, Path, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Json, Response};
+use noegle_core::activation::{self, ActivationError, NewDevice};
+use noegle_core::device::{self, Device, DeviceAuthError, DeviceStatus};
+use noegle_core::login::{self, Challenge, LoginError};
+use noegle_core::secret::{random_token, token_digest};
+use noegle_proto::signing::{HEADER_DEVICE, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, SignedRequest};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::state::{AppState, BlockingPasswordCheck};
+
+/// Seconds a log-in ticket lives.
+const TICKET_SECS: i64 = 300;
+
+/// An app-API error: status, stable code, message, and optional facts.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    extra: Option<Value>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError { status, code, message: message.into(), extra: None }
+    }
+    fn with(mut self, extra: Value) -> ApiError {
+        self.extra = Some(extra);
+        self
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            tracing::error!(error = %self.message, "app API failure");
+        }
+        let mut body = json!({ "error": self.code, "message": self.message });
+        if let (Some(Value::Object(extra)), Some(obj)) = (self.extra, body.as_object_mut()) {
+            obj.extend(extra);
+        }
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<noegle_core::StoreError> for ApiError {
+    fn from(e: noegle_core::StoreError) -> Self {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", e.to_string())
+    }
+}
+
+impl From<LoginError> for ApiError {
+    fn from(e: LoginError) -> Self {
+        match e {
+            LoginError::Rejected => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "rejected",
+                "the user ID, password or key is wrong, or access is blocked",
+            ),
+            LoginError::NoKeyCard => {
+                ApiError::new(StatusCode::FORBIDDEN, "no_key_card", "the user has no usable key card")
+            }
+            LoginError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<ActivationError> for ApiError {
+    fn from(e: ActivationError) -> Self {
+        let msg = e.to_string();
+        match e {
+            ActivationError::Rejected => LoginError::Rejected.into(),
+            ActivationError::NoKeyCard => LoginError::NoKeyCard.into(),
+            ActivationError::Platform(_) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "platform_unsupported", msg)
+            }
+            ActivationError::Invalid(_) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", msg),
+            ActivationError::TooManyDevices { names, max } => {
+                ApiError::new(StatusCode::CONFLICT, "too_many_devices", msg)
+                    .with(json!({ "devices": names, "max": max }))
+            }
+            ActivationError::TooEarly { ready_at } => ApiError::new(
+                StatusCode::CONFLICT,
+                "too_early",
+                "for your security the second log-in is only possible when the wait is over",
+            )
+            .with(json!({ "ready_at": ready_at })),
+            ActivationError::NotPending => ApiError::new(StatusCode::GONE, "activation_ended", msg),
+            ActivationError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<DeviceAuthError> for ApiError {
+    fn from(e: DeviceAuthError) -> Self {
+        let code = match &e {
+            DeviceAuthError::Unsigned(_) => "unsigned",
+            DeviceAuthError::UnknownDevice => "unknown_device",
+            DeviceAuthError::Skew => "clock_skew",
+            DeviceAuthError::BadSignature => "bad_signature",
+            DeviceAuthError::Replay => "replayed_request",
+            DeviceAuthError::Store(_) => "unavailable",
+        };
+        match e {
+            DeviceAuthError::Store(s) => s.into(),
+            e => ApiError::new(StatusCode::UNAUTHORIZED, code, e.to_string()),
+        }
+    }
+}
+
+/// Parses a JSON body strictly (unknown fields refused).
+fn parse<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, ApiError> {
+    let json_type = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json")));
+    if !json_type {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send application/json",
+        ));
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed", e.to_string()))
+}
+
+/// Checks the signature headers of a request from a device in one of `allowed` states.
+async fn signed(
+    state: &AppState,
+    method: &Method,
+    uri: &OriginalUri,
+    headers: &HeaderMap,
+    body: &[u8],
+    allowed: &[DeviceStatus],
+) -> Result<Device, ApiError> {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| ApiError::from(DeviceAuthError::Unsigned(format!("the {name} header is missing"))))
+    };
+    let timestamp = header(HEADER_TIMESTAMP)?
+        .parse::<i64>()
+        .map_err(|_| ApiError::from(DeviceAuthError::Unsigned("the timestamp is not a number".into())))?;
+    let path = uri.0.path_and_query().map_or(uri.0.path(), |p| p.as_str());
+    let req = SignedRequest {
+        method: method.as_str(),
+        path_and_query: path,
+        device_id: header(HEADER_DEVICE)?,
+        timestamp,
+        nonce: header(HEADER_NONCE)?,
+        body,
+    };
+    Ok(device::authenticate(state.ctx(None), &req, header(HEADER_SIGNATURE)?, allowed).await?)
+}
+
+#[derive(Serialize, Deserialize)]
+struct Ticket {
+    sub: String,
+    challenge: Challenge,
+}
+
+/// `{ "user_id", "password" }`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginBody {
+    user_id: String,
+    password: String,
+}
+
+/// `POST /api/app/v1/login`: user ID and password; answers a ticket and the key-card key to give next.
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let b: LoginBody = parse(&headers, &body)?;
+    let source = peer.ip().to_string();
+    let ctx = state.ctx(Some(&source));
+    let user = login::check_password(ctx, &BlockingPasswordCheck, &b.user_id, &b.password).await?;
+    let challenge = login::choose_challenge(ctx, &mut rand::rngs::OsRng, &user.sub).await?;
+    let ticket = random_token(&mut rand::rngs::OsRng, 32);
+    let data = serde_json::to_string(&Ticket { sub: user.sub, challenge: challenge.clone() })
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    state.store.put_session(&format!("t:{}", token_digest(&ticket)), &data, ctx.now.plus(TICKET_SECS)).await?;
+    Ok(Json(json!({
+        "ticket": ticket,
+        "expires_in": TICKET_SECS,
+        "key_card": { "serial": challenge.serial, "key_number": challenge.number },
+    }))
+    .into_response())
+}
+
+/// Takes a ticket: it works once.
+async fn take_ticket(state: &AppState, ticket: &str) -> Result<Ticket, ApiError> {
+    let id = format!("t:{}", token_digest(ticket));
+    let expired = || {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "ticket_expired",
+            "log in again: the ticket is unknown, used or expired",
+        )
+    };
+    let data = state.store.session(&id, state.now()).await?.ok_or_else(expired)?;
+    state.store.delete_session(&id).await?;
+    serde_json::from_str(&data).map_err(|_| expired())
+}
+
+/// First activation stage.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StartBody {
+    ticket: String,
+    key: String,
+    public_key: String,
+    platform: String,
+    os_version: String,
+    name: String,
+}
+
+fn device_json(state: &AppState, d: &Device) -> Value {
+    let now = state.now();
+    json!({
+        "device_id": d.device_id,
+        "serial": d.serial,
+        "name": d.name,
+        "status": d.status,
+        "ready_at": d.ready_at,
+        "expires_at": d.expires_at,
+        "ready": d.status == DeviceStatus::Pending && now >= d.ready_at && now < d.expires_at,
+        "now": now,
+    })
+}
+
+/// `POST /api/app/v1/activation`: ticket + key + the device's public key and platform → a pending device.
+pub async fn start_activation(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let b: StartBody = parse(&headers, &body)?;
+    let ticket = take_ticket(&state, &b.ticket).await?;
+    let source = peer.ip().to_string();
+    let new = NewDevice { public_key: b.public_key, platform: b.platform, os_version: b.os_version, name: b.name };
+    let policy = state.config.activation_policy();
+    let d = activation::start(
+        state.ctx(Some(&source)),
+        &mut rand::rngs::OsRng,
+        &state.pepper,
+        &policy,
+        &ticket.sub,
+        &ticket.challenge,
+        &b.key,
+        &new,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(device_json(&state, &d))).into_response())
+}
+
+/// Second activation stage.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CompleteBody {
+    ticket: String,
+    key: String,
+}
+
+/// `POST /api/app/v1/activation/complete` (signed by the pending device): ticket + key after the wait.
+pub async fn complete_activation(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    method: Method,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let device = signed(&state, &method, &uri, &headers, &body, &[DeviceStatus::Pending]).await?;
+    let b: CompleteBody = parse(&headers, &body)?;
+    let ticket = take_ticket(&state, &b.ticket).await?;
+    let source = peer.ip().to_string();
+    let ctx = state.ctx(Some(&source));
+    let d = activation::complete(
+        ctx,
+        &mut rand::rngs::OsRng,
+        &state.pepper,
+        &device,
+        &ticket.sub,
+        &ticket.challenge,
+        &b.key,
+    )
+    .await?;
+    Ok(Json(device_json(&state, &d)).into_response())
+}
+
+/// `GET /api/app/v1/device` (signed, pending or active): the device's own state; `ready` tells a pending
+/// device that the wait is over.
+pub async fn device_status(
+    State(state): State<AppState>,
+    method: Method,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let d = signed(&state, &method, &uri, &headers, &body, &[DeviceStatus::Pending, DeviceStatus::Active]).await?;
+    Ok(Json(device_json(&state, &d)).into_response())
+}
+
+/// `GET /api/app/v1/activations` (signed, active): the user's pending activations, to cancel if unknown.
+pub async fn pending_activations(
+    State(state): State<AppState>,
+    method: Method,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let me = signed(&state, &method, &uri, &headers, &body, &[DeviceStatus::Active]).await?;
+    let now = state.now();
+    let pending: Vec<Value> = state
+        .store
+        .devices_of(&me.sub)
+        .await?
+        .iter()
+        .filter(|d| d.pending_and_alive(now))
+        .map(|d| device_json(&state, d))
+        .collect();
+    Ok(Json(json!({ "pending": pending })).into_response())
+}
+
+/// `POST /api/app/v1/activations/{device_id}/cancel` (signed, active): ends another device's pending activation.
+pub async fn cancel_activation(
+    State(state): State<AppState>,
+    Path(device_id): Path<String>,
+    method: Method,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let me = signed(&state, &method, &uri, &headers, &body, &[DeviceStatus::Active]).await?;
+    let not_found = || ApiError::new(StatusCode::NOT_FOUND, "not_found", "no pending activation with that id");
+    let target = state.store.device(&device_id).await?.filter(|d| d.sub == me.sub).ok_or_else(not_found)?;
+    if !state.store.set_device_status(&target.device_id, DeviceStatus::Pending, DeviceStatus::Cancelled).await? {
+        return Err(not_found());
+    }
+    let user = state.store.user_by_sub(&me.sub).await?.map(|u| u.user_id.to_string());
+    state
+        .ctx(None)
+        .audit(
+            noegle_core::audit::AuditKind::DeviceCancelled,
+            user.as_deref(),
+            json!({ "device": target.serial, "by": me.serial }),
+        )
+        .await?;
+    Ok(Json(json!({ "device_id": target.device_id, "status": "cancelled" })).into_response())
+}

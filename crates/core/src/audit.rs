@@ -34,6 +34,10 @@ pub enum AuditKind {
     DeviceActivated,
     DeviceCancelled,
     DeviceRevoked,
+    RequestApproved,
+    RequestRejected,
+    MatchCodeRejected,
+    NotMeAlert,
 }
 
 impl AuditKind {
@@ -66,6 +70,10 @@ impl AuditKind {
             DeviceActivated => "device_activated",
             DeviceCancelled => "device_cancelled",
             DeviceRevoked => "device_revoked",
+            RequestApproved => "request_approved",
+            RequestRejected => "request_rejected",
+            MatchCodeRejected => "match_code_rejected",
+            NotMeAlert => "not_me_alert",
         }
     }
 }

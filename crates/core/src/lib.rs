@@ -14,6 +14,7 @@ pub mod lockout;
 pub mod login;
 pub mod oidc;
 pub mod password;
+pub mod request;
 pub mod secret;
 pub mod store;
 pub mod user;

@@ -11,6 +11,7 @@ use crate::audit::{AuditEvent, AuditRecord};
 use crate::device::{Device, DeviceStatus};
 use crate::keycard::{CardStatus, KeyCard, StoredKey};
 use crate::oidc::{AccessToken, AuthCode, Client};
+use crate::request::{AuthRequest, RequestState};
 use crate::user::{User, UserId};
 
 /// A storage failure.
@@ -135,6 +136,37 @@ pub trait DeviceStore: Send + Sync {
     async fn remember_nonce(&self, device_id: &str, nonce: &str, at: UnixTime) -> StoreResult<bool>;
 }
 
+/// Requests to the key app.
+#[async_trait]
+pub trait RequestStore: Send + Sync {
+    /// Stores a new pending request, first ending the user's pending one (expired if its time is up at
+    /// `now`, else cancelled): a user has at most one pending request.
+    async fn insert_request(&self, request: &AuthRequest, now: UnixTime) -> StoreResult<()>;
+    /// One request.
+    async fn request(&self, request_id: &str) -> StoreResult<Option<AuthRequest>>;
+    /// The user's requests made since `since`, newest first.
+    async fn recent_requests(&self, sub: &str, since: UnixTime) -> StoreResult<Vec<AuthRequest>>;
+    /// Changes a request's state if it is currently `from` (one compare-and-set); true when it changed.
+    async fn set_request_state(
+        &self,
+        request_id: &str,
+        from: RequestState,
+        to: RequestState,
+        at: UnixTime,
+        device_id: Option<&str>,
+    ) -> StoreResult<bool>;
+    /// Holds pushes to the user back until `until` ("Det var ikke mig").
+    async fn block_pushes(&self, sub: &str, until: UnixTime) -> StoreResult<()>;
+    /// Until when pushes are held back, if set.
+    async fn push_blocked_until(&self, sub: &str) -> StoreResult<Option<UnixTime>>;
+}
+
 /// Everything the domain stores.
-pub trait Store: UserStore + KeyCardStore + ClientStore + GrantStore + SessionStore + AuditStore + DeviceStore {}
-impl<T: UserStore + KeyCardStore + ClientStore + GrantStore + SessionStore + AuditStore + DeviceStore> Store for T {}
+pub trait Store:
+    UserStore + KeyCardStore + ClientStore + GrantStore + SessionStore + AuditStore + DeviceStore + RequestStore
+{
+}
+impl<T: UserStore + KeyCardStore + ClientStore + GrantStore + SessionStore + AuditStore + DeviceStore + RequestStore>
+    Store for T
+{
+}

@@ -11,10 +11,12 @@ macro_rules! impl_store {
         use noegle_core::activation::ActivateOutcome;
         use noegle_core::audit::{AuditEvent, AuditRecord};
         use noegle_core::device::{Device, DeviceStatus};
+        use noegle_core::request::{AuthRequest, RequestState};
         use noegle_core::keycard::{CardStatus, KeyCard, StoredKey};
         use noegle_core::oidc::{AccessToken, AuthCode, Client};
         use noegle_core::store::{
-            AuditStore, ClientStore, DeviceStore, GrantStore, KeyCardStore, SessionStore, StoreResult, UserStore,
+            AuditStore, ClientStore, DeviceStore, GrantStore, KeyCardStore, RequestStore, SessionStore, StoreResult,
+            UserStore,
         };
         use noegle_core::user::{User, UserId};
         use sqlx::Row;
@@ -110,6 +112,25 @@ macro_rules! impl_store {
                 ready_at: UnixTime(r.try_get("ready_at")?),
                 expires_at: UnixTime(r.try_get("expires_at")?),
                 activated_at: r.try_get::<Option<i64>, _>("activated_at")?.map(UnixTime),
+            })
+        }
+
+        fn request_from(r: &DbRow) -> Result<AuthRequest, sqlx::Error> {
+            let state: String = r.try_get("state")?;
+            Ok(AuthRequest {
+                request_id: r.try_get("request_id")?,
+                sub: r.try_get("sub")?,
+                client_id: r.try_get("client_id")?,
+                client_name: r.try_get("client_name")?,
+                action: r.try_get("action")?,
+                match_code: r.try_get("match_code")?,
+                nonce: r.try_get("nonce")?,
+                state: RequestState::parse(&state)
+                    .ok_or_else(|| sqlx::Error::Decode(format!("unknown request state {state}").into()))?,
+                created_at: UnixTime(r.try_get("created_at")?),
+                expires_at: UnixTime(r.try_get("expires_at")?),
+                decided_at: r.try_get::<Option<i64>, _>("decided_at")?.map(UnixTime),
+                decided_by: r.try_get("decided_by")?,
             })
         }
 
@@ -611,6 +632,108 @@ macro_rules! impl_store {
                 .await
                 .map_err(crate::backend)?;
                 Ok(r.rows_affected() == 1)
+            }
+        }
+
+        #[async_trait]
+        impl RequestStore for $store {
+            async fn insert_request(&self, q: &AuthRequest, now: UnixTime) -> StoreResult<()> {
+                let mut tx = self.begin().await?;
+                sqlx::query($lock_user).bind(&q.sub).execute(&mut *tx).await.map_err(crate::backend)?;
+                sqlx::query(
+                    "UPDATE auth_requests SET state = CASE WHEN expires_at <= $2 THEN 'expired' ELSE 'cancelled' END, \
+                     decided_at = $2 WHERE sub = $1 AND state = 'pending'",
+                )
+                .bind(&q.sub)
+                .bind(now.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(crate::backend)?;
+                sqlx::query(
+                    "INSERT INTO auth_requests (request_id, sub, client_id, client_name, action, match_code, nonce, \
+                     state, created_at, expires_at, decided_at, decided_by) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, NULL)",
+                )
+                .bind(&q.request_id)
+                .bind(&q.sub)
+                .bind(&q.client_id)
+                .bind(&q.client_name)
+                .bind(&q.action)
+                .bind(&q.match_code)
+                .bind(&q.nonce)
+                .bind(q.state.as_str())
+                .bind(q.created_at.0)
+                .bind(q.expires_at.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| crate::conflict_or_backend(e, "a pending request"))?;
+                tx.commit().await.map_err(crate::backend)
+            }
+
+            async fn request(&self, request_id: &str) -> StoreResult<Option<AuthRequest>> {
+                let row = sqlx::query("SELECT * FROM auth_requests WHERE request_id = $1")
+                    .bind(request_id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(crate::backend)?;
+                row.as_ref().map(request_from).transpose().map_err(crate::backend)
+            }
+
+            async fn recent_requests(&self, sub: &str, since: UnixTime) -> StoreResult<Vec<AuthRequest>> {
+                let rows = sqlx::query(
+                    "SELECT * FROM auth_requests WHERE sub = $1 AND created_at >= $2 ORDER BY created_at DESC, request_id",
+                )
+                .bind(sub)
+                .bind(since.0)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(crate::backend)?;
+                rows.iter().map(request_from).collect::<Result<_, _>>().map_err(crate::backend)
+            }
+
+            async fn set_request_state(
+                &self,
+                request_id: &str,
+                from: RequestState,
+                to: RequestState,
+                at: UnixTime,
+                device_id: Option<&str>,
+            ) -> StoreResult<bool> {
+                let r = sqlx::query(
+                    "UPDATE auth_requests SET state = $3, decided_at = $4, decided_by = $5 \
+                     WHERE request_id = $1 AND state = $2",
+                )
+                .bind(request_id)
+                .bind(from.as_str())
+                .bind(to.as_str())
+                .bind(at.0)
+                .bind(device_id)
+                .execute(&self.pool)
+                .await
+                .map_err(crate::backend)?;
+                Ok(r.rows_affected() == 1)
+            }
+
+            async fn block_pushes(&self, sub: &str, until: UnixTime) -> StoreResult<()> {
+                sqlx::query("UPDATE users SET push_blocked_until = $2 WHERE sub = $1")
+                    .bind(sub)
+                    .bind(until.0)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(crate::backend)?;
+                Ok(())
+            }
+
+            async fn push_blocked_until(&self, sub: &str) -> StoreResult<Option<UnixTime>> {
+                let row = sqlx::query("SELECT push_blocked_until FROM users WHERE sub = $1")
+                    .bind(sub)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(crate::backend)?;
+                match row {
+                    Some(r) => Ok(r.try_get::<Option<i64>, _>(0).map_err(crate::backend)?.map(UnixTime)),
+                    None => Ok(None),
+                }
             }
         }
     };

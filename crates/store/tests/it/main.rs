@@ -5,6 +5,7 @@ mod cards;
 mod devices;
 mod grants;
 mod lockout;
+mod requests;
 mod users;
 
 use std::future::Future;

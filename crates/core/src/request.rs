@@ -1,0 +1,266 @@
+//! Log-in requests sent to the key app (R-LB1 app path, R-LB3, R-APP5, X-1, X-2): created by the log-in
+//! box, approved or rejected once on an active device, each state change one compare-and-set.
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::audit::AuditKind;
+use crate::device::Device;
+use crate::login::Ctx;
+use crate::secret::{constant_time_eq, random_token};
+use crate::store::StoreError;
+use crate::{SecureRng, UnixTime};
+
+/// Seconds a request waits for an answer (R-LB1: default 3 minutes).
+pub const REQUEST_TTL_SECS: i64 = 180;
+/// Seconds pushes stay blocked after "Det var ikke mig".
+pub const NOT_ME_BLOCK_SECS: i64 = 3600;
+/// Back-off after the n-th rejection within an hour: 30 s, 60 s, 120 s, ….
+pub fn backoff_after_rejections(n: i64) -> i64 {
+    if n <= 0 { 0 } else { (30i64 << (n - 1).min(10)).min(3600) }
+}
+
+/// A request's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RequestState {
+    /// Waiting for the app.
+    Pending,
+    /// Approved on a device.
+    Approved,
+    /// Rejected on a device.
+    Rejected,
+    /// Not answered in time.
+    Expired,
+    /// Replaced by a new request or abandoned (switch to key card).
+    Cancelled,
+}
+
+impl RequestState {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestState::Pending => "pending",
+            RequestState::Approved => "approved",
+            RequestState::Rejected => "rejected",
+            RequestState::Expired => "expired",
+            RequestState::Cancelled => "cancelled",
+        }
+    }
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<RequestState> {
+        Some(match s {
+            "pending" => RequestState::Pending,
+            "approved" => RequestState::Approved,
+            "rejected" => RequestState::Rejected,
+            "expired" => RequestState::Expired,
+            "cancelled" => RequestState::Cancelled,
+            _ => return None,
+        })
+    }
+}
+
+/// How the match code is used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MatchPolicy {
+    /// The user types the code from the log-in box into the app (default).
+    Type,
+    /// The app shows the code for the user to compare.
+    Show,
+    /// No code.
+    Off,
+}
+
+/// A request as stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AuthRequest {
+    /// Id.
+    pub request_id: String,
+    /// The user asked.
+    pub sub: String,
+    /// The service provider.
+    pub client_id: String,
+    /// Its name ("Demo Bank").
+    pub client_name: String,
+    /// What is approved ("Log på Demo Bank").
+    pub action: String,
+    /// The 2-digit code shown in the log-in box.
+    #[serde(skip)]
+    pub match_code: String,
+    /// A ≥ 128-bit nonce the approval is bound to.
+    pub nonce: String,
+    /// State.
+    pub state: RequestState,
+    /// When it was made.
+    pub created_at: UnixTime,
+    /// When it lapses.
+    pub expires_at: UnixTime,
+    /// When it was decided.
+    pub decided_at: Option<UnixTime>,
+    /// The device that decided it.
+    pub decided_by: Option<String>,
+}
+
+/// Why a request could not be made or decided.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    /// Pushes are held back (rejections or "not me").
+    #[error("requests to the key app are paused until {until:?}; use the key card")]
+    Paused {
+        /// When requests may be sent again.
+        until: UnixTime,
+    },
+    /// No such request for this device's user.
+    #[error("no such request")]
+    NotFound,
+    /// It was already answered, cancelled or replaced.
+    #[error("the request was already answered or replaced")]
+    Decided,
+    /// It lapsed.
+    #[error("the request has expired")]
+    Expired,
+    /// The typed match code is wrong (counted as a failure).
+    #[error("the code does not match the one shown where you are logging in")]
+    WrongMatchCode,
+    /// The approval does not name this request's nonce, client or expiry.
+    #[error("the approval does not match the request")]
+    Mismatch,
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Sends a new request to `sub`'s key apps, replacing any pending one (one pending per user, X-2).
+pub async fn create(
+    ctx: Ctx<'_>,
+    rng: &mut dyn SecureRng,
+    sub: &str,
+    client_id: &str,
+    client_name: &str,
+    action: &str,
+) -> Result<AuthRequest, RequestError> {
+    if let Some(until) = paused_until(ctx, sub).await?
+        && ctx.now < until
+    {
+        return Err(RequestError::Paused { until });
+    }
+    let request = AuthRequest {
+        request_id: format!("r-{}", random_token(rng, 16)),
+        sub: sub.to_string(),
+        client_id: client_id.to_string(),
+        client_name: client_name.to_string(),
+        action: action.to_string(),
+        match_code: format!("{:02}", rng.gen_range(0..100)),
+        nonce: random_token(rng, 16),
+        state: RequestState::Pending,
+        created_at: ctx.now,
+        expires_at: ctx.now.plus(REQUEST_TTL_SECS),
+        decided_at: None,
+        decided_by: None,
+    };
+    ctx.store.insert_request(&request, ctx.now).await?;
+    Ok(request)
+}
+
+/// Until when pushes to `sub` are paused, if at all: after "not me", or in back-off after rejections.
+pub async fn paused_until(ctx: Ctx<'_>, sub: &str) -> Result<Option<UnixTime>, StoreError> {
+    let blocked = ctx.store.push_blocked_until(sub).await?;
+    let recent = ctx.store.recent_requests(sub, ctx.now.plus(-3600)).await?;
+    let rejections = recent.iter().filter(|r| r.state == RequestState::Rejected).count() as i64;
+    let last_rejection =
+        recent.iter().filter_map(|r| (r.state == RequestState::Rejected).then_some(r.decided_at)).flatten().max();
+    let backoff = last_rejection.map(|t| t.plus(backoff_after_rejections(rejections)));
+    Ok([blocked, backoff].into_iter().flatten().max())
+}
+
+/// The current state of a request, marking it expired when its time is up.
+pub async fn refresh(ctx: Ctx<'_>, request_id: &str) -> Result<Option<AuthRequest>, StoreError> {
+    let Some(mut r) = ctx.store.request(request_id).await? else {
+        return Ok(None);
+    };
+    if r.state == RequestState::Pending && ctx.now >= r.expires_at {
+        ctx.store.set_request_state(request_id, RequestState::Pending, RequestState::Expired, ctx.now, None).await?;
+        r = ctx.store.request(request_id).await?.unwrap_or(r);
+    }
+    Ok(Some(r))
+}
+
+/// What a device says about a request.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Decision {
+    /// `approve` or `reject`.
+    pub decision: String,
+    /// The request's nonce, echoed (binds the signature to this request).
+    pub request_nonce: String,
+    /// The client, echoed.
+    pub client_id: String,
+    /// The expiry, echoed.
+    pub expires_at: UnixTime,
+    /// The code the user typed (policy `type`).
+    #[serde(default)]
+    pub match_code: Option<String>,
+    /// "Det var ikke mig" on a rejection.
+    #[serde(default)]
+    pub not_me: bool,
+}
+
+/// Approves or rejects a request from an authenticated, active `device`; at most once, only while pending.
+pub async fn decide(
+    ctx: Ctx<'_>,
+    device: &Device,
+    request_id: &str,
+    d: &Decision,
+    policy: MatchPolicy,
+) -> Result<AuthRequest, RequestError> {
+    let r = refresh(ctx, request_id).await?.filter(|r| r.sub == device.sub).ok_or(RequestError::NotFound)?;
+    if r.nonce != d.request_nonce || r.client_id != d.client_id || r.expires_at != d.expires_at {
+        return Err(RequestError::Mismatch);
+    }
+    match r.state {
+        RequestState::Pending => {}
+        RequestState::Expired => return Err(RequestError::Expired),
+        _ => return Err(RequestError::Decided),
+    }
+    let user = ctx.store.user_by_sub(&r.sub).await?.map(|u| u.user_id.to_string());
+    let detail = serde_json::json!({ "request": r.request_id, "client_id": r.client_id, "device": device.serial });
+    let to = match d.decision.as_str() {
+        "approve" => {
+            let typed = d.match_code.as_deref().unwrap_or("");
+            if policy == MatchPolicy::Type && !constant_time_eq(typed.as_bytes(), r.match_code.as_bytes()) {
+                ctx.store.record_failure(&r.sub, ctx.now).await?;
+                ctx.audit(AuditKind::MatchCodeRejected, user.as_deref(), detail).await?;
+                return Err(RequestError::WrongMatchCode);
+            }
+            RequestState::Approved
+        }
+        "reject" => RequestState::Rejected,
+        _ => return Err(RequestError::Mismatch),
+    };
+    if !ctx.store.set_request_state(request_id, RequestState::Pending, to, ctx.now, Some(&device.device_id)).await? {
+        return Err(RequestError::Decided);
+    }
+    if to == RequestState::Approved {
+        ctx.audit(AuditKind::RequestApproved, user.as_deref(), detail).await?;
+    } else {
+        ctx.audit(AuditKind::RequestRejected, user.as_deref(), detail.clone()).await?;
+        if d.not_me {
+            ctx.store.block_pushes(&r.sub, ctx.now.plus(NOT_ME_BLOCK_SECS)).await?;
+            ctx.audit(AuditKind::NotMeAlert, user.as_deref(), detail).await?;
+        }
+    }
+    Ok(ctx.store.request(request_id).await?.unwrap_or(r))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert_eq!(backoff_after_rejections(0), 0);
+        assert_eq!(backoff_after_rejections(1), 30);
+        assert_eq!(backoff_after_rejections(3), 120);
+        assert_eq!(backoff_after_rejections(20), 3600);
+    }
+}

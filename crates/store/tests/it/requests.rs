@@ -1,0 +1,166 @@
+use std::sync::Arc;
+
+use noegle_core::UnixTime;
+use noegle_core::device::{Device, DeviceStatus, new_ids};
+use noegle_core::request::{self, Decision, MatchPolicy, RequestError, RequestState};
+use noegle_core::store::Store;
+
+use crate::{alice, both, ctx};
+
+async fn active_device(store: &dyn Store, sub: &str) -> Device {
+    let (device_id, serial) = new_ids(&mut rand::rngs::OsRng);
+    let d = Device {
+        device_id,
+        serial,
+        sub: sub.into(),
+        public_key: vec![4; 65],
+        platform: "terminal".into(),
+        os_version: "1".into(),
+        name: "t".into(),
+        status: DeviceStatus::Pending,
+        created_at: UnixTime(0),
+        ready_at: UnixTime(0),
+        expires_at: UnixTime(10),
+        activated_at: None,
+    };
+    store.insert_device(&d).await.unwrap();
+    store.activate_device(&d.device_id, UnixTime(1), 3).await.unwrap();
+    store.device(&d.device_id).await.unwrap().unwrap()
+}
+
+fn decision(r: &request::AuthRequest, what: &str, code: Option<&str>) -> Decision {
+    Decision {
+        decision: what.into(),
+        request_nonce: r.nonce.clone(),
+        client_id: r.client_id.clone(),
+        expires_at: r.expires_at,
+        match_code: code.map(str::to_string),
+        not_me: false,
+    }
+}
+
+#[tokio::test]
+async fn approve_racing_reject_has_exactly_one_winner() {
+    both(|store| async move {
+        let a = alice(store.as_ref()).await;
+        let dev = active_device(store.as_ref(), &a.sub).await;
+        for round in 0..5 {
+            let r = request::create(
+                ctx(store.as_ref(), 100 + round * 4000),
+                &mut rand::rngs::OsRng,
+                &a.sub,
+                "c",
+                "Bank",
+                "Log på Bank",
+            )
+            .await
+            .unwrap();
+            let tasks: Vec<_> = ["approve", "reject", "approve", "reject"]
+                .into_iter()
+                .map(|what| {
+                    let (store, dev, r): (Arc<dyn Store>, _, _) = (store.clone(), dev.clone(), r.clone());
+                    tokio::spawn(async move {
+                        let d = decision(&r, what, Some(&r.match_code));
+                        request::decide(
+                            ctx(store.as_ref(), 101 + round * 4000),
+                            &dev,
+                            &r.request_id,
+                            &d,
+                            MatchPolicy::Type,
+                        )
+                        .await
+                    })
+                })
+                .collect();
+            let mut wins = Vec::new();
+            for t in tasks {
+                match t.await.unwrap() {
+                    Ok(r) => wins.push(r.state),
+                    Err(RequestError::Decided) => {}
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            assert_eq!(wins.len(), 1, "round {round}: {wins:?}");
+            assert_eq!(store.request(&r.request_id).await.unwrap().unwrap().state, wins[0]);
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn one_pending_request_per_user_and_expiry() {
+    both(|store| async move {
+        let s = store.as_ref();
+        let a = alice(s).await;
+        let dev = active_device(s, &a.sub).await;
+        let rng = &mut rand::rngs::OsRng;
+        let first = request::create(ctx(s, 100), rng, &a.sub, "c", "Bank", "Log på Bank").await.unwrap();
+        let second = request::create(ctx(s, 110), rng, &a.sub, "c", "Bank", "Log på Bank").await.unwrap();
+        assert_eq!(s.request(&first.request_id).await.unwrap().unwrap().state, RequestState::Cancelled);
+        let e = request::decide(
+            ctx(s, 111),
+            &dev,
+            &first.request_id,
+            &decision(&first, "approve", Some(&first.match_code)),
+            MatchPolicy::Type,
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(e, RequestError::Decided), "{e}");
+
+        // Wrong match code: refused, counted, still pending.
+        let e = request::decide(
+            ctx(s, 112),
+            &dev,
+            &second.request_id,
+            &decision(&second, "approve", Some("xx")),
+            MatchPolicy::Type,
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(e, RequestError::WrongMatchCode));
+        assert_eq!(s.user_by_sub(&a.sub).await.unwrap().unwrap().failed_attempts, 1);
+        assert_eq!(s.request(&second.request_id).await.unwrap().unwrap().state, RequestState::Pending);
+
+        // After three minutes it has expired and cannot be approved.
+        let late = 110 + request::REQUEST_TTL_SECS;
+        let e = request::decide(
+            ctx(s, late),
+            &dev,
+            &second.request_id,
+            &decision(&second, "approve", Some(&second.match_code)),
+            MatchPolicy::Type,
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(e, RequestError::Expired), "{e}");
+        assert_eq!(s.request(&second.request_id).await.unwrap().unwrap().state, RequestState::Expired);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn rejections_back_off_and_not_me_pauses_pushes() {
+    both(|store| async move {
+        let s = store.as_ref();
+        let a = alice(s).await;
+        let dev = active_device(s, &a.sub).await;
+        let rng = &mut rand::rngs::OsRng;
+        let r = request::create(ctx(s, 1000), rng, &a.sub, "c", "Bank", "Log på Bank").await.unwrap();
+        request::decide(ctx(s, 1001), &dev, &r.request_id, &decision(&r, "reject", None), MatchPolicy::Type)
+            .await
+            .unwrap();
+        let e = request::create(ctx(s, 1010), rng, &a.sub, "c", "Bank", "Log på Bank").await.unwrap_err();
+        assert!(matches!(e, RequestError::Paused { until: UnixTime(1031) }), "{e}");
+        let r = request::create(ctx(s, 1031), rng, &a.sub, "c", "Bank", "Log på Bank").await.unwrap();
+        let mut d = decision(&r, "reject", None);
+        d.not_me = true;
+        request::decide(ctx(s, 1032), &dev, &r.request_id, &d, MatchPolicy::Type).await.unwrap();
+        let e = request::create(ctx(s, 2000), rng, &a.sub, "c", "Bank", "Log på Bank").await.unwrap_err();
+        assert!(matches!(e, RequestError::Paused { until: UnixTime(4632) }), "{e}");
+        let kinds: Vec<String> = s.audit(Some("alice"), 10).await.unwrap().into_iter().map(|e| e.kind).collect();
+        assert!(kinds.contains(&"not_me_alert".to_string()), "{kinds:?}");
+        assert!(request::create(ctx(s, 4632), rng, &a.sub, "c", "Bank", "Log på Bank").await.is_ok());
+    })
+    .await;
+}

@@ -152,6 +152,11 @@ pub struct AccessToken {
     pub revoked: bool,
 }
 
+/// RFC 8176 `amr` for a password + key-app login (`swk`: software-secured key).
+pub fn amr_app() -> Vec<String> {
+    ["pwd", "swk", "mfa"].map(String::from).to_vec()
+}
+
 /// RFC 8176 `amr` for a password + key-card login.
 pub fn amr_keycard() -> Vec<String> {
     ["pwd", "otp", "mfa"].map(String::from).to_vec()

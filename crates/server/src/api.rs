@@ -365,3 +365,73 @@ pub async fn cancel_activation(
         .await?;
     Ok(Json(json!({ "device_id": target.device_id, "status": "cancelled" })).into_response())
 }
+
+impl From<noegle_core::request::RequestError> for ApiError {
+    fn from(e: noegle_core::request::RequestError) -> Self {
+        use noegle_core::request::RequestError as E;
+        let msg = e.to_string();
+        match e {
+            E::NotFound => ApiError::new(StatusCode::NOT_FOUND, "not_found", msg),
+            E::Decided => ApiError::new(StatusCode::CONFLICT, "already_decided", msg),
+            E::Expired => ApiError::new(StatusCode::GONE, "expired", msg),
+            E::WrongMatchCode => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "wrong_match_code", msg),
+            E::Mismatch => ApiError::new(StatusCode::BAD_REQUEST, "mismatch", msg),
+            E::Paused { until } => {
+                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "paused", msg).with(json!({ "until": until }))
+            }
+            E::Store(s) => s.into(),
+        }
+    }
+}
+
+/// `GET /api/app/v1/requests` (signed, active): the user's pending requests, with the service, the action and
+/// the time — and the match code only when the policy is `show` (with `type` the user types it from the
+/// log-in box).
+pub async fn pending_requests(
+    State(state): State<AppState>,
+    method: Method,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let me = signed(&state, &method, &uri, &headers, &body, &[DeviceStatus::Active]).await?;
+    let now = state.now();
+    let show = state.config.match_policy() == noegle_core::request::MatchPolicy::Show;
+    let requests: Vec<Value> = state
+        .store
+        .recent_requests(&me.sub, now.plus(-noegle_core::request::REQUEST_TTL_SECS))
+        .await?
+        .into_iter()
+        .filter(|r| r.state == noegle_core::request::RequestState::Pending && now < r.expires_at)
+        .map(|r| {
+            let mut v = json!({
+                "request_id": r.request_id, "client_id": r.client_id, "client_name": r.client_name,
+                "action": r.action, "created_at": r.created_at, "expires_at": r.expires_at, "nonce": r.nonce,
+                "match_code_required": state.config.match_policy() == noegle_core::request::MatchPolicy::Type,
+            });
+            if show {
+                v["match_code"] = json!(r.match_code);
+            }
+            v
+        })
+        .collect();
+    Ok(Json(json!({ "requests": requests })).into_response())
+}
+
+/// `POST /api/app/v1/requests/{id}/decision` (signed, active): approve or reject, once.
+pub async fn decide_request(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(request_id): Path<String>,
+    method: Method,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let me = signed(&state, &method, &uri, &headers, &body, &[DeviceStatus::Active]).await?;
+    let d: noegle_core::request::Decision = parse(&headers, &body)?;
+    let source = peer.ip().to_string();
+    let r = noegle_core::request::decide(state.ctx(Some(&source)), &me, &request_id, &d, state.config.match_policy())
+        .await?;
+    Ok(Json(json!({ "request_id": r.request_id, "state": r.state })).into_response())
+}

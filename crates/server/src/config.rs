@@ -34,6 +34,8 @@ pub struct Config {
     pub min_ios: String,
     /// Oldest Android version the key app may run on. `NOEGLE_MIN_ANDROID`.
     pub min_android: String,
+    /// Match code: `type` (typed into the app), `show` (compared) or `off`. `NOEGLE_MATCH_CODE`.
+    pub match_code: String,
 }
 
 impl Default for Config {
@@ -51,6 +53,7 @@ impl Default for Config {
             activation_max_days: 7,
             min_ios: "9".into(),
             min_android: "4.4".into(),
+            match_code: "type".into(),
         }
     }
 }
@@ -109,6 +112,9 @@ impl Config {
         if let Some(v) = env("NOEGLE_MIN_ANDROID") {
             config.min_android = v;
         }
+        if let Some(v) = env("NOEGLE_MATCH_CODE") {
+            config.match_code = v;
+        }
         config.validate()?;
         Ok(config)
     }
@@ -143,6 +149,9 @@ impl Config {
                 return Err(ConfigError(format!("{name} must be a version like 9 or 4.4, not {v:?}")));
             }
         }
+        if !matches!(self.match_code.as_str(), "type" | "show" | "off") {
+            return Err(ConfigError(format!("match_code must be type, show or off, not {:?}", self.match_code)));
+        }
         if !self.database.is_empty()
             && !["sqlite:", "postgres:", "postgresql:"].iter().any(|p| self.database.starts_with(p))
         {
@@ -174,6 +183,15 @@ impl Config {
                 min_ios: self.min_ios.clone(),
                 min_android: self.min_android.clone(),
             },
+        }
+    }
+
+    /// The match-code policy.
+    pub fn match_policy(&self) -> noegle_core::request::MatchPolicy {
+        match self.match_code.as_str() {
+            "show" => noegle_core::request::MatchPolicy::Show,
+            "off" => noegle_core::request::MatchPolicy::Off,
+            _ => noegle_core::request::MatchPolicy::Type,
         }
     }
 

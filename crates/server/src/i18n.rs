@@ -105,6 +105,18 @@ pub struct Texts {
     pub server_error: &'static str,
     pub not_found: &'static str,
     pub footer: &'static str,
+    pub choose_heading: &'static str,
+    pub choose_hint: &'static str,
+    pub send_to_app: &'static str,
+    pub switch_to_keycard: &'static str,
+    pub waiting_heading: &'static str,
+    pub waiting_hint: &'static str,
+    pub match_code: &'static str,
+    pub waiting_live: &'static str,
+    pub request_rejected: &'static str,
+    pub request_expired: &'static str,
+    pub send_again: &'static str,
+    pub paused: &'static str,
 }
 
 /// Dansk.
@@ -135,6 +147,18 @@ pub static DA: Texts = Texts {
     server_error: "Der opstod en fejl hos os. Prøv igen om lidt.",
     not_found: "Siden findes ikke.",
     footer: "nøgle — log på med bruger-id, adgangskode og nøglekort",
+    choose_heading: "Godkend med din nøgleapp",
+    choose_hint: "Vi sender en anmodning til din nøgleapp. Du kan altid skifte til dit nøglekort i stedet.",
+    send_to_app: "Send anmodning til nøgleapp",
+    switch_to_keycard: "Skift til nøglekort",
+    waiting_heading: "Anmodningen er sendt til din nøgleapp",
+    waiting_hint: "Find din telefon, åbn nøgleappen, og godkend anmodningen. Tast denne kode i appen:",
+    match_code: "Kode",
+    waiting_live: "Siden fortsætter af sig selv, når du har godkendt.",
+    request_rejected: "Anmodningen blev afvist i nøgleappen.",
+    request_expired: "Anmodningen er udløbet. Du kan sende den igen.",
+    send_again: "Send igen",
+    paused: "Anmodninger til din nøgleapp er sat på pause et stykke tid efter afviste anmodninger. Brug dit nøglekort.",
 };
 
 /// English.
@@ -165,6 +189,18 @@ pub static EN: Texts = Texts {
     server_error: "Something went wrong on our side. Try again in a moment.",
     not_found: "There is no such page.",
     footer: "nøgle — log in with user ID, password and key card",
+    choose_heading: "Approve with your key app",
+    choose_hint: "We send a request to your key app. You can always switch to your key card instead.",
+    send_to_app: "Send request to key app",
+    switch_to_keycard: "Switch to key card",
+    waiting_heading: "The request has been sent to your key app",
+    waiting_hint: "Find your phone, open the key app and approve the request. Type this code in the app:",
+    match_code: "Code",
+    waiting_live: "This page continues by itself once you have approved.",
+    request_rejected: "The request was rejected in the key app.",
+    request_expired: "The request has expired. You can send it again.",
+    send_again: "Send again",
+    paused: "Requests to your key app are paused for a while after rejected requests. Use your key card.",
 };
 
 #[cfg(test)]

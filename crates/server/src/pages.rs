@@ -8,9 +8,12 @@ use askama::Template;
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use noegle_core::device::DeviceStatus;
 use noegle_core::keycard::{self, CardStatus, REISSUE_BELOW};
 use noegle_core::login::{self, LoginError};
-use noegle_core::oidc::{PendingAuthorization, amr_keycard};
+use noegle_core::oidc::{PendingAuthorization, amr_app, amr_keycard};
+use noegle_core::request::{self, RequestError, RequestState};
+use noegle_core::user::User;
 
 use crate::error::AppError;
 use crate::form::Form;
@@ -69,6 +72,29 @@ struct KeyPage<'a> {
     notice: Option<String>,
 }
 
+#[derive(Template)]
+#[template(path = "choose.html")]
+struct ChoosePage<'a> {
+    f: Frame,
+    client_name: &'a str,
+    csrf: &'a str,
+    user_id: &'a str,
+    error: Option<&'static str>,
+}
+
+#[derive(Template)]
+#[template(path = "waiting.html")]
+struct WaitingPage<'a> {
+    f: Frame,
+    client_name: &'a str,
+    csrf: &'a str,
+    user_id: &'a str,
+    match_code: &'a str,
+    action: &'a str,
+    live: bool,
+    error: Option<&'static str>,
+}
+
 /// The plain message page (errors).
 #[derive(Template)]
 #[template(path = "message.html")]
@@ -115,6 +141,23 @@ async fn render_step(
             user_id: typed_user_id,
             error,
         })?,
+        Step::Choose { user_id, .. } => {
+            render(&ChoosePage { f, client_name: &s.authz.client_name, csrf: &s.csrf, user_id, error })?
+        }
+        Step::Waiting { user_id, request_id, .. } => {
+            let r = state.store.request(request_id).await?;
+            let (code, action) = r.as_ref().map_or(("", ""), |r| (r.match_code.as_str(), r.action.as_str()));
+            render(&WaitingPage {
+                f,
+                client_name: &s.authz.client_name,
+                csrf: &s.csrf,
+                user_id,
+                match_code: code,
+                action,
+                live: error.is_none(),
+                error,
+            })?
+        }
         Step::Key { sub, user_id, challenge } => {
             let cards = state.store.cards_of(sub).await?;
             let t = lang.texts();
@@ -146,10 +189,123 @@ fn lang_of(state: &AppState, headers: &HeaderMap) -> Lang {
     Lang::negotiate(headers, state.default_lang())
 }
 
-/// `GET /login`: the current step.
-pub async fn show(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
-    let Loaded { data, .. } = session::load(&state, &headers).await?.ok_or(AppError::NoAuthorization)?;
-    render_step(&state, lang_of(&state, &headers), &data, StatusCode::OK, None, "").await
+/// `GET /login`: the current step. While waiting for the key app it follows the request: an approval
+/// finishes the log-in, a rejection or expiry is said plainly with "Send igen" and the key card.
+pub async fn show(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let loaded = session::load(&state, &headers).await?.ok_or(AppError::NoAuthorization)?;
+    let lang = lang_of(&state, &headers);
+    if let Step::Waiting { sub, request_id, .. } = &loaded.data.step {
+        let source = peer.ip().to_string();
+        let ctx = state.ctx(Some(&source));
+        let r = request::refresh(ctx, request_id).await?;
+        let t = lang.texts();
+        match r.map(|r| r.state) {
+            Some(RequestState::Approved) => {
+                let user = state.store.user_by_sub(sub).await?.ok_or(AppError::Csrf)?;
+                state.store.reset_failures(sub).await?;
+                metrics::counter!("noegle_logins_total", "method" => "app").increment(1);
+                return finish(&state, &source, &loaded, &user, amr_app()).await;
+            }
+            Some(RequestState::Pending) => {}
+            Some(RequestState::Rejected) => {
+                return render_step(&state, lang, &loaded.data, StatusCode::OK, Some(t.request_rejected), "").await;
+            }
+            _ => return render_step(&state, lang, &loaded.data, StatusCode::OK, Some(t.request_expired), "").await,
+        }
+    }
+    render_step(&state, lang, &loaded.data, StatusCode::OK, None, "").await
+}
+
+/// Ends the log-in: a code for the client, the session closed, and back to the client.
+async fn finish(
+    state: &AppState,
+    source: &str,
+    loaded: &Loaded,
+    user: &User,
+    amr: Vec<String>,
+) -> Result<Response, AppError> {
+    let ctx = state.ctx(Some(source));
+    let code = noegle_core::grants::issue_code(ctx, &mut rand::rngs::OsRng, &loaded.data.authz, user, amr).await?;
+    let cookie = session::end(state, &loaded.id).await?;
+    let target = redirect_with(state, &loaded.data.authz, &[("code", &code)]);
+    Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&target)).into_response())
+}
+
+/// Moves the session to `step` under a new id and shows it.
+async fn advance(state: &AppState, loaded: Loaded, step: Step) -> Result<Response, AppError> {
+    let data = LoginSession { csrf: session::new_csrf(), authz: loaded.data.authz, step };
+    let cookie = session::save_rotated(state, Some(&loaded.id), &data).await?;
+    Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response())
+}
+
+/// `POST /login/app/send`: sends (or re-sends) a request to the user's key app.
+pub async fn send_to_app(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    form: Form,
+) -> Result<Response, AppError> {
+    let loaded = session::load_checked(&state, &headers, form.get("csrf")).await?;
+    let (sub, user_id) = match &loaded.data.step {
+        Step::Choose { sub, user_id } | Step::Waiting { sub, user_id, .. } => (sub.clone(), user_id.clone()),
+        _ => return Ok(Redirect::to("/login").into_response()),
+    };
+    let source = peer.ip().to_string();
+    let authz = &loaded.data.authz;
+    let action = format!("Log på {}", authz.client_name);
+    match request::create(
+        state.ctx(Some(&source)),
+        &mut rand::rngs::OsRng,
+        &sub,
+        &authz.client_id,
+        &authz.client_name,
+        &action,
+    )
+    .await
+    {
+        Ok(r) => advance(&state, loaded, Step::Waiting { sub, user_id, request_id: r.request_id }).await,
+        Err(RequestError::Paused { .. }) => {
+            let lang = lang_of(&state, &headers);
+            let data = LoginSession { step: Step::Choose { sub, user_id }, ..loaded.data };
+            render_step(&state, lang, &data, StatusCode::TOO_MANY_REQUESTS, Some(lang.texts().paused), "").await
+        }
+        Err(RequestError::Store(e)) => Err(e.into()),
+        Err(e) => Err(AppError::Internal(e.to_string())),
+    }
+}
+
+/// `POST /login/keycard`: "Skift til nøglekort" — ends a pending request and asks for a key instead.
+pub async fn switch_to_keycard(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Form,
+) -> Result<Response, AppError> {
+    let loaded = session::load_checked(&state, &headers, form.get("csrf")).await?;
+    let (sub, user_id) = match &loaded.data.step {
+        Step::Choose { sub, user_id } => (sub.clone(), user_id.clone()),
+        Step::Waiting { sub, user_id, request_id } => {
+            state
+                .store
+                .set_request_state(request_id, RequestState::Pending, RequestState::Cancelled, state.now(), None)
+                .await?;
+            (sub.clone(), user_id.clone())
+        }
+        _ => return Ok(Redirect::to("/login").into_response()),
+    };
+    let challenge = match login::choose_challenge(state.ctx(None), &mut rand::rngs::OsRng, &sub).await {
+        Ok(c) => c,
+        Err(LoginError::NoKeyCard) => {
+            let lang = lang_of(&state, &headers);
+            let data = LoginSession { step: Step::Choose { sub, user_id }, ..loaded.data };
+            return render_step(&state, lang, &data, StatusCode::FORBIDDEN, Some(lang.texts().no_key_card), "").await;
+        }
+        Err(e) => return Err(login_error(e)),
+    };
+    advance(&state, loaded, Step::Key { sub, user_id, challenge }).await
 }
 
 /// `POST /login/password`: step 1.
@@ -178,6 +334,10 @@ pub async fn password(
         Err(e) => return Err(login_error(e)),
     };
     metrics::counter!("noegle_login_steps_total", "step" => "password", "result" => "accepted").increment(1);
+    let has_app = state.store.devices_of(&user.sub).await?.iter().any(|d| d.status == DeviceStatus::Active);
+    if has_app {
+        return advance(&state, loaded, Step::Choose { sub: user.sub, user_id: user.user_id.to_string() }).await;
+    }
     let challenge = match login::choose_challenge(ctx, &mut rand::rngs::OsRng, &user.sub).await {
         Ok(c) => c,
         Err(LoginError::NoKeyCard) => {
@@ -186,13 +346,7 @@ pub async fn password(
         }
         Err(e) => return Err(login_error(e)),
     };
-    let data = LoginSession {
-        csrf: session::new_csrf(),
-        authz: loaded.data.authz,
-        step: Step::Key { sub: user.sub, user_id: user.user_id.to_string(), challenge },
-    };
-    let cookie = session::save_rotated(&state, Some(&loaded.id), &data).await?;
-    Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response())
+    advance(&state, loaded, Step::Key { sub: user.sub, user_id: user.user_id.to_string(), challenge }).await
 }
 
 /// `POST /login/key`: step 2 with the key card; success returns to the service provider with a code.

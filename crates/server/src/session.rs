@@ -16,6 +16,22 @@ use crate::state::AppState;
 pub enum Step {
     /// Step 1: user ID and password.
     Password,
+    /// Step 2 for a user with an active key app: send a request (default) or switch to the key card.
+    Choose {
+        /// The user.
+        sub: String,
+        /// Their user ID, shown on the page.
+        user_id: String,
+    },
+    /// Step 3 (app): waiting for the key app to answer this request.
+    Waiting {
+        /// The user.
+        sub: String,
+        /// Their user ID, shown on the page.
+        user_id: String,
+        /// The request sent.
+        request_id: String,
+    },
     /// Step 2 with the key card: the password was right; this key is asked for.
     Key {
         /// The user.

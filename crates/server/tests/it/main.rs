@@ -1,7 +1,9 @@
 //! End-to-end tests of the server over real sockets: log-in box, OIDC, refusals, lockout, operations.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod app;
 mod app_activation;
+mod app_requests;
 mod keycards;
 mod lockout;
 mod oidc_flow;

@@ -1,0 +1,200 @@
+//! The log-in box's app path (R-LB1, R-LB3, X-1, X-2) with a key app answering over the app API.
+
+use base64::Engine;
+use noegle_testkit::{Backend, Browser, PASSWORD, Page, TestServer};
+use serde_json::Value;
+
+use crate::app::App;
+use crate::{CB, VERIFIER, authorize_url, token};
+
+struct Setup {
+    server: TestServer,
+    card: noegle_core::keycard::ClearCard,
+    app: App,
+    client_id: String,
+    secret: String,
+}
+
+async fn setup(backend: Backend) -> Setup {
+    let server = TestServer::start(backend).await;
+    let (_, card) = server.user_with_card("alice").await;
+    let mut app = App::new(&server);
+    app.activate(&server, "alice", &card, "Alices telefon").await;
+    let c = server.client("Demo Bank", CB, false).await;
+    Setup { server, card, app, client_id: c.client.client_id, secret: c.client_secret.unwrap() }
+}
+
+/// Logs in with the password; answers the "send to app" page.
+async fn to_choice(s: &Setup, b: &Browser) -> Page {
+    let p1 = b.open(&authorize_url(&s.server, &s.client_id, &[])).await;
+    let p = b.password(&p1, "alice", PASSWORD).await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    assert!(p.body.contains("Send anmodning til nøgleapp") && p.body.contains("Skift til nøglekort"), "{}", p.body);
+    p
+}
+
+/// Sends the request; answers the waiting page.
+async fn send(b: &Browser, page: &Page) -> Page {
+    let r = b.post("/login/app/send", &[("csrf", &page.csrf())]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    b.get("/login").await
+}
+
+fn match_code(p: &Page) -> String {
+    p.class_text("match-code").unwrap_or_else(|| panic!("no match code: {}", p.body))
+}
+
+fn id_token_amr(body: &Value) -> Vec<String> {
+    let payload = body["id_token"].as_str().unwrap().split('.').nth(1).unwrap();
+    let claims: Value =
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    claims["amr"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect()
+}
+
+async fn approve_flow(backend: Backend) {
+    let s = setup(backend).await;
+    let b = s.server.browser();
+    let choice = to_choice(&s, &b).await;
+    let waiting = send(&b, &choice).await;
+    assert!(waiting.body.contains("http-equiv=\"refresh\""), "the waiting page follows the request");
+    assert!(waiting.body.contains("Log på Demo Bank"));
+    let code = match_code(&waiting);
+    assert_eq!(code.len(), 2);
+
+    let requests = s.app.requests(&s.server).await;
+    assert_eq!(requests.len(), 1);
+    let r = &requests[0];
+    assert_eq!(r["client_name"], "Demo Bank");
+    assert_eq!(r["action"], "Log på Demo Bank");
+    assert!(r.get("match_code").is_none(), "with policy type the app must not show the code");
+
+    // Still waiting until the app answers.
+    assert_eq!(b.get("/login").await.status, 200);
+    let (st, body) = s.app.decide(&s.server, r, "approve", Some(&code), false).await;
+    assert_eq!((st, body["state"].as_str()), (200, Some("approved")), "{body}");
+
+    let done = b.get("/login").await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let code = done.location_param("code").unwrap();
+    let form =
+        [("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", CB), ("code_verifier", VERIFIER)];
+    let (st, tokens) = token(&s.server, &form, Some((&s.client_id, &s.secret))).await;
+    assert_eq!(st, 200, "{tokens}");
+    assert_eq!(id_token_amr(&tokens), ["pwd", "swk", "mfa"]);
+
+    // Approving twice is refused.
+    let (st, body) = s.app.decide(&s.server, r, "approve", Some(&match_code(&waiting)), false).await;
+    assert_eq!((st, body["error"].as_str()), (409, Some("already_decided")));
+}
+
+#[tokio::test]
+async fn a_login_approved_in_the_app_gives_amr_swk_on_sqlite() {
+    approve_flow(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_login_approved_in_the_app_gives_amr_swk_on_postgres() {
+    approve_flow(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn reject_not_me_expiry_resend_and_switching_to_the_key_card() {
+    let s = setup(Backend::Sqlite).await;
+    let b = s.server.browser();
+    let choice = to_choice(&s, &b).await;
+
+    // A wrong match code is refused and counted; the request stays open.
+    let waiting = send(&b, &choice).await;
+    let r = s.app.requests(&s.server).await.remove(0);
+    let wrong = if match_code(&waiting) == "00" { "01" } else { "00" };
+    let (st, body) = s.app.decide(&s.server, &r, "approve", Some(wrong), false).await;
+    assert_eq!((st, body["error"].as_str()), (422, Some("wrong_match_code")));
+    let alice = s
+        .server
+        .state
+        .store
+        .user_by_user_id(&noegle_core::user::UserId::parse("alice").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(alice.failed_attempts, 1);
+
+    // Reject: the log-in box says so and offers to send again.
+    let (st, _) = s.app.decide(&s.server, &r, "reject", None, false).await;
+    assert_eq!(st, 200);
+    let page = b.get("/login").await;
+    assert!(
+        page.body.contains("Anmodningen blev afvist i nøgleappen") && page.body.contains("Send igen"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("http-equiv=\"refresh\""));
+
+    // Right after a rejection new requests are held back; the key card still works.
+    let r2 = b.post("/login/app/send", &[("csrf", &page.csrf())]).await;
+    assert_eq!(r2.status, 429);
+    assert!(r2.body.contains("Brug dit nøglekort"));
+    s.server.clock.advance(31);
+
+    // Resend after the back-off; let it expire.
+    let waiting = send(&b, &b.get("/login").await).await;
+    s.server.clock.advance(180);
+    let page = b.get("/login").await;
+    assert!(page.body.contains("Anmodningen er udløbet"), "{}", page.body);
+    let stale = s.app.requests(&s.server).await;
+    assert!(stale.is_empty(), "an expired request is not offered to the app");
+    let _ = waiting;
+
+    // Send again, then switch to the key card in the middle: the request ends and a key is asked.
+    let waiting = send(&b, &page).await;
+    let r = s.app.requests(&s.server).await.remove(0);
+    let switched = b.post("/login/keycard", &[("csrf", &waiting.csrf())]).await;
+    assert_eq!(switched.status, 303);
+    let key_page = b.get("/login").await;
+    let number = Browser::asked_number(&key_page);
+    let (st, body) = s.app.decide(&s.server, &r, "approve", Some(&match_code(&waiting)), false).await;
+    assert_eq!(
+        (st, body["error"].as_str()),
+        (409, Some("already_decided")),
+        "the switched-away request cannot be approved"
+    );
+    let done = b.key(&key_page, &s.card.keys[&number]).await;
+    assert_eq!(done.status, 303);
+
+    // "Det var ikke mig" pauses pushes for an hour and records an alert.
+    let b = s.server.browser();
+    let waiting = send(&b, &to_choice(&s, &b).await).await;
+    let r = s.app.requests(&s.server).await.remove(0);
+    assert_eq!(s.app.decide(&s.server, &r, "reject", None, true).await.0, 200);
+    s.server.clock.advance(600);
+    let again = b.post("/login/app/send", &[("csrf", &waiting.csrf())]).await;
+    assert_eq!(again.status, 429);
+    let kinds: Vec<String> =
+        s.server.state.store.audit(Some("alice"), 50).await.unwrap().into_iter().map(|e| e.kind).collect();
+    assert!(kinds.iter().any(|k| k == "not_me_alert"), "{kinds:?}");
+}
+
+#[tokio::test]
+async fn only_the_users_own_active_device_can_answer_and_only_in_time() {
+    let s = setup(Backend::Sqlite).await;
+    let (_, card_b) = s.server.user_with_card("bob").await;
+    let mut bobs = App::new(&s.server);
+    bobs.activate(&s.server, "bob", &card_b, "Bobs telefon").await;
+    let b = s.server.browser();
+    let waiting = send(&b, &to_choice(&s, &b).await).await;
+    let r = s.app.requests(&s.server).await.remove(0);
+    assert!(bobs.requests(&s.server).await.is_empty(), "bob does not see alice's request");
+    let (st, body) = bobs.decide(&s.server, &r, "approve", Some(&match_code(&waiting)), false).await;
+    assert_eq!((st, body["error"].as_str()), (404, Some("not_found")));
+
+    // A pending (not yet active) device cannot answer.
+    let mut pending = App::new(&s.server);
+    pending.start("alice", &s.card, "android", "14", "Ny telefon").await;
+    let (st, body) = pending.decide(&s.server, &r, "approve", Some(&match_code(&waiting)), false).await;
+    assert_eq!((st, body["error"].as_str()), (401, Some("unknown_device")));
+
+    // After three minutes the approval is refused.
+    s.server.clock.advance(180);
+    let (st, body) = s.app.decide(&s.server, &r, "approve", Some(&match_code(&waiting)), false).await;
+    assert_eq!((st, body["error"].as_str()), (410, Some("expired")));
+}

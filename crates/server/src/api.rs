@@ -171,6 +171,11 @@ struct Ticket {
     challenge: Challenge,
 }
 
+/// `GET /api/app/v1/time`: the server's clock, which signed requests must be within 60 s of.
+pub async fn time(State(state): State<AppState>) -> Json<Value> {
+    Json(json!({ "now": state.now() }))
+}
+
 /// `{ "user_id", "password" }`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -64,6 +64,7 @@ pub fn app(state: AppState, extra: Router) -> Router {
         .route("/authorize", get(oidc::authorize))
         .route("/token", post(oidc::token))
         .route("/userinfo", get(oidc::userinfo).post(oidc::userinfo))
+        .route("/api/app/v1/time", get(api::time))
         .route("/api/app/v1/login", post(api::login))
         .route("/api/app/v1/activation", post(api::start_activation))
         .route("/api/app/v1/activation/complete", post(api::complete_activation))

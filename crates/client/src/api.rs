@@ -1,0 +1,253 @@
+//! Calls to the app API. After activation starts every call is signed with the device key; the timestamp
+//! follows the server's clock (learned from `/api/app/v1/time`), so a phone with a wrong clock still works.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use noegle_proto::signing::{HEADER_DEVICE, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, SignedRequest};
+use p256::ecdsa::Signature;
+use p256::ecdsa::signature::Signer;
+use rand::RngCore;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::state::DeviceState;
+
+/// A refusal or failure, with the server's code and message when it gave them.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct ApiError {
+    /// HTTP status (0 when the server could not be reached).
+    pub status: u16,
+    /// The server's error code (`too_early`, `rejected`, …) or `network`/`local`.
+    pub code: String,
+    /// What went wrong.
+    pub message: String,
+    /// The whole error body.
+    pub body: Value,
+}
+
+impl ApiError {
+    fn local(code: &str, message: impl Into<String>) -> ApiError {
+        ApiError { status: 0, code: code.into(), message: message.into(), body: Value::Null }
+    }
+}
+
+/// The ticket of a password log-in and the key the card must give.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Ticket {
+    /// Single-use ticket.
+    pub ticket: String,
+    /// The key asked for.
+    pub key_card: KeyAsked,
+}
+
+/// A key-card key asked for.
+#[derive(Clone, Debug, Deserialize)]
+pub struct KeyAsked {
+    /// Card serial.
+    pub serial: String,
+    /// Key number.
+    pub key_number: String,
+}
+
+/// The device as the server sees it.
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
+pub struct DeviceInfo {
+    /// Id.
+    pub device_id: String,
+    /// Support serial.
+    pub serial: String,
+    /// Name.
+    pub name: String,
+    /// `pending` / `active`.
+    pub status: String,
+    /// When the second log-in is possible.
+    pub ready_at: i64,
+    /// When an unfinished activation lapses.
+    pub expires_at: i64,
+    /// Whether the wait is over (pending devices).
+    pub ready: bool,
+    /// The server's time.
+    pub now: i64,
+}
+
+/// A request awaiting the user's answer.
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
+pub struct Request {
+    /// Id.
+    pub request_id: String,
+    /// The service provider.
+    pub client_id: String,
+    /// Its name.
+    pub client_name: String,
+    /// What is approved.
+    pub action: String,
+    /// When it was made.
+    pub created_at: i64,
+    /// When it lapses.
+    pub expires_at: i64,
+    /// The nonce the approval is bound to.
+    pub nonce: String,
+    /// Whether the user must type the code shown in the log-in box.
+    pub match_code_required: bool,
+    /// The code, when the server's policy is to show it.
+    #[serde(default)]
+    pub match_code: Option<String>,
+}
+
+/// A client of one server for one device.
+pub struct AppClient {
+    /// The device's state (updated by activation calls; the caller saves it).
+    pub state: DeviceState,
+    http: reqwest::Client,
+    offset: Option<i64>,
+    local_now: Box<dyn Fn() -> i64 + Send + Sync>,
+}
+
+impl AppClient {
+    /// A client for `state`; `local_now` reads the device's clock.
+    pub fn new(state: DeviceState, local_now: Box<dyn Fn() -> i64 + Send + Sync>) -> AppClient {
+        AppClient { state, http: reqwest::Client::new(), offset: None, local_now }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.state.server)
+    }
+
+    async fn read<T: DeserializeOwned>(r: Result<reqwest::Response, reqwest::Error>) -> Result<T, ApiError> {
+        let r = r.map_err(|e| ApiError::local("network", format!("cannot reach the server: {e}")))?;
+        let status = r.status().as_u16();
+        let body: Value = r.json().await.unwrap_or(Value::Null);
+        if (200..300).contains(&status) {
+            return serde_json::from_value(body)
+                .map_err(|e| ApiError::local("protocol", format!("unexpected answer: {e}")));
+        }
+        Err(ApiError {
+            status,
+            code: body["error"].as_str().unwrap_or("error").to_string(),
+            message: body["message"].as_str().unwrap_or("the server refused").to_string(),
+            body,
+        })
+    }
+
+    async fn post<T: DeserializeOwned>(&self, path: &str, body: Value) -> Result<T, ApiError> {
+        Self::read(self.http.post(self.url(path)).json(&body).send().await).await
+    }
+
+    /// The server's time, as this device should sign with it.
+    async fn now(&mut self) -> Result<i64, ApiError> {
+        if self.offset.is_none() {
+            let t: Value = Self::read(self.http.get(self.url("/api/app/v1/time")).send().await).await?;
+            let server = t["now"].as_i64().ok_or_else(|| ApiError::local("protocol", "no time from the server"))?;
+            self.offset = Some(server - (self.local_now)());
+        }
+        Ok((self.local_now)() + self.offset.unwrap_or(0))
+    }
+
+    async fn signed<T: DeserializeOwned>(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<T, ApiError> {
+        let device_id =
+            self.state.device_id.clone().ok_or_else(|| ApiError::local("local", "this key app has no device yet"))?;
+        let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+        let mut nonce = [0u8; 18];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let nonce = B64.encode(nonce);
+        let timestamp = self.now().await?;
+        let req = SignedRequest {
+            method,
+            path_and_query: path,
+            device_id: &device_id,
+            timestamp,
+            nonce: &nonce,
+            body: &bytes,
+        };
+        let canonical = req.canonical_bytes().map_err(|e| ApiError::local("local", e.to_string()))?;
+        let key = self.state.key().map_err(|e| ApiError::local("local", format!("the device key is damaged: {e}")))?;
+        let sig: Signature = key.sign(&canonical);
+        let mut r = self
+            .http
+            .request(method.parse().map_err(|_| ApiError::local("local", "bad method"))?, self.url(path))
+            .header(HEADER_DEVICE, &device_id)
+            .header(HEADER_TIMESTAMP, timestamp.to_string())
+            .header(HEADER_NONCE, &nonce)
+            .header(HEADER_SIGNATURE, B64.encode(sig.to_bytes()));
+        if !bytes.is_empty() {
+            r = r.header("content-type", "application/json").body(bytes);
+        }
+        Self::read(r.send().await).await
+    }
+
+    /// Logs in with user ID and password; answers the ticket and the key to give.
+    pub async fn login(&self, user_id: &str, password: &str) -> Result<Ticket, ApiError> {
+        self.post("/api/app/v1/login", json!({ "user_id": user_id, "password": password })).await
+    }
+
+    /// Activation, first stage: the key from the card; the device becomes pending.
+    pub async fn start_activation(
+        &mut self,
+        ticket: &str,
+        key: &str,
+        platform: &str,
+        os_version: &str,
+        name: &str,
+    ) -> Result<DeviceInfo, ApiError> {
+        let public_key = self.state.public_key().map_err(|e| ApiError::local("local", e))?;
+        let body = json!({ "ticket": ticket, "key": key, "public_key": public_key, "platform": platform,
+                           "os_version": os_version, "name": name });
+        let d: DeviceInfo = self.post("/api/app/v1/activation", body).await?;
+        self.remember(&d);
+        Ok(d)
+    }
+
+    /// Activation, second stage: after the wait, a second ticket and key.
+    pub async fn complete_activation(&mut self, ticket: &str, key: &str) -> Result<DeviceInfo, ApiError> {
+        let d: DeviceInfo = self
+            .signed("POST", "/api/app/v1/activation/complete", Some(json!({ "ticket": ticket, "key": key })))
+            .await?;
+        self.remember(&d);
+        Ok(d)
+    }
+
+    /// The device as the server sees it.
+    pub async fn device(&mut self) -> Result<DeviceInfo, ApiError> {
+        let d: DeviceInfo = self.signed("GET", "/api/app/v1/device", None).await?;
+        self.remember(&d);
+        Ok(d)
+    }
+
+    fn remember(&mut self, d: &DeviceInfo) {
+        self.state.device_id = Some(d.device_id.clone());
+        self.state.serial = Some(d.serial.clone());
+        self.state.status = Some(d.status.clone());
+        self.state.ready_at = Some(d.ready_at);
+    }
+
+    /// Pending requests ("Opdater").
+    pub async fn requests(&mut self) -> Result<Vec<Request>, ApiError> {
+        let v: Value = self.signed("GET", "/api/app/v1/requests", None).await?;
+        serde_json::from_value(v["requests"].clone()).map_err(|e| ApiError::local("protocol", e.to_string()))
+    }
+
+    /// Approves (with the typed match code) or rejects (optionally "Det var ikke mig") a request.
+    pub async fn decide(
+        &mut self,
+        r: &Request,
+        approve: bool,
+        match_code: Option<&str>,
+        not_me: bool,
+    ) -> Result<String, ApiError> {
+        let body = json!({
+            "decision": if approve { "approve" } else { "reject" },
+            "request_nonce": r.nonce, "client_id": r.client_id, "expires_at": r.expires_at,
+            "match_code": match_code, "not_me": not_me,
+        });
+        let v: Value =
+            self.signed("POST", &format!("/api/app/v1/requests/{}/decision", r.request_id), Some(body)).await?;
+        Ok(v["state"].as_str().unwrap_or_default().to_string())
+    }
+}

@@ -1,0 +1,262 @@
+//! `noegleapp`: the nøgle key app for a terminal. Scriptable sub-commands (with `--json`) for activation with
+//! the key card and for answering log-in requests.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use noegle_client::{ApiError, AppClient, DeviceState};
+use serde_json::json;
+
+/// The nøgle key app for a terminal.
+#[derive(Debug, Parser)]
+#[command(name = "noegleapp", version, about)]
+struct Cli {
+    /// Where the app keeps its data (the device key). Also NOEGLEAPP_DIR.
+    #[arg(long, global = true, env = "NOEGLEAPP_DIR", default_value = "noegleapp-data")]
+    dir: PathBuf,
+    /// Print JSON for scripts.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Activate this key app with your key card, in two stages an hour apart.
+    #[command(subcommand)]
+    Activate(Activate),
+    /// Show this key app's state on the server.
+    Status,
+    /// Show the serial number (give it to support).
+    Serial,
+    /// Fetch pending requests ("Opdater").
+    Requests,
+    /// Approve a request ("Godkend"); with the code the log-in box shows.
+    Approve {
+        /// The request (default: the only pending one).
+        request_id: Option<String>,
+        /// The 2-digit code the log-in box shows.
+        #[arg(long)]
+        match_code: Option<String>,
+    },
+    /// Reject a request ("AFVIS").
+    Reject {
+        /// The request (default: the only pending one).
+        request_id: Option<String>,
+        /// "Det var ikke mig": you did not try to log in; pauses requests for a while and alerts.
+        #[arg(long)]
+        not_me: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+struct Login {
+    /// Your user ID ("Bruger-id").
+    #[arg(long)]
+    user_id: String,
+    /// Read the password from the first line of standard input (required).
+    #[arg(long)]
+    password_stdin: bool,
+    /// Take the key from this key card JSON (as `noegle keycard issue --json` prints) instead of asking.
+    #[arg(long)]
+    keycard_json: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Activate {
+    /// Stage 1: log in with user ID, password and a key from the key card.
+    Start {
+        /// The nøgle server, e.g. http://localhost:8080.
+        #[arg(long)]
+        server: String,
+        /// A name you will recognise this device by.
+        #[arg(long, default_value = "Terminal")]
+        name: String,
+        #[command(flatten)]
+        login: Login,
+    },
+    /// Stage 2, after the wait: log in again with a second key.
+    Complete {
+        #[command(flatten)]
+        login: Login,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let json = cli.json;
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if json {
+                let api = e.downcast_ref::<ApiError>();
+                let body = json!({ "error": api.map_or("error", |a| a.code.as_str()), "message": format!("{e:#}"),
+                                   "details": api.map(|a| a.body.clone()) });
+                eprintln!("{body}");
+            } else {
+                eprintln!("noegleapp: {e:#}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[allow(clippy::disallowed_methods)] // the device's own clock, at the edge
+fn local_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+fn client(dir: &Path) -> anyhow::Result<AppClient> {
+    Ok(AppClient::new(DeviceState::load(dir)?, Box::new(local_now)))
+}
+
+fn read_line(what: &str) -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).with_context(|| format!("cannot read the {what}"))?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
+}
+
+/// Logs in and gets the key asked for from the card file or from the user.
+async fn login(app: &AppClient, l: &Login) -> anyhow::Result<(String, String)> {
+    if !l.password_stdin {
+        bail!("give the password on standard input and add --password-stdin");
+    }
+    let password = read_line("password")?;
+    let t = app.login(&l.user_id, &password).await?;
+    let key = match &l.keycard_json {
+        Some(path) => {
+            let card: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(path).with_context(|| format!("{}", path.display()))?)?;
+            let keys: BTreeMap<String, String> =
+                serde_json::from_value(card["keys"].clone()).context("the card file has no keys")?;
+            keys.get(&t.key_card.key_number)
+                .cloned()
+                .with_context(|| format!("key {} is not on that card", t.key_card.key_number))?
+        }
+        None => {
+            eprint!("Nøglekort {} · Nøgle {}: ", t.key_card.serial, t.key_card.key_number);
+            std::io::stderr().flush().ok();
+            read_line("key")?
+        }
+    };
+    Ok((t.ticket, key))
+}
+
+fn when(ts: i64, now: i64) -> String {
+    let mins = ((ts - now).max(0) as u64).div_ceil(60);
+    format!("in {mins} minute{}", if mins == 1 { "" } else { "s" })
+}
+
+fn print(json: bool, value: serde_json::Value, text: String) {
+    if json { println!("{value:#}") } else { println!("{text}") }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let dir = &cli.dir;
+    match cli.command {
+        Command::Activate(Activate::Start { server, name, login: l }) => {
+            if let Ok(s) = DeviceState::load(dir) {
+                if s.status.as_deref() == Some("active") {
+                    bail!("this key app is already activated ({}); deregister it first", dir.display());
+                }
+            }
+            let mut app = AppClient::new(DeviceState::new(&server), Box::new(local_now));
+            let (ticket, key) = login(&app, &l).await?;
+            let d = app.start_activation(&ticket, &key, "terminal", env!("CARGO_PKG_VERSION"), &name).await?;
+            app.state.save(dir)?;
+            print(
+                cli.json,
+                serde_json::to_value(&d)?,
+                format!(
+                    "Activation started. For your security, log in a second time {} (run `noegleapp activate complete`).\nSerial number: {}",
+                    when(d.ready_at, d.now),
+                    d.serial
+                ),
+            );
+        }
+        Command::Activate(Activate::Complete { login: l }) => {
+            let mut app = client(dir)?;
+            let d = app.device().await?;
+            app.state.save(dir)?;
+            if d.status == "active" {
+                bail!("this key app is already active");
+            }
+            if !d.ready {
+                bail!(
+                    "for your security the second log-in is possible {} (wait until the hour is over)",
+                    when(d.ready_at, d.now)
+                );
+            }
+            let (ticket, key) = login(&app, &l).await?;
+            let d = app.complete_activation(&ticket, &key).await?;
+            app.state.save(dir)?;
+            print(
+                cli.json,
+                serde_json::to_value(&d)?,
+                format!("Din nøgleapp er nu aktiveret. Serial number: {}", d.serial),
+            );
+        }
+        Command::Status => {
+            let mut app = client(dir)?;
+            let d = app.device().await?;
+            app.state.save(dir)?;
+            let text = match d.status.as_str() {
+                "pending" if d.ready => "Waiting for the second log-in: run `noegleapp activate complete`.".to_string(),
+                "pending" => format!("Activation waiting; the second log-in is possible {}.", when(d.ready_at, d.now)),
+                _ => "Klar til opdateringer (ready for requests).".to_string(),
+            };
+            print(cli.json, serde_json::to_value(&d)?, format!("{text}\nSerial number: {}", d.serial));
+        }
+        Command::Serial => {
+            let s = DeviceState::load(dir)?;
+            let serial = s.serial.context("no serial yet: activation has not started")?;
+            print(cli.json, json!({ "serial": serial }), serial.clone());
+        }
+        Command::Requests => {
+            let mut app = client(dir)?;
+            let rs = app.requests().await?;
+            let text = if rs.is_empty() {
+                "No pending requests.".to_string()
+            } else {
+                rs.iter()
+                    .map(|r| format!("{}  {}  ({})", r.request_id, r.action, r.client_name))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            print(cli.json, serde_json::to_value(&rs)?, text);
+        }
+        Command::Approve { request_id, match_code } => {
+            let mut app = client(dir)?;
+            let r = pick(&mut app, request_id.as_deref()).await?;
+            if r.match_code_required && match_code.is_none() {
+                bail!("type the 2-digit code the log-in box shows: --match-code NN");
+            }
+            let state = app.decide(&r, true, match_code.as_deref().or(r.match_code.as_deref()), false).await?;
+            print(cli.json, json!({ "request_id": r.request_id, "state": state }), "Godkendelsen er modtaget.".into());
+        }
+        Command::Reject { request_id, not_me } => {
+            let mut app = client(dir)?;
+            let r = pick(&mut app, request_id.as_deref()).await?;
+            let state = app.decide(&r, false, None, not_me).await?;
+            print(cli.json, json!({ "request_id": r.request_id, "state": state }), "Anmodningen er afvist.".into());
+        }
+    }
+    Ok(())
+}
+
+/// The request to answer: the named one, or the only pending one.
+async fn pick(app: &mut AppClient, id: Option<&str>) -> anyhow::Result<noegle_client::api::Request> {
+    let rs = app.requests().await?;
+    match id {
+        Some(id) => rs.into_iter().find(|r| r.request_id == id).with_context(|| format!("no pending request {id}")),
+        None if rs.len() == 1 => Ok(rs.into_iter().next().context("no pending request")?),
+        None if rs.is_empty() => bail!("no pending requests"),
+        None => bail!("several requests are pending; name one (see `noegleapp requests`)"),
+    }
+}

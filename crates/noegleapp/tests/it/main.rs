@@ -1,0 +1,135 @@
+//! The terminal key app end to end over real sockets, on the server's settable clock: activation with two
+//! keys an hour apart, then a log-in through the log-in box approved from `noegleapp`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+use std::process::Stdio;
+
+use base64::Engine;
+use noegle_testkit::{Backend, Browser, PASSWORD, TestServer};
+use serde_json::Value;
+use tokio::io::AsyncWriteExt;
+
+/// Runs `noegleapp ARGS` with `stdin`; answers (success, stdout JSON or text, stderr).
+async fn app(dir: &Path, args: &[&str], stdin: &str) -> (bool, String, String) {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_noegleapp"))
+        .args(args)
+        .env("NOEGLEAPP_DIR", dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).await.unwrap();
+    let out = child.wait_with_output().await.unwrap();
+    (out.status.success(), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+}
+
+fn json(s: &str) -> Value {
+    serde_json::from_str(s).unwrap_or_else(|e| panic!("{e}: {s}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn activate_with_two_keys_an_hour_apart_then_approve_a_login() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let (_, card) = server.user_with_card("alice").await;
+    let tmp = tempfile::tempdir().unwrap();
+    let card_file = tmp.path().join("card.json");
+    std::fs::write(&card_file, serde_json::to_vec(&card).unwrap()).unwrap();
+    let dir = tmp.path().join("app");
+    let card_arg = card_file.to_str().unwrap();
+    let pw = format!("{PASSWORD}\n");
+
+    let (ok, out, err) = app(
+        &dir,
+        &[
+            "activate",
+            "start",
+            "--server",
+            &server.url,
+            "--user-id",
+            "alice",
+            "--password-stdin",
+            "--keycard-json",
+            card_arg,
+            "--name",
+            "Terminal",
+            "--json",
+        ],
+        &pw,
+    )
+    .await;
+    assert!(ok, "{err}");
+    let started = json(&out);
+    assert_eq!(started["status"], "pending");
+    let (_, serial, _) = app(&dir, &["serial"], "").await;
+    assert_eq!(serial.trim(), started["serial"].as_str().unwrap());
+
+    // Too early: refused with when to come back; nothing is spent.
+    server.clock.advance(30 * 60);
+    let unused = server.unused_keys(&card.serial).await;
+    let (ok, _, err) =
+        app(&dir, &["activate", "complete", "--user-id", "alice", "--password-stdin", "--keycard-json", card_arg], &pw)
+            .await;
+    assert!(!ok);
+    assert!(err.contains("possible in 30 minutes"), "{err}");
+    assert_eq!(server.unused_keys(&card.serial).await, unused);
+
+    server.clock.advance(30 * 60);
+    let (ok, out, err) = app(&dir, &["status"], "").await;
+    assert!(ok && out.contains("activate complete"), "{out}{err}");
+    let (ok, out, err) =
+        app(&dir, &["activate", "complete", "--user-id", "alice", "--password-stdin", "--keycard-json", card_arg], &pw)
+            .await;
+    assert!(ok, "{err}");
+    assert!(out.contains("Din nøgleapp er nu aktiveret"), "{out}");
+
+    // A log-in at a service provider, approved from the terminal app.
+    let cb = "http://localhost:9999/cb";
+    let c = server.client("Demo Bank", cb, false).await;
+    let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    let authorize = format!(
+        "{}/authorize?response_type=code&scope=openid&client_id={}&redirect_uri={}&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
+        server.url,
+        c.client.client_id,
+        url::form_urlencoded::byte_serialize(cb.as_bytes()).collect::<String>()
+    );
+    let b = Browser::new(&server.url);
+    let choice = b.password(&b.open(&authorize).await, "alice", PASSWORD).await;
+    assert!(choice.body.contains("Send anmodning til nøgleapp"));
+    assert_eq!(b.post("/login/app/send", &[("csrf", &choice.csrf())]).await.status, 303);
+    let waiting = b.get("/login").await;
+    let code = waiting.class_text("match-code").unwrap();
+
+    let (ok, out, err) = app(&dir, &["requests", "--json"], "").await;
+    assert!(ok, "{err}");
+    assert_eq!(json(&out)[0]["action"], "Log på Demo Bank");
+    let (ok, _, err) = app(&dir, &["approve"], "").await;
+    assert!(!ok && err.contains("--match-code"), "the code must be typed: {err}");
+    let (ok, out, err) = app(&dir, &["approve", "--match-code", &code, "--json"], "").await;
+    assert!(ok, "{err}");
+    assert_eq!(json(&out)["state"], "approved");
+
+    let done = b.get("/login").await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let code = done.location_param("code").unwrap();
+    let tokens: Value = reqwest::Client::new()
+        .post(format!("{}/token", server.url))
+        .basic_auth(&c.client.client_id, c.client_secret.as_deref())
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", cb),
+            ("code_verifier", verifier),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let payload = tokens["id_token"].as_str().unwrap().split('.').nth(1).unwrap();
+    let claims: Value =
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    assert_eq!(claims["amr"], serde_json::json!(["pwd", "swk", "mfa"]));
+}

@@ -161,10 +161,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let dir = &cli.dir;
     match cli.command {
         Command::Activate(Activate::Start { server, name, login: l }) => {
-            if let Ok(s) = DeviceState::load(dir) {
-                if s.status.as_deref() == Some("active") {
-                    bail!("this key app is already activated ({}); deregister it first", dir.display());
-                }
+            if let Ok(s) = DeviceState::load(dir)
+                && s.status.as_deref() == Some("active")
+            {
+                bail!("this key app is already activated ({}); deregister it first", dir.display());
             }
             let mut app = AppClient::new(DeviceState::new(&server), Box::new(local_now));
             let (ticket, key) = login(&app, &l).await?;

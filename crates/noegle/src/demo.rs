@@ -18,6 +18,8 @@ pub const DEMO_USER: &str = "demo";
 pub const DEMO_PASSWORD: &str = "demo-adgangskode";
 /// The demo user's name.
 pub const DEMO_NAME: &str = "Demo Bruger";
+/// The key app's activation wait in the demo (normally an hour).
+pub const DEMO_ACTIVATION_WAIT_SECS: i64 = 60;
 /// Where the demo keeps the demo user's clear key card (the demo alone keeps one; it is printed anyway).
 pub const CARD_FILE: &str = "demo-keycard.json";
 
@@ -106,7 +108,13 @@ pub fn banner(state: &AppState, card: &ClearCard) -> String {
          2. Log in with user ID \"{DEMO_USER}\" and password \"{DEMO_PASSWORD}\".\n  \
          3. Type the key the log-in box asks for (\"Nøgle 1234\") from the demo user's key card:\n\n{}\n  \
          The card is also printed to {dir}/demo-keycard.pdf. Each key works once.\n  \
-         Switch language on the pages with \"English\". Stop with Ctrl-C.\n",
-        card_grid(card)
+         Switch language on the pages with \"English\". Stop with Ctrl-C.\n\n\
+         Key app: activate the terminal app with the same card, log in again after {wait} seconds (the demo\n  \
+         shortens the hour the real service waits), and approve the Demo Bank log-in from it:\n    \
+         echo {DEMO_PASSWORD} | cargo run -p noegleapp -- activate start --server {url} --user-id {DEMO_USER} --password-stdin --keycard-json {dir}/{CARD_FILE}\n    \
+         echo {DEMO_PASSWORD} | cargo run -p noegleapp -- activate complete --user-id {DEMO_USER} --password-stdin --keycard-json {dir}/{CARD_FILE}\n    \
+         cargo run -p noegleapp -- approve --match-code NN   (the code the log-in box shows)\n",
+        card_grid(card),
+        wait = state.config.activation_wait_secs,
     )
 }

@@ -42,11 +42,16 @@ fn load_config(cli: &Cli) -> anyhow::Result<Config> {
             config.public_url = u.clone();
         }
     }
-    if matches!(cli.command, Command::Demo(_))
-        && cli.data_dir.is_none()
-        && std::env::var_os("NOEGLE_DATA_DIR").is_none()
-    {
-        config.data_dir = "noegle-demo".into();
+    if matches!(cli.command, Command::Demo(_)) {
+        if cli.data_dir.is_none() && std::env::var_os("NOEGLE_DATA_DIR").is_none() {
+            config.data_dir = "noegle-demo".into();
+        }
+        // A newcomer should not wait an hour to try the key app.
+        if std::env::var_os("NOEGLE_ACTIVATION_WAIT_SECS").is_none()
+            && config.activation_wait_secs == Config::default().activation_wait_secs
+        {
+            config.activation_wait_secs = demo::DEMO_ACTIVATION_WAIT_SECS;
+        }
     }
     config.validate()?;
     Ok(config)

@@ -227,6 +227,12 @@ impl AppClient {
         self.state.ready_at = Some(d.ready_at);
     }
 
+    /// Deregisters this device on the server (the caller then deletes the app's data).
+    pub async fn deregister(&mut self) -> Result<(), ApiError> {
+        let _: Value = self.signed("DELETE", "/api/app/v1/device", None).await?;
+        Ok(())
+    }
+
     /// Pending requests ("Opdater").
     pub async fn requests(&mut self) -> Result<Vec<Request>, ApiError> {
         let v: Value = self.signed("GET", "/api/app/v1/requests", None).await?;

@@ -218,6 +218,24 @@ pub async fn authenticate(
     Ok(device)
 }
 
+/// Deregisters or revokes a device (R-APP6; `noegle device revoke`); false if it was already gone.
+pub async fn revoke(ctx: Ctx<'_>, device: &Device, why: &str) -> Result<bool, StoreError> {
+    let mut changed = false;
+    for from in [DeviceStatus::Active, DeviceStatus::Pending] {
+        changed |= ctx.store.set_device_status(&device.device_id, from, DeviceStatus::Revoked).await?;
+    }
+    if changed {
+        let user = ctx.store.user_by_sub(&device.sub).await?.map(|u| u.user_id.to_string());
+        ctx.audit(
+            crate::audit::AuditKind::DeviceRevoked,
+            user.as_deref(),
+            serde_json::json!({ "device": device.serial, "why": why }),
+        )
+        .await?;
+    }
+    Ok(changed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

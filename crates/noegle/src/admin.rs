@@ -13,7 +13,7 @@ use noegle_core::user::User;
 use noegle_server::AppState;
 use serde_json::{Value, json};
 
-use crate::cli::{ClientCommand, KeycardCommand, Output, UserCommand};
+use crate::cli::{ClientCommand, DeviceCommand, KeycardCommand, Output, SupportCommand, UserCommand};
 
 /// Prints `value` as JSON, or `text` for people.
 fn emit(out: Output, value: Value, text: impl FnOnce() -> String) {
@@ -241,5 +241,70 @@ pub async fn audit(state: &AppState, user: Option<String>, limit: i64, out: Outp
             .collect::<Vec<_>>()
             .join("\n")
     });
+    Ok(())
+}
+
+fn device_json(d: &noegle_core::device::Device, user_id: Option<&str>) -> Value {
+    json!({
+        "serial": d.serial, "user_id": user_id, "name": d.name, "platform": d.platform, "os_version": d.os_version,
+        "status": d.status, "created_at": d.created_at.0, "ready_at": d.ready_at.0, "expires_at": d.expires_at.0,
+        "activated_at": d.activated_at.map(|t| t.0),
+    })
+}
+
+fn device_line(d: &noegle_core::device::Device) -> String {
+    format!("{}  {:<9}  {:<8} {:<8} {}", d.serial, d.status.as_str(), d.platform, d.os_version, d.name)
+}
+
+async fn device_by_serial(state: &AppState, serial: &str) -> anyhow::Result<noegle_core::device::Device> {
+    state.store.device_by_serial(serial.trim()).await?.with_context(|| format!("no key app with serial {serial}"))
+}
+
+/// `noegle device …`.
+pub async fn device(state: &AppState, cmd: DeviceCommand) -> anyhow::Result<()> {
+    match cmd {
+        DeviceCommand::List { user_id, out } => {
+            let u = accounts::find_user(ctx(state), &user_id).await.map_err(account)?;
+            let devices = state.store.devices_of(&u.sub).await?;
+            let v: Value = devices.iter().map(|d| device_json(d, Some(u.user_id.as_str()))).collect();
+            emit(out, v, || {
+                if devices.is_empty() {
+                    format!("{} has no key apps", u.user_id)
+                } else {
+                    devices.iter().map(device_line).collect::<Vec<_>>().join("\n")
+                }
+            });
+        }
+        DeviceCommand::Revoke { serial, out } => {
+            let d = device_by_serial(state, &serial).await?;
+            if !noegle_core::device::revoke(ctx(state), &d, "revoked by support").await? {
+                bail!("key app {} is already {}", d.serial, d.status.as_str());
+            }
+            emit(out, json!({ "serial": d.serial, "status": "revoked" }), || format!("revoked key app {}", d.serial));
+        }
+    }
+    Ok(())
+}
+
+/// `noegle support …`.
+pub async fn support(state: &AppState, cmd: SupportCommand) -> anyhow::Result<()> {
+    match cmd {
+        SupportCommand::Lookup { serial, out } => {
+            let d = device_by_serial(state, &serial).await?;
+            let user = state.store.user_by_sub(&d.sub).await?;
+            let user_id = user.as_ref().map(|u| u.user_id.to_string());
+            let mut v = device_json(&d, user_id.as_deref());
+            v["user_blocked"] = json!(user.as_ref().map(|u| u.blocked));
+            v["user_failed_attempts"] = json!(user.as_ref().map(|u| u.failed_attempts));
+            emit(out, v, || {
+                format!(
+                    "{}\nuser: {}  (failures in a row: {})",
+                    device_line(&d),
+                    user_id.as_deref().unwrap_or("-"),
+                    user.as_ref().map_or(0, |u| u.failed_attempts)
+                )
+            });
+        }
+    }
     Ok(())
 }

@@ -38,6 +38,12 @@ pub enum Command {
     /// Manage service providers (OIDC clients).
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Key-app devices.
+    #[command(subcommand)]
+    Device(DeviceCommand),
+    /// Support tools.
+    #[command(subcommand)]
+    Support(SupportCommand),
     /// Show the audit trail, oldest first.
     Audit {
         /// Only this user's events.
@@ -173,6 +179,37 @@ pub enum ClientCommand {
     Remove {
         /// Its client_id.
         client_id: String,
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+/// `noegle device …`.
+#[derive(Debug, Subcommand)]
+pub enum DeviceCommand {
+    /// A user's key apps, pending and active.
+    List {
+        /// User ID.
+        user_id: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Revoke a key app by its serial number (lost or stolen phone).
+    Revoke {
+        /// The serial the app shows in its settings.
+        serial: String,
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+/// `noegle support …`.
+#[derive(Debug, Subcommand)]
+pub enum SupportCommand {
+    /// Everything support may see about a key app, by the serial number the user reads out.
+    Lookup {
+        /// The serial the app shows in its settings.
+        serial: String,
         #[command(flatten)]
         out: Output,
     },

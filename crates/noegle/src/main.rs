@@ -71,6 +71,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(cmd) => admin::user(&state(config).await?, cmd).await,
         Command::Keycard(cmd) => admin::keycard(&state(config).await?, cmd).await,
         Command::Client(cmd) => admin::client(&state(config).await?, cmd).await,
+        Command::Device(cmd) => admin::device(&state(config).await?, cmd).await,
+        Command::Support(cmd) => admin::support(&state(config).await?, cmd).await,
         Command::Audit { user, limit, out } => admin::audit(&state(config).await?, user, limit, out).await,
     }
 }

@@ -44,6 +44,12 @@ enum Command {
         #[arg(long)]
         match_code: Option<String>,
     },
+    /// Deregister ("Afmeld nøgleapp"): the server deregisters the device, then all its data here is deleted.
+    Deregister {
+        /// Confirm without asking.
+        #[arg(long)]
+        yes: bool,
+    },
     /// Reject a request ("AFVIS").
     Reject {
         /// The request (default: the only pending one).
@@ -239,6 +245,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let state = app.decide(&r, true, match_code.as_deref().or(r.match_code.as_deref()), false).await?;
             print(cli.json, json!({ "request_id": r.request_id, "state": state }), "Godkendelsen er modtaget.".into());
+        }
+        Command::Deregister { yes } => {
+            if !yes {
+                bail!("deregistering deletes this key app's data; confirm with --yes");
+            }
+            let mut app = client(dir)?;
+            let serial = app.state.serial.clone().unwrap_or_default();
+            app.deregister().await?;
+            DeviceState::wipe(dir)?;
+            print(
+                cli.json,
+                json!({ "serial": serial, "deregistered": true }),
+                format!("Nøgleappen {serial} er afmeldt, og dens data er slettet."),
+            );
         }
         Command::Reject { request_id, not_me } => {
             let mut app = client(dir)?;

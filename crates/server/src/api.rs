@@ -440,3 +440,18 @@ pub async fn decide_request(
         .await?;
     Ok(Json(json!({ "request_id": r.request_id, "state": r.state })).into_response())
 }
+
+/// `DELETE /api/app/v1/device` (signed): deregisters this device (R-APP6); the app then deletes its data.
+pub async fn deregister(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    method: Method,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let me = signed(&state, &method, &uri, &headers, &body, &[DeviceStatus::Pending, DeviceStatus::Active]).await?;
+    let source = peer.ip().to_string();
+    noegle_core::device::revoke(state.ctx(Some(&source)), &me, "deregistered by the user").await?;
+    Ok(Json(json!({ "device_id": me.device_id, "status": "revoked" })).into_response())
+}

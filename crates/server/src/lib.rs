@@ -68,7 +68,7 @@ pub fn app(state: AppState, extra: Router) -> Router {
         .route("/api/app/v1/login", post(api::login))
         .route("/api/app/v1/activation", post(api::start_activation))
         .route("/api/app/v1/activation/complete", post(api::complete_activation))
-        .route("/api/app/v1/device", get(api::device_status))
+        .route("/api/app/v1/device", get(api::device_status).delete(api::deregister))
         .route("/api/app/v1/activations", get(api::pending_activations))
         .route("/api/app/v1/activations/{device_id}/cancel", post(api::cancel_activation))
         .route("/api/app/v1/requests", get(api::pending_requests))

@@ -73,3 +73,42 @@ fn bad_settings_are_named() {
     let e = fails(dir.path(), &["--config", cfg.to_str().unwrap(), "client", "list"], "");
     assert!(e.contains("n.toml"), "{e}");
 }
+
+#[tokio::test]
+async fn support_finds_and_revokes_a_key_app_by_serial() {
+    use noegle_core::device::{Device, DeviceStatus};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let u = json(d, None, &["user", "add", "alice", "--password-stdin", "--json"], "korrekt hest batteri\n");
+    let store = noegle_store::open(&noegle_store::testing::sqlite_url(d)).await.unwrap();
+    let device = Device {
+        device_id: "d-test".into(),
+        serial: "1234-5678-9012".into(),
+        sub: u["sub"].as_str().unwrap().into(),
+        public_key: vec![4; 65],
+        platform: "android".into(),
+        os_version: "14".into(),
+        name: "Alices telefon".into(),
+        status: DeviceStatus::Pending,
+        created_at: noegle_core::UnixTime(1),
+        ready_at: noegle_core::UnixTime(2),
+        expires_at: noegle_core::UnixTime(3),
+        activated_at: None,
+    };
+    store.insert_device(&device).await.unwrap();
+    drop(store);
+
+    let list = json(d, None, &["device", "list", "alice", "--json"], "");
+    assert_eq!(list[0]["name"], "Alices telefon");
+    let found = json(d, None, &["support", "lookup", "1234-5678-9012", "--json"], "");
+    assert_eq!(found["user_id"], "alice");
+    assert_eq!(found["status"], "pending");
+    let e = fails(d, &["support", "lookup", "0000-0000-0000"], "");
+    assert!(e.contains("no key app with serial 0000-0000-0000"), "{e}");
+    let revoked = json(d, None, &["device", "revoke", "1234-5678-9012", "--json"], "");
+    assert_eq!(revoked["status"], "revoked");
+    let e = fails(d, &["device", "revoke", "1234-5678-9012"], "");
+    assert!(e.contains("already revoked"), "{e}");
+    let audit = json(d, None, &["audit", "--user", "alice", "--json"], "");
+    assert!(audit.as_array().unwrap().iter().any(|e| e["kind"] == "device_revoked"));
+}

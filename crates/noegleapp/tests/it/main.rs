@@ -132,4 +132,17 @@ async fn activate_with_two_keys_an_hour_apart_then_approve_a_login() {
     let claims: Value =
         serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
     assert_eq!(claims["amr"], serde_json::json!(["pwd", "swk", "mfa"]));
+
+    // Deregister: refused without confirmation; then the server forgets the device first, then the data goes.
+    let (ok, _, err) = app(&dir, &["deregister"], "").await;
+    assert!(!ok && err.contains("--yes"), "{err}");
+    assert!(dir.join("device.json").exists());
+    let (ok, out, err) = app(&dir, &["deregister", "--yes"], "").await;
+    assert!(ok, "{err}");
+    assert!(out.contains("afmeldt"), "{out}");
+    assert!(!dir.exists(), "all local data is deleted");
+    let device = server.state.store.device_by_serial(started["serial"].as_str().unwrap()).await.unwrap().unwrap();
+    assert_eq!(device.status, noegle_core::device::DeviceStatus::Revoked);
+    let (ok, _, err) = app(&dir, &["status"], "").await;
+    assert!(!ok && err.contains("no key app"), "{err}");
 }

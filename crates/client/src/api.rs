@@ -145,12 +145,13 @@ impl AppClient {
         Ok((self.local_now)() + self.offset.unwrap_or(0))
     }
 
-    async fn signed<T: DeserializeOwned>(
+    /// Builds a signed request.
+    async fn signed_request(
         &mut self,
         method: &str,
         path: &str,
         body: Option<Value>,
-    ) -> Result<T, ApiError> {
+    ) -> Result<reqwest::RequestBuilder, ApiError> {
         let device_id =
             self.state.device_id.clone().ok_or_else(|| ApiError::local("local", "this key app has no device yet"))?;
         let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
@@ -179,7 +180,42 @@ impl AppClient {
         if !bytes.is_empty() {
             r = r.header("content-type", "application/json").body(bytes);
         }
+        Ok(r)
+    }
+
+    async fn signed<T: DeserializeOwned>(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<T, ApiError> {
+        let r = self.signed_request(method, path, body).await?;
         Self::read(r.send().await).await
+    }
+
+    /// Opens the live channel and calls `on_event` with each event name (`request`, `activation_ready`,
+    /// `pending_activation`) until it answers false or the server closes the channel.
+    pub async fn watch(&mut self, mut on_event: impl FnMut(&str) -> bool) -> Result<(), ApiError> {
+        let r = self.signed_request("GET", "/api/app/v1/events", None).await?;
+        let mut response =
+            r.send().await.map_err(|e| ApiError::local("network", format!("cannot reach the server: {e}")))?;
+        if !response.status().is_success() {
+            return Self::read::<Value>(Ok(response)).await.map(|_| ());
+        }
+        let mut buffer = String::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| ApiError::local("network", e.to_string()))? {
+            buffer.push_str(&String::from_utf8_lossy(chunk.as_ref()));
+            while let Some(end) = buffer.find("\n\n") {
+                let block: String = buffer.drain(..end + 2).collect();
+                let event = block.lines().find_map(|l| l.strip_prefix("event:")).map(str::trim);
+                if let Some(name) = event
+                    && !on_event(name)
+                {
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Logs in with user ID and password; answers the ticket and the key to give.

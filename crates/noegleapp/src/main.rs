@@ -34,6 +34,12 @@ enum Command {
     Status,
     /// Show the serial number (give it to support).
     Serial,
+    /// Listen on the live channel and print each event (`request`, `activation_ready`, `pending_activation`).
+    Watch {
+        /// Stop after this event.
+        #[arg(long)]
+        until: Option<String>,
+    },
     /// Fetch pending requests ("Opdater").
     Requests,
     /// Approve a request ("Godkend"); with the code the log-in box shows.
@@ -223,6 +229,28 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let s = DeviceState::load(dir)?;
             let serial = s.serial.context("no serial yet: activation has not started")?;
             print(cli.json, json!({ "serial": serial }), serial.clone());
+        }
+        Command::Watch { until } => {
+            let mut app = client(dir)?;
+            let json_out = cli.json;
+            app.watch(|name| {
+                if json_out {
+                    println!("{}", json!({ "event": name }));
+                } else {
+                    let text = match name {
+                        "request" => "En anmodning afventer din godkendelse (a request awaits your approval).",
+                        "activation_ready" => "Nøgleappen er klar: log på igen (`noegleapp activate complete`).",
+                        "pending_activation" => {
+                            "En ny enhed er ved at blive aktiveret på din konto. Var det ikke dig, så afbryd den."
+                        }
+                        other => other,
+                    };
+                    println!("{text}");
+                }
+                std::io::stdout().flush().ok();
+                until.as_deref() != Some(name)
+            })
+            .await?;
         }
         Command::Requests => {
             let mut app = client(dir)?;

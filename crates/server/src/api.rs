@@ -17,6 +17,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::push::Notifier;
 use crate::state::{AppState, BlockingPasswordCheck};
 
 /// Seconds a log-in ticket lives.
@@ -136,7 +137,7 @@ fn parse<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, Api
 }
 
 /// Checks the signature headers of a request from a device in one of `allowed` states.
-async fn signed(
+pub(crate) async fn signed(
     state: &AppState,
     method: &Method,
     uri: &OriginalUri,
@@ -272,6 +273,7 @@ pub async fn start_activation(
         &new,
     )
     .await?;
+    state.hub.notify(&d.sub, crate::push::PushEvent::PendingActivation);
     Ok((StatusCode::CREATED, Json(device_json(&state, &d))).into_response())
 }
 

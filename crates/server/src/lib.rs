@@ -20,6 +20,7 @@ pub mod keycard_pdf;
 pub mod oidc;
 pub mod ops;
 pub mod pages;
+pub mod push;
 pub mod secrets;
 pub mod session;
 pub mod state;
@@ -52,6 +53,7 @@ pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Resul
         pepper: Arc::new(secrets::pepper(&config.data_dir)?),
         config: Arc::new(config),
         metrics: metrics_handle(),
+        hub: Arc::default(),
     })
 }
 
@@ -71,6 +73,7 @@ pub fn app(state: AppState, extra: Router) -> Router {
         .route("/api/app/v1/device", get(api::device_status).delete(api::deregister))
         .route("/api/app/v1/activations", get(api::pending_activations))
         .route("/api/app/v1/activations/{device_id}/cancel", post(api::cancel_activation))
+        .route("/api/app/v1/events", get(push::events))
         .route("/api/app/v1/requests", get(api::pending_requests))
         .route("/api/app/v1/requests/{request_id}/decision", post(api::decide_request))
         .route("/login", get(pages::show))

@@ -267,7 +267,10 @@ pub async fn send_to_app(
     )
     .await
     {
-        Ok(r) => advance(&state, loaded, Step::Waiting { sub, user_id, request_id: r.request_id }).await,
+        Ok(r) => {
+            crate::push::Notifier::notify(state.hub.as_ref(), &sub, crate::push::PushEvent::Request);
+            advance(&state, loaded, Step::Waiting { sub, user_id, request_id: r.request_id }).await
+        }
         Err(RequestError::Paused { .. }) => {
             let lang = lang_of(&state, &headers);
             let data = LoginSession { step: Step::Choose { sub, user_id }, ..loaded.data };

@@ -27,6 +27,8 @@ pub struct AppState {
     pub pepper: Arc<KeyPepper>,
     /// Prometheus exposition.
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+    /// The live channel to connected key apps.
+    pub hub: Arc<crate::push::Hub>,
 }
 
 impl AppState {

@@ -65,6 +65,12 @@ async fn activate_with_two_keys_an_hour_apart_then_approve_a_login() {
     let (_, serial, _) = app(&dir, &["serial"], "").await;
     assert_eq!(serial.trim(), started["serial"].as_str().unwrap());
 
+    // The live channel tells the pending app when its wait is over.
+    let watcher = tokio::spawn({
+        let dir = dir.clone();
+        async move { app(&dir, &["watch", "--until", "activation_ready", "--json"], "").await }
+    });
+
     // Too early: refused with when to come back; nothing is spent.
     server.clock.advance(30 * 60);
     let unused = server.unused_keys(&card.serial).await;
@@ -76,6 +82,9 @@ async fn activate_with_two_keys_an_hour_apart_then_approve_a_login() {
     assert_eq!(server.unused_keys(&card.serial).await, unused);
 
     server.clock.advance(30 * 60);
+    let (ok, out, err) = tokio::time::timeout(std::time::Duration::from_secs(10), watcher).await.unwrap().unwrap();
+    assert!(ok, "{err}");
+    assert_eq!(json(out.trim())["event"], "activation_ready");
     let (ok, out, err) = app(&dir, &["status"], "").await;
     assert!(ok && out.contains("activate complete"), "{out}{err}");
     let (ok, out, err) =
@@ -97,7 +106,15 @@ async fn activate_with_two_keys_an_hour_apart_then_approve_a_login() {
     let b = Browser::new(&server.url);
     let choice = b.password(&b.open(&authorize).await, "alice", PASSWORD).await;
     assert!(choice.body.contains("Send anmodning til nøgleapp"));
+    let watcher = tokio::spawn({
+        let dir = dir.clone();
+        async move { app(&dir, &["watch", "--until", "request"], "").await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await; // let the app connect before sending
     assert_eq!(b.post("/login/app/send", &[("csrf", &choice.csrf())]).await.status, 303);
+    let (ok, out, err) = tokio::time::timeout(std::time::Duration::from_secs(10), watcher).await.unwrap().unwrap();
+    assert!(ok, "{err}");
+    assert!(out.contains("En anmodning afventer din godkendelse"), "the push names no service or user: {out}");
     let waiting = b.get("/login").await;
     let code = waiting.class_text("match-code").unwrap();
 

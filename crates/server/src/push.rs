@@ -1,0 +1,113 @@
+//! The live channel from server to key apps: a `Notifier` the domain's events go through, an
+//! in-process hub that fans them out to connected apps, and the server-sent-events endpoint. Payloads carry
+//! no personal data: an app that hears `request` fetches the details with a signed call after unlock.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{OriginalUri, State};
+use axum::http::{HeaderMap, Method};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures::Stream;
+use noegle_core::device::DeviceStatus;
+use tokio::sync::broadcast;
+
+use crate::api::ApiError;
+use crate::state::AppState;
+
+/// What the server tells an app. Serialised as the SSE event name; never carries personal data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PushEvent {
+    /// A request awaits approval: fetch `/api/app/v1/requests`.
+    Request,
+    /// Another device of the user started activating: fetch `/api/app/v1/activations`.
+    PendingActivation,
+    /// This pending device's wait is over: the second log-in is possible.
+    ActivationReady,
+}
+
+impl PushEvent {
+    /// The event's name on the wire.
+    pub fn name(self) -> &'static str {
+        match self {
+            PushEvent::Request => "request",
+            PushEvent::PendingActivation => "pending_activation",
+            PushEvent::ActivationReady => "activation_ready",
+        }
+    }
+}
+
+/// Delivers events to a user's apps. The hub is the live channel; Web Push can be another implementation.
+pub trait Notifier: Send + Sync {
+    /// Tells every connected app of `sub` about `event`.
+    fn notify(&self, sub: &str, event: PushEvent);
+}
+
+/// In-process fan-out: one broadcast channel per user with connected apps.
+#[derive(Default)]
+pub struct Hub {
+    channels: Mutex<HashMap<String, broadcast::Sender<PushEvent>>>,
+}
+
+impl Hub {
+    /// Subscribes to `sub`'s events.
+    pub fn subscribe(&self, sub: &str) -> broadcast::Receiver<PushEvent> {
+        let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
+        channels.retain(|_, tx| tx.receiver_count() > 0);
+        channels.entry(sub.to_string()).or_insert_with(|| broadcast::channel(16).0).subscribe()
+    }
+}
+
+impl Notifier for Hub {
+    fn notify(&self, sub: &str, event: PushEvent) {
+        let channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(tx) = channels.get(sub) {
+            // No receivers is fine: the app will see the request with "Opdater".
+            let _ = tx.send(event);
+        }
+    }
+}
+
+/// `GET /api/app/v1/events` (signed, pending or active): server-sent events for this device's user. A pending
+/// device also hears `activation_ready` once its wait is over.
+pub async fn events(
+    State(state): State<AppState>,
+    method: Method,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let device =
+        crate::api::signed(&state, &method, &uri, &headers, &body, &[DeviceStatus::Pending, DeviceStatus::Active])
+            .await?;
+    let rx = state.hub.subscribe(&device.sub);
+    let waiting = (device.status == DeviceStatus::Pending).then_some(device.ready_at);
+    struct S {
+        rx: broadcast::Receiver<PushEvent>,
+        waiting: Option<noegle_core::UnixTime>,
+        state: AppState,
+    }
+    let stream = futures::stream::unfold(S { rx, waiting, state: state.clone() }, |mut s| async move {
+        loop {
+            if let Some(ready_at) = s.waiting
+                && s.state.now() >= ready_at
+            {
+                s.waiting = None;
+                return Some((Ok(Event::default().event(PushEvent::ActivationReady.name()).data("{}")), s));
+            }
+            // Wake at least once a second to notice the end of an activation wait (the clock may be a test's).
+            match tokio::time::timeout(Duration::from_secs(1), s.rx.recv()).await {
+                Ok(Ok(e)) => return Some((Ok(Event::default().event(e.name()).data("{}")), s)),
+                Ok(Err(broadcast::error::RecvError::Lagged(_))) => {
+                    return Some((Ok(Event::default().event(PushEvent::Request.name()).data("{}")), s));
+                }
+                Ok(Err(broadcast::error::RecvError::Closed)) => return None,
+                Err(_) => {}
+            }
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}

@@ -4,14 +4,25 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use noegle_proto::signing::{HEADER_DEVICE, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, SignedRequest};
-use p256::ecdsa::Signature;
 use p256::ecdsa::signature::Signer;
+use p256::ecdsa::{Signature, SigningKey};
 use rand::RngCore;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+use crate::appcode::{self, CodeError};
 use crate::state::DeviceState;
+
+/// Header carrying the app session of an unlocked app.
+pub const HEADER_APP_SESSION: &str = "noegle-app-session";
+
+fn code_error(e: CodeError) -> ApiError {
+    match e {
+        CodeError::WrongCode => ApiError::local("wrong_code", "wrong code"),
+        e => ApiError::local("local", e.to_string()),
+    }
+}
 
 /// A refusal or failure, with the server's code and message when it gave them.
 #[derive(Debug, thiserror::Error)]
@@ -103,12 +114,26 @@ pub struct AppClient {
     http: reqwest::Client,
     offset: Option<i64>,
     local_now: Box<dyn Fn() -> i64 + Send + Sync>,
+    /// The device key, once unlocked (or while still in clear).
+    key: Option<SigningKey>,
+    /// The app session of an unlocked app.
+    app_session: Option<String>,
+}
+
+fn public_key_of(key: &SigningKey) -> String {
+    B64.encode(key.verifying_key().to_sec1_point(false).as_bytes())
 }
 
 impl AppClient {
     /// A client for `state`; `local_now` reads the device's clock.
     pub fn new(state: DeviceState, local_now: Box<dyn Fn() -> i64 + Send + Sync>) -> AppClient {
-        AppClient { state, http: reqwest::Client::new(), offset: None, local_now }
+        let key = state.clear_key();
+        AppClient { state, http: reqwest::Client::new(), offset: None, local_now, key, app_session: None }
+    }
+
+    /// Whether the app is unlocked (an app session is open).
+    pub fn is_unlocked(&self) -> bool {
+        self.app_session.is_some()
     }
 
     fn url(&self, path: &str) -> String {
@@ -168,7 +193,10 @@ impl AppClient {
             body: &bytes,
         };
         let canonical = req.canonical_bytes().map_err(|e| ApiError::local("local", e.to_string()))?;
-        let key = self.state.key().map_err(|e| ApiError::local("local", format!("the device key is damaged: {e}")))?;
+        let key = self
+            .key
+            .as_ref()
+            .ok_or_else(|| ApiError::local("locked", "the key app is locked: unlock it with its code"))?;
         let sig: Signature = key.sign(&canonical);
         let mut r = self
             .http
@@ -177,6 +205,9 @@ impl AppClient {
             .header(HEADER_TIMESTAMP, timestamp.to_string())
             .header(HEADER_NONCE, &nonce)
             .header(HEADER_SIGNATURE, B64.encode(sig.to_bytes()));
+        if let Some(session) = &self.app_session {
+            r = r.header(HEADER_APP_SESSION, session);
+        }
         if !bytes.is_empty() {
             r = r.header("content-type", "application/json").body(bytes);
         }
@@ -232,7 +263,7 @@ impl AppClient {
         os_version: &str,
         name: &str,
     ) -> Result<DeviceInfo, ApiError> {
-        let public_key = self.state.public_key().map_err(|e| ApiError::local("local", e))?;
+        let public_key = public_key_of(self.key.as_ref().ok_or_else(|| ApiError::local("local", "no device key"))?);
         let body = json!({ "ticket": ticket, "key": key, "public_key": public_key, "platform": platform,
                            "os_version": os_version, "name": name });
         let d: DeviceInfo = self.post("/api/app/v1/activation", body).await?;
@@ -261,6 +292,93 @@ impl AppClient {
         self.state.serial = Some(d.serial.clone());
         self.state.status = Some(d.status.clone());
         self.state.ready_at = Some(d.ready_at);
+    }
+
+    /// Registers `code` (already checked against the blocklist) and seals the device key under it; with a
+    /// reset token after "Glemt kode", or from an unlocked app to change the code.
+    async fn register_code(&mut self, code: &str, reset_token: Option<&str>) -> Result<(), ApiError> {
+        noegle_proto::opaque::check_new_code(code).map_err(|e| ApiError::local("weak_code", e.to_string()))?;
+        let (request, registering) = appcode::register_start(code).map_err(code_error)?;
+        let v: Value =
+            self.signed("POST", "/api/app/v1/app-code/register/start", Some(json!({ "message": request }))).await?;
+        let response = v["message"].as_str().unwrap_or_default();
+        let (upload, export_key) = appcode::register_finish(registering, code, response).map_err(code_error)?;
+        let body = json!({ "message": upload, "reset_token": reset_token });
+        let _: Value = self.signed("POST", "/api/app/v1/app-code/register/finish", Some(body)).await?;
+        let device_id = self.state.device_id.clone().unwrap_or_default();
+        let key = self.key.as_ref().ok_or_else(|| ApiError::local("local", "no device key"))?;
+        let sealed = appcode::seal(&export_key, &device_id, key.to_bytes().as_slice()).map_err(code_error)?;
+        self.state.sealed_key = Some(sealed);
+        self.state.private_key = None;
+        Ok(())
+    }
+
+    /// Chooses the first app code after activation (the caller saves the state: the key is sealed now).
+    pub async fn set_code(&mut self, code: &str) -> Result<(), ApiError> {
+        self.register_code(code, None).await
+    }
+
+    /// Changes the code of an unlocked app.
+    pub async fn change_code(&mut self, new_code: &str) -> Result<(), ApiError> {
+        if !self.is_unlocked() {
+            return Err(ApiError::local("locked", "unlock the key app with its current code first"));
+        }
+        self.register_code(new_code, None).await
+    }
+
+    /// Unlocks with the code: OPAQUE login, then the device key opens under the export key.
+    pub async fn unlock(&mut self, code: &str) -> Result<(), ApiError> {
+        let device_id =
+            self.state.device_id.clone().ok_or_else(|| ApiError::local("local", "this key app has no device yet"))?;
+        let sealed =
+            self.state.sealed_key.clone().ok_or_else(|| ApiError::local("no_code", "this key app has no code yet"))?;
+        let (request, logging_in) = appcode::login_start(code).map_err(code_error)?;
+        let v: Value = self
+            .post("/api/app/v1/app-code/login/start", json!({ "device_id": device_id, "message": request }))
+            .await?;
+        let response = v["message"].as_str().unwrap_or_default();
+        let remaining = v["remaining_if_wrong"].clone();
+        let (finalization, export_key) = appcode::login_finish(logging_in, code, response).map_err(|e| {
+            let mut e = code_error(e);
+            e.body = json!({ "remaining": remaining });
+            e
+        })?;
+        let v: Value = self
+            .post("/api/app/v1/app-code/login/finish", json!({ "device_id": device_id, "message": finalization }))
+            .await?;
+        let bytes = appcode::open(&export_key, &device_id, &sealed).map_err(code_error)?;
+        self.key =
+            Some(SigningKey::from_slice(&bytes).map_err(|_| ApiError::local("local", "the device key is damaged"))?);
+        self.app_session = v["app_session"].as_str().map(str::to_string);
+        Ok(())
+    }
+
+    /// Locks: forgets the key and ends the app session.
+    pub async fn lock(&mut self) {
+        if let Some(session) = self.app_session.take() {
+            let _ = self
+                .http
+                .delete(self.url("/api/app/v1/app-code/session"))
+                .header(HEADER_APP_SESSION, session)
+                .send()
+                .await;
+        }
+        if self.state.sealed_key.is_some() {
+            self.key = None;
+        }
+    }
+
+    /// "Glemt kode": with a fresh ticket and key-card key, the device gets a new key and `new_code`.
+    pub async fn forgot_code(&mut self, ticket: &str, key: &str, new_code: &str) -> Result<(), ApiError> {
+        noegle_proto::opaque::check_new_code(new_code).map_err(|e| ApiError::local("weak_code", e.to_string()))?;
+        let device_id =
+            self.state.device_id.clone().ok_or_else(|| ApiError::local("local", "this key app has no device yet"))?;
+        let fresh = DeviceState::fresh_key();
+        let body = json!({ "device_id": device_id, "ticket": ticket, "key": key, "public_key": public_key_of(&fresh) });
+        let v: Value = self.post("/api/app/v1/app-code/forgot", body).await?;
+        let reset = v["reset_token"].as_str().unwrap_or_default().to_string();
+        self.key = Some(fresh);
+        self.register_code(new_code, Some(&reset)).await
     }
 
     /// Deregisters this device on the server (the caller then deletes the app's data).

@@ -22,8 +22,10 @@ pub struct DeviceState {
     pub status: Option<String>,
     /// When the second activation log-in is possible (Unix seconds).
     pub ready_at: Option<i64>,
-    /// The device's P-256 private key (32 bytes, base64url).
-    pub private_key: String,
+    /// The device's P-256 private key in clear (32 bytes, base64url) — only until an app code is chosen.
+    pub private_key: Option<String>,
+    /// The device key sealed under the app code's OPAQUE export key, once a code is chosen.
+    pub sealed_key: Option<crate::appcode::SealedKey>,
 }
 
 /// Why the state cannot be read or written.
@@ -53,32 +55,33 @@ pub fn file(dir: &Path) -> PathBuf {
 impl DeviceState {
     /// A new state for `server` with a fresh device key.
     pub fn new(server: &str) -> DeviceState {
-        let key = loop {
-            let mut b = [0u8; 32];
-            rand::rngs::OsRng.fill_bytes(&mut b);
-            if SigningKey::from_slice(&b).is_ok() {
-                break b;
-            }
-        };
+        let key = Self::fresh_key().to_bytes();
         DeviceState {
             server: server.trim_end_matches('/').to_string(),
             device_id: None,
             serial: None,
             status: None,
             ready_at: None,
-            private_key: B64.encode(key),
+            private_key: Some(B64.encode(key.as_slice())),
+            sealed_key: None,
         }
     }
 
-    /// The device key.
-    pub fn key(&self) -> Result<SigningKey, String> {
-        let bytes = B64.decode(&self.private_key).map_err(|e| e.to_string())?;
-        SigningKey::from_slice(&bytes).map_err(|e| e.to_string())
+    /// The device key while it is in clear (before an app code is chosen).
+    pub fn clear_key(&self) -> Option<SigningKey> {
+        let bytes = B64.decode(self.private_key.as_ref()?).ok()?;
+        SigningKey::from_slice(&bytes).ok()
     }
 
-    /// The public key as the server wants it: base64url SEC1 uncompressed.
-    pub fn public_key(&self) -> Result<String, String> {
-        Ok(B64.encode(self.key()?.verifying_key().to_sec1_point(false).as_bytes()))
+    /// A fresh device key (32 bytes).
+    pub fn fresh_key() -> SigningKey {
+        loop {
+            let mut b = [0u8; 32];
+            rand::rngs::OsRng.fill_bytes(&mut b);
+            if let Ok(k) = SigningKey::from_slice(&b) {
+                return k;
+            }
+        }
     }
 
     /// Reads the state from `dir`.
@@ -148,7 +151,7 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             assert_eq!(std::fs::metadata(file(&app)).unwrap().permissions().mode() & 0o777, 0o600);
         }
-        assert_eq!(s.public_key().unwrap().len(), 87);
+        assert!(s.clear_key().is_some());
         DeviceState::wipe(&app).unwrap();
         assert!(!app.exists());
     }

@@ -38,6 +38,8 @@ pub enum AuditKind {
     RequestRejected,
     MatchCodeRejected,
     NotMeAlert,
+    AppCodeSet,
+    AppCodeRejected,
 }
 
 impl AuditKind {
@@ -74,6 +76,8 @@ impl AuditKind {
             RequestRejected => "request_rejected",
             MatchCodeRejected => "match_code_rejected",
             NotMeAlert => "not_me_alert",
+            AppCodeSet => "app_code_set",
+            AppCodeRejected => "app_code_rejected",
         }
     }
 }

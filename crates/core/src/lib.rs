@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod activation;
+pub mod appcode;
 pub mod audit;
 pub mod clock;
 pub mod device;

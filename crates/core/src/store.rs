@@ -132,6 +132,18 @@ pub trait DeviceStore: Send + Sync {
     async fn activate_device(&self, device_id: &str, at: UnixTime, max_active: i64) -> StoreResult<ActivateOutcome>;
     /// Changes a device's status if it is currently `from`; true when it changed.
     async fn set_device_status(&self, device_id: &str, from: DeviceStatus, to: DeviceStatus) -> StoreResult<bool>;
+    /// Replaces the device's public key ("Glemt kode": the old key was sealed under the forgotten code).
+    async fn set_device_public_key(&self, device_id: &str, public_key: &[u8]) -> StoreResult<()>;
+    /// Stores the device's app-code (OPAQUE) record and clears its wrong-code count.
+    async fn set_app_code(&self, device_id: &str, record: &[u8]) -> StoreResult<()>;
+    /// The device's app-code record.
+    async fn app_code(&self, device_id: &str) -> StoreResult<Option<Vec<u8>>>;
+    /// Adds one to the device's wrong-code count atomically; answers the new count.
+    async fn add_code_failure(&self, device_id: &str) -> StoreResult<i64>;
+    /// The device's wrong-code count.
+    async fn code_failures(&self, device_id: &str) -> StoreResult<i64>;
+    /// Clears the device's wrong-code count (a code was right).
+    async fn reset_code_failures(&self, device_id: &str) -> StoreResult<()>;
     /// Records a request nonce; false if this device used it before (a replay).
     async fn remember_nonce(&self, device_id: &str, nonce: &str, at: UnixTime) -> StoreResult<bool>;
 }

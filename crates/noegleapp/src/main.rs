@@ -31,7 +31,22 @@ enum Command {
     #[command(subcommand)]
     Activate(Activate),
     /// Show this key app's state on the server.
-    Status,
+    Status {
+        #[command(flatten)]
+        code: CodeInput,
+    },
+    /// Change the 4-digit code ("Skift kode for nøgleapp"): the current code, then the new one, on stdin.
+    ChangeCode {
+        /// Read the current and the new code from standard input (one per line).
+        #[arg(long)]
+        code_stdin: bool,
+    },
+    /// Forgot the code ("Glemt kode"): user ID, password and a key-card key give a new code; the app stays
+    /// activated. Standard input: the password, then the new code.
+    ForgotCode {
+        #[command(flatten)]
+        login: Login,
+    },
     /// Show the serial number (give it to support).
     Serial,
     /// Listen on the live channel and print each event (`request`, `activation_ready`, `pending_activation`).
@@ -39,9 +54,14 @@ enum Command {
         /// Stop after this event.
         #[arg(long)]
         until: Option<String>,
+        #[command(flatten)]
+        code: CodeInput,
     },
     /// Fetch pending requests ("Opdater").
-    Requests,
+    Requests {
+        #[command(flatten)]
+        code: CodeInput,
+    },
     /// Approve a request ("Godkend"); with the code the log-in box shows.
     Approve {
         /// The request (default: the only pending one).
@@ -49,6 +69,8 @@ enum Command {
         /// The 2-digit code the log-in box shows.
         #[arg(long)]
         match_code: Option<String>,
+        #[command(flatten)]
+        code: CodeInput,
     },
     /// Deregister ("Afmeld nøgleapp"): the server deregisters the device, then all its data here is deleted.
     Deregister {
@@ -63,7 +85,17 @@ enum Command {
         /// "Det var ikke mig": you did not try to log in; pauses requests for a while and alerts.
         #[arg(long)]
         not_me: bool,
+        #[command(flatten)]
+        code: CodeInput,
     },
+}
+
+/// How the app code is given to unlock the app.
+#[derive(Debug, Args)]
+struct CodeInput {
+    /// Read the 4-digit app code from the first line of standard input (otherwise it is asked for).
+    #[arg(long)]
+    code_stdin: bool,
 }
 
 #[derive(Debug, Args)]
@@ -93,6 +125,7 @@ enum Activate {
         login: Login,
     },
     /// Stage 2, after the wait: log in again with a second key.
+    /// Standard input: the password, then the 4-digit code to choose.
     Complete {
         #[command(flatten)]
         login: Login,
@@ -126,6 +159,43 @@ fn local_now() -> i64 {
 
 fn client(dir: &Path) -> anyhow::Result<AppClient> {
     Ok(AppClient::new(DeviceState::load(dir)?, Box::new(local_now)))
+}
+
+/// Reads a code from standard input; asks for it on the terminal first unless a script gives it.
+fn read_code(prompt: &str, from_script: bool) -> anyhow::Result<String> {
+    if !from_script {
+        eprint!("{prompt}: ");
+        std::io::stderr().flush().ok();
+    }
+    read_line("code")
+}
+
+/// Chooses a new code: once from a script, twice when asked for.
+fn choose_code(from_stdin: bool) -> anyhow::Result<String> {
+    let code = read_code("Vælg en firecifret kode (choose a 4-digit code)", from_stdin)?;
+    if !from_stdin {
+        let again = read_code("Gentag koden (repeat it)", false)?;
+        if again != code {
+            bail!("the two codes differ; try again");
+        }
+    }
+    Ok(code)
+}
+
+/// The app, unlocked with its code when its key is sealed.
+async fn unlocked(dir: &Path, input: &CodeInput) -> anyhow::Result<AppClient> {
+    let mut app = client(dir)?;
+    if app.state.sealed_key.is_some() {
+        let code = read_code("Kode til nøgleapp (app code)", input.code_stdin)?;
+        if let Err(e) = app.unlock(&code).await {
+            if e.code == "wrong_code" {
+                let left = e.body["remaining"].as_i64().map(|n| format!(" ({n} attempts left)")).unwrap_or_default();
+                bail!("wrong code{left}");
+            }
+            return Err(e.into());
+        }
+    }
+    Ok(app)
 }
 
 fn read_line(what: &str) -> anyhow::Result<String> {
@@ -206,7 +276,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 );
             }
             let (ticket, key) = login(&app, &l).await?;
+            let code = choose_code(l.password_stdin)?;
+            noegle_client::appcode_check(&code)?;
             let d = app.complete_activation(&ticket, &key).await?;
+            app.state.save(dir)?;
+            app.set_code(&code).await?;
             app.state.save(dir)?;
             print(
                 cli.json,
@@ -214,8 +288,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 format!("Din nøgleapp er nu aktiveret. Serial number: {}", d.serial),
             );
         }
-        Command::Status => {
-            let mut app = client(dir)?;
+        Command::Status { code } => {
+            let mut app = unlocked(dir, &code).await?;
             let d = app.device().await?;
             app.state.save(dir)?;
             let text = match d.status.as_str() {
@@ -230,8 +304,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let serial = s.serial.context("no serial yet: activation has not started")?;
             print(cli.json, json!({ "serial": serial }), serial.clone());
         }
-        Command::Watch { until } => {
-            let mut app = client(dir)?;
+        Command::Watch { until, code } => {
+            let mut app = unlocked(dir, &code).await?;
             let json_out = cli.json;
             app.watch(|name| {
                 if json_out {
@@ -252,8 +326,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             })
             .await?;
         }
-        Command::Requests => {
-            let mut app = client(dir)?;
+        Command::Requests { code } => {
+            let mut app = unlocked(dir, &code).await?;
             let rs = app.requests().await?;
             let text = if rs.is_empty() {
                 "No pending requests.".to_string()
@@ -265,8 +339,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             print(cli.json, serde_json::to_value(&rs)?, text);
         }
-        Command::Approve { request_id, match_code } => {
-            let mut app = client(dir)?;
+        Command::Approve { request_id, match_code, code } => {
+            let mut app = unlocked(dir, &code).await?;
             let r = pick(&mut app, request_id.as_deref()).await?;
             if r.match_code_required && match_code.is_none() {
                 bail!("type the 2-digit code the log-in box shows: --match-code NN");
@@ -274,11 +348,30 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let state = app.decide(&r, true, match_code.as_deref().or(r.match_code.as_deref()), false).await?;
             print(cli.json, json!({ "request_id": r.request_id, "state": state }), "Godkendelsen er modtaget.".into());
         }
+        Command::ChangeCode { code_stdin } => {
+            let mut app = unlocked(dir, &CodeInput { code_stdin }).await?;
+            let new = choose_code(code_stdin)?;
+            app.change_code(&new).await?;
+            app.state.save(dir)?;
+            print(cli.json, json!({ "code_changed": true }), "Koden er ændret.".into());
+        }
+        Command::ForgotCode { login: l } => {
+            let mut app = client(dir)?;
+            let (ticket, key) = login(&app, &l).await?;
+            let new = choose_code(l.password_stdin)?;
+            app.forgot_code(&ticket, &key, &new).await?;
+            app.state.save(dir)?;
+            print(
+                cli.json,
+                json!({ "code_changed": true }),
+                "Din nøgleapp kode er nulstillet. Koden er ændret.".into(),
+            );
+        }
         Command::Deregister { yes } => {
             if !yes {
                 bail!("deregistering deletes this key app's data; confirm with --yes");
             }
-            let mut app = client(dir)?;
+            let mut app = unlocked(dir, &CodeInput { code_stdin: true }).await?;
             let serial = app.state.serial.clone().unwrap_or_default();
             app.deregister().await?;
             DeviceState::wipe(dir)?;
@@ -288,8 +381,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 format!("Nøgleappen {serial} er afmeldt, og dens data er slettet."),
             );
         }
-        Command::Reject { request_id, not_me } => {
-            let mut app = client(dir)?;
+        Command::Reject { request_id, not_me, code } => {
+            let mut app = unlocked(dir, &code).await?;
             let r = pick(&mut app, request_id.as_deref()).await?;
             let state = app.decide(&r, false, None, not_me).await?;
             print(cli.json, json!({ "request_id": r.request_id, "state": state }), "Anmodningen er afvist.".into());

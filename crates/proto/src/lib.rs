@@ -4,4 +4,5 @@
 //! `test-vectors/signed-request.json`) the web key app all build the same bytes from the same rules.
 
 pub mod error;
+pub mod opaque;
 pub mod signing;

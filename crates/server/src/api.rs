@@ -391,6 +391,174 @@ impl From<noegle_core::request::RequestError> for ApiError {
     }
 }
 
+impl From<noegle_core::appcode::AppCodeError> for ApiError {
+    fn from(e: noegle_core::appcode::AppCodeError) -> Self {
+        use noegle_core::appcode::AppCodeError as E;
+        let msg = e.to_string();
+        match e {
+            E::Malformed(_) => ApiError::new(StatusCode::BAD_REQUEST, "malformed", msg),
+            E::NoCode => ApiError::new(StatusCode::CONFLICT, "no_code", msg),
+            E::Blocked => ApiError::new(StatusCode::FORBIDDEN, "device_blocked", msg),
+            E::WrongCode { remaining } => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "wrong_code", msg).with(json!({ "remaining": remaining }))
+            }
+            E::NotAllowed => ApiError::new(StatusCode::FORBIDDEN, "locked", msg),
+            E::Store(s) => s.into(),
+        }
+    }
+}
+
+/// Header carrying the app session of an unlocked app.
+pub const HEADER_APP_SESSION: &str = "noegle-app-session";
+
+/// Requires an unlocked app: a live app session of `device` in the [`HEADER_APP_SESSION`] header.
+async fn unlocked(state: &AppState, headers: &HeaderMap, device: &Device) -> Result<(), ApiError> {
+    let locked = || ApiError::new(StatusCode::UNAUTHORIZED, "locked", "unlock the key app with its code first");
+    let token = headers.get(HEADER_APP_SESSION).and_then(|v| v.to_str().ok()).ok_or_else(locked)?;
+    if noegle_core::appcode::session_valid(state.ctx(None), device, token).await? { Ok(()) } else { Err(locked()) }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OpaqueMessage {
+    message: String,
+}
+
+/// `POST /api/app/v1/app-code/register/start` (signed, active): the first OPAQUE registration message.
+pub async fn register_code_start(
+    State(state): State<AppState>,
+    method: Method,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let me = signed(&state, &method, &uri, &headers, &body, &[DeviceStatus::Active]).await?;
+    let b: OpaqueMessage = parse(&headers, &body)?;
+    let response = noegle_core::appcode::register_start(&state.opaque, &me, &b.message)?;
+    Ok(Json(json!({ "message": response })).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegisterFinish {
+    message: String,
+    #[serde(default)]
+    reset_token: Option<String>,
+}
+
+/// `POST /api/app/v1/app-code/register/finish` (signed, active): stores the code's record. Allowed for the
+/// first code, to an unlocked app (change code), or with a forgot-code reset token.
+pub async fn register_code_finish(
+    State(state): State<AppState>,
+    method: Method,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let me = signed(&state, &method, &uri, &headers, &body, &[DeviceStatus::Active]).await?;
+    let b: RegisterFinish = parse(&headers, &body)?;
+    let ctx = state.ctx(None);
+    let first = state.store.app_code(&me.device_id).await?.is_none();
+    let allowed = first
+        || match &b.reset_token {
+            Some(t) => noegle_core::appcode::take_reset(ctx, &me, t).await?,
+            None => unlocked(&state, &headers, &me).await.is_ok(),
+        };
+    if !allowed {
+        return Err(noegle_core::appcode::AppCodeError::NotAllowed.into());
+    }
+    noegle_core::appcode::register_finish(ctx, &me, &b.message).await?;
+    Ok(Json(json!({ "device_id": me.device_id, "code_set": true })).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CodeLogin {
+    device_id: String,
+    message: String,
+}
+
+async fn code_device(state: &AppState, device_id: &str) -> Result<Device, ApiError> {
+    state
+        .store
+        .device(device_id)
+        .await?
+        .filter(|d| d.status == DeviceStatus::Active)
+        .ok_or_else(|| ApiError::from(DeviceAuthError::UnknownDevice))
+}
+
+/// `POST /api/app/v1/app-code/login/start`: unlocking, step 1 (not signed: the device key is sealed under the
+/// code). Counts as a wrong code until step 2 succeeds.
+pub async fn code_login_start(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let b: CodeLogin = parse(&headers, &body)?;
+    let device = code_device(&state, &b.device_id).await?;
+    let (response, remaining) =
+        noegle_core::appcode::login_start(state.ctx(None), &mut rand::rngs::OsRng, &state.opaque, &device, &b.message)
+            .await?;
+    Ok(Json(json!({ "message": response, "remaining_if_wrong": remaining })).into_response())
+}
+
+/// `POST /api/app/v1/app-code/login/finish`: unlocking, step 2; opens an app session of at most 5 minutes.
+pub async fn code_login_finish(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let b: CodeLogin = parse(&headers, &body)?;
+    let device = code_device(&state, &b.device_id).await?;
+    let (token, secs) =
+        noegle_core::appcode::login_finish(state.ctx(None), &mut rand::rngs::OsRng, &device, &b.message).await?;
+    Ok(Json(json!({ "app_session": token, "expires_in": secs })).into_response())
+}
+
+/// `DELETE /api/app/v1/app-code/session`: the app locked; its session ends.
+pub async fn code_lock(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    if let Some(t) = headers.get(HEADER_APP_SESSION).and_then(|v| v.to_str().ok()) {
+        noegle_core::appcode::end_session(state.ctx(None), t).await?;
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Forgot {
+    device_id: String,
+    ticket: String,
+    key: String,
+    public_key: String,
+}
+
+/// `POST /api/app/v1/app-code/forgot` ("Glemt kode", R-APP8): user ID + password (the ticket) and a key-card
+/// key for this device's user; the device gets a new key (the old one was sealed under the forgotten code)
+/// and a reset token for one new code. The device stays activated.
+pub async fn forgot_code(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let b: Forgot = parse(&headers, &body)?;
+    let device = code_device(&state, &b.device_id).await?;
+    let public_key = noegle_core::device::parse_public_key(&b.public_key).ok_or_else(|| {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", "public_key must be a base64url SEC1 P-256 key")
+    })?;
+    let ticket = take_ticket(&state, &b.ticket).await?;
+    if ticket.sub != device.sub {
+        return Err(LoginError::Rejected.into());
+    }
+    let source = peer.ip().to_string();
+    let ctx = state.ctx(Some(&source));
+    login::check_key(ctx, &mut rand::rngs::OsRng, &state.pepper, &ticket.sub, &ticket.challenge, &b.key).await?;
+    state.store.set_device_public_key(&device.device_id, &public_key).await?;
+    state.store.reset_code_failures(&device.device_id).await?;
+    let token = noegle_core::appcode::issue_reset(ctx, &mut rand::rngs::OsRng, &device).await?;
+    Ok(Json(json!({ "reset_token": token, "expires_in": 300 })).into_response())
+}
+
 /// `GET /api/app/v1/requests` (signed, active): the user's pending requests, with the service, the action and
 /// the time — and the match code only when the policy is `show` (with `type` the user types it from the
 /// log-in box).
@@ -402,6 +570,7 @@ pub async fn pending_requests(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let me = signed(&state, &method, &uri, &headers, &body, &[DeviceStatus::Active]).await?;
+    unlocked(&state, &headers, &me).await?;
     let now = state.now();
     let show = state.config.match_policy() == noegle_core::request::MatchPolicy::Show;
     let requests: Vec<Value> = state
@@ -436,6 +605,7 @@ pub async fn decide_request(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let me = signed(&state, &method, &uri, &headers, &body, &[DeviceStatus::Active]).await?;
+    unlocked(&state, &headers, &me).await?;
     let d: noegle_core::request::Decision = parse(&headers, &body)?;
     let source = peer.ip().to_string();
     let r = noegle_core::request::decide(state.ctx(Some(&source)), &me, &request_id, &d, state.config.match_policy())

@@ -51,6 +51,7 @@ pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Resul
         clock,
         signer: Arc::new(jose::TokenSigner::new(secrets::signing_key(&config.data_dir)?)),
         pepper: Arc::new(secrets::pepper(&config.data_dir)?),
+        opaque: Arc::new(secrets::opaque_setup(&config.data_dir)?),
         config: Arc::new(config),
         metrics: metrics_handle(),
         hub: Arc::default(),
@@ -74,6 +75,12 @@ pub fn app(state: AppState, extra: Router) -> Router {
         .route("/api/app/v1/activations", get(api::pending_activations))
         .route("/api/app/v1/activations/{device_id}/cancel", post(api::cancel_activation))
         .route("/api/app/v1/events", get(push::events))
+        .route("/api/app/v1/app-code/register/start", post(api::register_code_start))
+        .route("/api/app/v1/app-code/register/finish", post(api::register_code_finish))
+        .route("/api/app/v1/app-code/login/start", post(api::code_login_start))
+        .route("/api/app/v1/app-code/login/finish", post(api::code_login_finish))
+        .route("/api/app/v1/app-code/session", axum::routing::delete(api::code_lock))
+        .route("/api/app/v1/app-code/forgot", post(api::forgot_code))
         .route("/api/app/v1/requests", get(api::pending_requests))
         .route("/api/app/v1/requests/{request_id}/decision", post(api::decide_request))
         .route("/login", get(pages::show))

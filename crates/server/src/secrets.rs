@@ -61,3 +61,23 @@ pub fn pepper(dir: &Path) -> anyhow::Result<KeyPepper> {
         bytes.try_into().map_err(|_| anyhow::anyhow!("{} must hold exactly 32 bytes", path.display()))?;
     Ok(KeyPepper::from_bytes(bytes))
 }
+
+/// File name of the OPAQUE server setup of the app code.
+pub const OPAQUE_SETUP_FILE: &str = "opaque-server-setup.bin";
+
+/// Loads the OPAQUE server setup, creating it at first start. It is kept apart from the database: whoever
+/// holds it together with the records could try all 10⁴ codes offline.
+pub fn opaque_setup(dir: &Path) -> anyhow::Result<noegle_core::appcode::Setup> {
+    let path = dir.join(OPAQUE_SETUP_FILE);
+    if !path.exists() {
+        let bytes = noegle_core::appcode::new_setup(&mut rand::rngs::OsRng);
+        match write_private(&path, &bytes) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => anyhow::bail!("cannot write {}: {e}", path.display()),
+        }
+    }
+    let bytes = std::fs::read(&path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    noegle_core::appcode::parse_setup(&bytes)
+        .ok_or_else(|| anyhow::anyhow!("{} is not an OPAQUE server setup", path.display()))
+}

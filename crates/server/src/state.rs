@@ -27,6 +27,8 @@ pub struct AppState {
     pub pepper: Arc<KeyPepper>,
     /// Prometheus exposition.
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+    /// The OPAQUE server setup of the app code (secret; a file in the data directory).
+    pub opaque: Arc<noegle_core::appcode::Setup>,
     /// The live channel to connected key apps.
     pub hub: Arc<crate::push::Hub>,
 }

@@ -620,6 +620,73 @@ macro_rules! impl_store {
                 Ok(r.rows_affected() == 1)
             }
 
+            async fn set_device_public_key(&self, device_id: &str, public_key: &[u8]) -> StoreResult<()> {
+                sqlx::query("UPDATE devices SET public_key = $2 WHERE device_id = $1")
+                    .bind(device_id)
+                    .bind(public_key)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(crate::backend)?;
+                Ok(())
+            }
+
+            async fn set_app_code(&self, device_id: &str, record: &[u8]) -> StoreResult<()> {
+                sqlx::query("UPDATE devices SET opaque_record = $2, code_failures = 0 WHERE device_id = $1")
+                    .bind(device_id)
+                    .bind(record)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(crate::backend)?;
+                Ok(())
+            }
+
+            async fn app_code(&self, device_id: &str) -> StoreResult<Option<Vec<u8>>> {
+                let row = sqlx::query("SELECT opaque_record FROM devices WHERE device_id = $1")
+                    .bind(device_id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(crate::backend)?;
+                match row {
+                    Some(r) => r.try_get::<Option<Vec<u8>>, _>(0).map_err(crate::backend),
+                    None => Ok(None),
+                }
+            }
+
+            async fn add_code_failure(&self, device_id: &str) -> StoreResult<i64> {
+                let row = sqlx::query(
+                    "UPDATE devices SET code_failures = code_failures + 1 WHERE device_id = $1 RETURNING code_failures",
+                )
+                .bind(device_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(crate::backend)?;
+                match row {
+                    Some(r) => r.try_get(0).map_err(crate::backend),
+                    None => Err(crate::backend(format!("no device {device_id}"))),
+                }
+            }
+
+            async fn code_failures(&self, device_id: &str) -> StoreResult<i64> {
+                let row = sqlx::query("SELECT code_failures FROM devices WHERE device_id = $1")
+                    .bind(device_id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(crate::backend)?;
+                match row {
+                    Some(r) => r.try_get(0).map_err(crate::backend),
+                    None => Ok(0),
+                }
+            }
+
+            async fn reset_code_failures(&self, device_id: &str) -> StoreResult<()> {
+                sqlx::query("UPDATE devices SET code_failures = 0 WHERE device_id = $1")
+                    .bind(device_id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(crate::backend)?;
+                Ok(())
+            }
+
             async fn remember_nonce(&self, device_id: &str, nonce: &str, at: UnixTime) -> StoreResult<bool> {
                 let r = sqlx::query(
                     "INSERT INTO device_nonces (device_id, nonce, seen_at) VALUES ($1, $2, $3) \

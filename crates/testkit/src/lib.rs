@@ -118,6 +118,12 @@ impl TestServer {
         self.state.store.user_by_sub(sub).await.unwrap().unwrap()
     }
 
+    /// The `sub` of a user ID.
+    pub async fn user_with_sub_of(&self, user_id: &str) -> String {
+        let id = noegle_core::user::UserId::parse(user_id).unwrap();
+        self.state.store.user_by_user_id(&id).await.unwrap().unwrap().sub
+    }
+
     /// Unused keys on a card.
     pub async fn unused_keys(&self, serial: &str) -> usize {
         self.state.store.unused_key_numbers(serial).await.unwrap().len()

@@ -25,6 +25,9 @@ async fn app(dir: &Path, args: &[&str], stdin: &str) -> (bool, String, String) {
     (out.status.success(), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
 }
 
+const CODE: &str = "7391";
+const CODE_LINE: &str = "7391\n";
+
 fn json(s: &str) -> Value {
     serde_json::from_str(s).unwrap_or_else(|e| panic!("{e}: {s}"))
 }
@@ -87,11 +90,17 @@ async fn activate_with_two_keys_an_hour_apart_then_approve_a_login() {
     assert_eq!(json(out.trim())["event"], "activation_ready");
     let (ok, out, err) = app(&dir, &["status"], "").await;
     assert!(ok && out.contains("activate complete"), "{out}{err}");
-    let (ok, out, err) =
-        app(&dir, &["activate", "complete", "--user-id", "alice", "--password-stdin", "--keycard-json", card_arg], &pw)
-            .await;
+    // A code on the blocklist is refused before anything is spent.
+    let complete = ["activate", "complete", "--user-id", "alice", "--password-stdin", "--keycard-json", card_arg];
+    let unused = server.unused_keys(&card.serial).await;
+    let (ok, _, err) = app(&dir, &complete, &format!("{pw}1234\n")).await;
+    assert!(!ok && err.contains("too easy to guess"), "{err}");
+    assert_eq!(server.unused_keys(&card.serial).await, unused);
+    let (ok, out, err) = app(&dir, &complete, &format!("{pw}{CODE}\n")).await;
     assert!(ok, "{err}");
     assert!(out.contains("Din nøgleapp er nu aktiveret"), "{out}");
+    let state = std::fs::read_to_string(dir.join("device.json")).unwrap();
+    assert!(state.contains("\"private_key\": null") && state.contains("\"ciphertext\""), "the key is sealed: {state}");
 
     // A log-in at a service provider, approved from the terminal app.
     let cb = "http://localhost:9999/cb";
@@ -108,7 +117,7 @@ async fn activate_with_two_keys_an_hour_apart_then_approve_a_login() {
     assert!(choice.body.contains("Send anmodning til nøgleapp"));
     let watcher = tokio::spawn({
         let dir = dir.clone();
-        async move { app(&dir, &["watch", "--until", "request"], "").await }
+        async move { app(&dir, &["watch", "--until", "request", "--code-stdin"], CODE_LINE).await }
     });
     tokio::time::sleep(std::time::Duration::from_millis(500)).await; // let the app connect before sending
     assert_eq!(b.post("/login/app/send", &[("csrf", &choice.csrf())]).await.status, 303);
@@ -118,12 +127,12 @@ async fn activate_with_two_keys_an_hour_apart_then_approve_a_login() {
     let waiting = b.get("/login").await;
     let code = waiting.class_text("match-code").unwrap();
 
-    let (ok, out, err) = app(&dir, &["requests", "--json"], "").await;
+    let (ok, out, err) = app(&dir, &["requests", "--json", "--code-stdin"], CODE_LINE).await;
     assert!(ok, "{err}");
     assert_eq!(json(&out)[0]["action"], "Log på Demo Bank");
-    let (ok, _, err) = app(&dir, &["approve"], "").await;
+    let (ok, _, err) = app(&dir, &["approve", "--code-stdin"], CODE_LINE).await;
     assert!(!ok && err.contains("--match-code"), "the code must be typed: {err}");
-    let (ok, out, err) = app(&dir, &["approve", "--match-code", &code, "--json"], "").await;
+    let (ok, out, err) = app(&dir, &["approve", "--match-code", &code, "--json", "--code-stdin"], CODE_LINE).await;
     assert!(ok, "{err}");
     assert_eq!(json(&out)["state"], "approved");
 
@@ -154,7 +163,7 @@ async fn activate_with_two_keys_an_hour_apart_then_approve_a_login() {
     let (ok, _, err) = app(&dir, &["deregister"], "").await;
     assert!(!ok && err.contains("--yes"), "{err}");
     assert!(dir.join("device.json").exists());
-    let (ok, out, err) = app(&dir, &["deregister", "--yes"], "").await;
+    let (ok, out, err) = app(&dir, &["deregister", "--yes"], CODE_LINE).await;
     assert!(ok, "{err}");
     assert!(out.contains("afmeldt"), "{out}");
     assert!(!dir.exists(), "all local data is deleted");
@@ -162,4 +171,45 @@ async fn activate_with_two_keys_an_hour_apart_then_approve_a_login() {
     assert_eq!(device.status, noegle_core::device::DeviceStatus::Revoked);
     let (ok, _, err) = app(&dir, &["status"], "").await;
     assert!(!ok && err.contains("no key app"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn five_wrong_codes_block_and_forgot_code_unblocks_then_change_code() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let (_, card) = server.user_with_card("bob").await;
+    let tmp = tempfile::tempdir().unwrap();
+    let card_file = tmp.path().join("card.json");
+    std::fs::write(&card_file, serde_json::to_vec(&card).unwrap()).unwrap();
+    let card_arg = card_file.to_str().unwrap();
+    let dir = tmp.path().join("app");
+    let pw = format!("{PASSWORD}\n");
+    let activate = ["--user-id", "bob", "--password-stdin", "--keycard-json", card_arg];
+    let start: Vec<&str> = ["activate", "start", "--server", &server.url].iter().copied().chain(activate).collect();
+    assert!(app(&dir, &start, &pw).await.0);
+    server.clock.advance(3600);
+    let complete: Vec<&str> = ["activate", "complete"].iter().copied().chain(activate).collect();
+    let (ok, _, err) = app(&dir, &complete, &format!("{pw}{CODE}\n")).await;
+    assert!(ok, "{err}");
+
+    for left in (0..5).rev() {
+        let (ok, _, err) = app(&dir, &["requests", "--code-stdin"], "0001\n").await;
+        assert!(!ok);
+        assert!(err.contains(&format!("wrong code ({left} attempts left)")), "{err}");
+    }
+    let (ok, _, err) = app(&dir, &["requests", "--code-stdin"], CODE_LINE).await;
+    assert!(!ok && err.contains("Glemt kode"), "blocked even with the right code: {err}");
+
+    let forgot: Vec<&str> = ["forgot-code"].iter().copied().chain(activate).collect();
+    let (ok, out, err) = app(&dir, &forgot, &format!("{pw}5820\n")).await;
+    assert!(ok, "{err}");
+    assert!(out.contains("nulstillet"), "{out}");
+    let (ok, _, err) = app(&dir, &["requests", "--code-stdin"], "5820\n").await;
+    assert!(ok, "the device stays activated with its new code: {err}");
+    let device = server.state.store.devices_of(&server.user_with_sub_of("bob").await).await.unwrap().remove(0);
+    assert_eq!(device.status, noegle_core::device::DeviceStatus::Active);
+
+    let (ok, _, err) = app(&dir, &["change-code", "--code-stdin"], "5820\n9153\n").await;
+    assert!(ok, "{err}");
+    assert!(!app(&dir, &["requests", "--code-stdin"], "5820\n").await.0, "the old code no longer opens the app");
+    assert!(app(&dir, &["requests", "--code-stdin"], "9153\n").await.0);
 }

@@ -10,12 +10,17 @@ use p256::ecdsa::{Signature, SigningKey};
 use rand::RngCore;
 use serde_json::{Value, json};
 
+/// The app code every test app chooses.
+pub const CODE: &str = "7391";
+
 /// A key app in a test: a device key and, after activation starts, a device id.
 pub struct App {
     pub key: SigningKey,
     pub device_id: String,
     pub base: String,
     http: reqwest::Client,
+    /// The app session once unlocked with the code.
+    pub session: Option<String>,
 }
 
 impl App {
@@ -27,7 +32,7 @@ impl App {
                 break k;
             }
         };
-        App { key, device_id: String::new(), base: server.url.clone(), http: reqwest::Client::new() }
+        App { key, device_id: String::new(), base: server.url.clone(), http: reqwest::Client::new(), session: None }
     }
 
     pub fn public_key(&self) -> String {
@@ -49,6 +54,7 @@ impl App {
             ("noegle-timestamp", now.to_string()),
             ("noegle-nonce", nonce.to_string()),
             ("noegle-signature", B64.encode(sig.to_bytes())),
+            ("noegle-app-session", self.session.clone().unwrap_or_default()),
         ]
     }
 
@@ -116,10 +122,52 @@ impl App {
         server.clock.advance(server.state.config.activation_wait_secs);
         let (s, b) = self.complete(server, user, card).await;
         assert_eq!(s, 200, "{b}");
+        self.set_code(server, CODE).await;
+        assert_eq!(self.unlock(CODE).await, 200);
+    }
+
+    /// Registers the app code (OPAQUE) as the app does right after activation.
+    pub async fn set_code(&self, server: &TestServer, code: &str) {
+        use noegle_client::appcode;
+        let (request, registering) = appcode::register_start(code).unwrap();
+        let (s, b) = self
+            .signed(server, "POST", "/api/app/v1/app-code/register/start", Some(json!({ "message": request })))
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let (upload, _) = appcode::register_finish(registering, code, b["message"].as_str().unwrap()).unwrap();
+        let (s, b) = self
+            .signed(server, "POST", "/api/app/v1/app-code/register/finish", Some(json!({ "message": upload })))
+            .await;
+        assert_eq!(s, 200, "{b}");
+    }
+
+    /// Unlocks with `code`; answers the status of the last step (200 when unlocked).
+    pub async fn unlock(&mut self, code: &str) -> u16 {
+        use noegle_client::appcode;
+        let (request, logging_in) = appcode::login_start(code).unwrap();
+        let (s, b) = self
+            .post("/api/app/v1/app-code/login/start", json!({ "device_id": self.device_id, "message": request }))
+            .await;
+        if s != 200 {
+            return s;
+        }
+        let Ok((fin, _)) = appcode::login_finish(logging_in, code, b["message"].as_str().unwrap()) else {
+            return 401;
+        };
+        let (s, b) = self
+            .post("/api/app/v1/app-code/login/finish", json!({ "device_id": self.device_id, "message": fin }))
+            .await;
+        self.session = b["app_session"].as_str().map(str::to_string);
+        s
     }
 }
 
 impl App {
+    /// The status of asking for requests (401 when locked).
+    pub async fn requests_status(&self, server: &TestServer) -> u16 {
+        self.signed(server, "GET", "/api/app/v1/requests", None).await.0
+    }
+
     /// The pending requests the app sees.
     pub async fn requests(&self, server: &TestServer) -> Vec<Value> {
         let (s, b) = self.signed(server, "GET", "/api/app/v1/requests", None).await;

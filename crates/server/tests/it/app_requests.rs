@@ -176,10 +176,13 @@ async fn reject_not_me_expiry_resend_and_switching_to_the_key_card() {
 
 #[tokio::test]
 async fn only_the_users_own_active_device_can_answer_and_only_in_time() {
-    let s = setup(Backend::Sqlite).await;
+    let mut s = setup(Backend::Sqlite).await;
     let (_, card_b) = s.server.user_with_card("bob").await;
     let mut bobs = App::new(&s.server);
     bobs.activate(&s.server, "bob", &card_b, "Bobs telefon").await;
+    // Bob's hour-long activation outlasted alice's 5-minute app session: she unlocks again.
+    assert_eq!(s.app.requests_status(&s.server).await, 401);
+    assert_eq!(s.app.unlock(crate::app::CODE).await, 200);
     let b = s.server.browser();
     let waiting = send(&b, &to_choice(&s, &b).await).await;
     let r = s.app.requests(&s.server).await.remove(0);

@@ -3,6 +3,7 @@
 
 mod app;
 mod app_activation;
+mod app_code;
 mod app_requests;
 mod keycards;
 mod lockout;

@@ -1,0 +1,207 @@
+//! The app code (R-APP9): an OPAQUE registration per device, so the 4-digit code never leaves the device and
+//! cannot be guessed offline from what the server stores. Every login *start* counts as a wrong code until
+//! its finish succeeds (a wrong code fails on the client, which then never finishes); five in a row block
+//! the device until "Glemt kode". A successful login opens an app session of at most five minutes.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use noegle_proto::opaque::Suite;
+use opaque_ke::{
+    CredentialFinalization, CredentialRequest, RegistrationRequest, RegistrationUpload, ServerLogin,
+    ServerLoginParameters, ServerRegistration, ServerSetup,
+};
+
+use crate::SecureRng;
+use crate::audit::AuditKind;
+use crate::device::Device;
+use crate::login::Ctx;
+use crate::secret::{random_token, token_digest};
+use crate::store::StoreError;
+
+/// Wrong codes in a row that block the device (R-APP9 default).
+pub const MAX_CODE_FAILURES: i64 = 5;
+/// Seconds an app session lasts: the app always locks after five minutes (R-APP4).
+pub const APP_SESSION_SECS: i64 = 300;
+/// Seconds between login start and finish.
+const LOGIN_STATE_SECS: i64 = 60;
+
+/// The server's OPAQUE setup (secret; kept apart from the database).
+pub type Setup = ServerSetup<Suite>;
+
+/// Why an app-code step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AppCodeError {
+    /// A message that does not decode.
+    #[error("malformed OPAQUE message: {0}")]
+    Malformed(&'static str),
+    /// The device has no app code yet.
+    #[error("this key app has no code yet; choose one")]
+    NoCode,
+    /// Five wrong codes: blocked until "Glemt kode".
+    #[error("the key app is blocked after 5 wrong codes; use \"Glemt kode\" (user ID, password and a key-card key)")]
+    Blocked,
+    /// The code was wrong (or the login expired).
+    #[error("wrong code")]
+    WrongCode {
+        /// Attempts left before the device is blocked.
+        remaining: i64,
+    },
+    /// Changing the code needs an unlocked app (or a forgot-code proof).
+    #[error("unlock the app with the current code first, or use \"Glemt kode\"")]
+    NotAllowed,
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn decode(b64: &str, what: &'static str) -> Result<Vec<u8>, AppCodeError> {
+    B64.decode(b64.trim()).map_err(|_| AppCodeError::Malformed(what))
+}
+
+/// Creates a new server setup.
+pub fn new_setup(rng: &mut dyn SecureRng) -> Vec<u8> {
+    let mut r = RngAdapter(rng);
+    Setup::new(&mut r).serialize().to_vec()
+}
+
+/// Parses a stored setup.
+pub fn parse_setup(bytes: &[u8]) -> Option<Setup> {
+    Setup::deserialize(bytes).ok()
+}
+
+/// Registration, server's first step: answers the client's request for `device`.
+pub fn register_start(setup: &Setup, device: &Device, request_b64: &str) -> Result<String, AppCodeError> {
+    let request = RegistrationRequest::<Suite>::deserialize(&decode(request_b64, "registration request")?)
+        .map_err(|_| AppCodeError::Malformed("registration request"))?;
+    let result = ServerRegistration::<Suite>::start(setup, request, device.device_id.as_bytes())
+        .map_err(|_| AppCodeError::Malformed("registration request"))?;
+    Ok(B64.encode(result.message.serialize()))
+}
+
+/// Registration, server's last step: stores the record and clears the wrong-code count (a new code, or a
+/// reset by "Glemt kode"). The caller has checked the device may (re)register.
+pub async fn register_finish(ctx: Ctx<'_>, device: &Device, upload_b64: &str) -> Result<(), AppCodeError> {
+    let upload = RegistrationUpload::<Suite>::deserialize(&decode(upload_b64, "registration upload")?)
+        .map_err(|_| AppCodeError::Malformed("registration upload"))?;
+    let record = ServerRegistration::<Suite>::finish(upload).serialize().to_vec();
+    ctx.store.set_app_code(&device.device_id, &record).await?;
+    let user = ctx.store.user_by_sub(&device.sub).await?.map(|u| u.user_id.to_string());
+    ctx.audit(AuditKind::AppCodeSet, user.as_deref(), serde_json::json!({ "device": device.serial })).await?;
+    Ok(())
+}
+
+/// Login, server's first step. Counts the attempt before answering; answers the server's message and how
+/// many attempts remain should this one fail.
+pub async fn login_start(
+    ctx: Ctx<'_>,
+    rng: &mut dyn SecureRng,
+    setup: &Setup,
+    device: &Device,
+    request_b64: &str,
+) -> Result<(String, i64), AppCodeError> {
+    let request = CredentialRequest::<Suite>::deserialize(&decode(request_b64, "credential request")?)
+        .map_err(|_| AppCodeError::Malformed("credential request"))?;
+    let record = ctx.store.app_code(&device.device_id).await?.ok_or(AppCodeError::NoCode)?;
+    let failures = ctx.store.add_code_failure(&device.device_id).await?;
+    if failures > MAX_CODE_FAILURES {
+        return Err(AppCodeError::Blocked);
+    }
+    let record =
+        ServerRegistration::<Suite>::deserialize(&record).map_err(|_| AppCodeError::Malformed("stored record"))?;
+    let mut r = RngAdapter(rng);
+    let result = ServerLogin::start(
+        &mut r,
+        setup,
+        Some(record),
+        request,
+        device.device_id.as_bytes(),
+        ServerLoginParameters::default(),
+    )
+    .map_err(|_| AppCodeError::Malformed("credential request"))?;
+    let state = B64.encode(result.state.serialize());
+    ctx.store.put_session(&format!("o:{}", device.device_id), &state, ctx.now.plus(LOGIN_STATE_SECS)).await?;
+    Ok((B64.encode(result.message.serialize()), MAX_CODE_FAILURES - failures))
+}
+
+/// Login, server's last step: on success clears the count and opens an app session (answered).
+pub async fn login_finish(
+    ctx: Ctx<'_>,
+    rng: &mut dyn SecureRng,
+    device: &Device,
+    finalization_b64: &str,
+) -> Result<(String, i64), AppCodeError> {
+    let key = format!("o:{}", device.device_id);
+    let Some(state) = ctx.store.session(&key, ctx.now).await? else {
+        return Err(wrong_code(ctx, device).await?);
+    };
+    ctx.store.delete_session(&key).await?;
+    let finalization =
+        CredentialFinalization::<Suite>::deserialize(&decode(finalization_b64, "credential finalization")?)
+            .map_err(|_| AppCodeError::Malformed("credential finalization"))?;
+    let state = ServerLogin::<Suite>::deserialize(&decode(&state, "login state")?)
+        .map_err(|_| AppCodeError::Malformed("login state"))?;
+    if state.finish(finalization, ServerLoginParameters::default()).is_err() {
+        return Err(wrong_code(ctx, device).await?);
+    }
+    ctx.store.reset_code_failures(&device.device_id).await?;
+    let token = random_token(rng, 32);
+    let expires = ctx.now.plus(APP_SESSION_SECS);
+    ctx.store.put_session(&format!("a:{}", token_digest(&token)), &device.device_id, expires).await?;
+    Ok((token, APP_SESSION_SECS))
+}
+
+/// Records a failed login and answers how many attempts remain.
+async fn wrong_code(ctx: Ctx<'_>, device: &Device) -> Result<AppCodeError, StoreError> {
+    let failures = ctx.store.code_failures(&device.device_id).await?;
+    let user = ctx.store.user_by_sub(&device.sub).await?.map(|u| u.user_id.to_string());
+    let detail = serde_json::json!({ "device": device.serial, "failures": failures });
+    ctx.audit(AuditKind::AppCodeRejected, user.as_deref(), detail).await?;
+    Ok(AppCodeError::WrongCode { remaining: (MAX_CODE_FAILURES - failures).max(0) })
+}
+
+/// Whether `token` is a live app session of `device`.
+pub async fn session_valid(ctx: Ctx<'_>, device: &Device, token: &str) -> Result<bool, StoreError> {
+    let owner = ctx.store.session(&format!("a:{}", token_digest(token)), ctx.now).await?;
+    Ok(owner.as_deref() == Some(device.device_id.as_str()))
+}
+
+/// Ends an app session (the app locked).
+pub async fn end_session(ctx: Ctx<'_>, token: &str) -> Result<(), StoreError> {
+    ctx.store.delete_session(&format!("a:{}", token_digest(token))).await
+}
+
+/// A forgot-code proof ("Glemt kode", R-APP8): after password and key-card key, a short-lived token that
+/// allows one new registration for `device`.
+pub async fn issue_reset(ctx: Ctx<'_>, rng: &mut dyn SecureRng, device: &Device) -> Result<String, StoreError> {
+    let token = random_token(rng, 32);
+    ctx.store.put_session(&format!("r:{}", token_digest(&token)), &device.device_id, ctx.now.plus(300)).await?;
+    Ok(token)
+}
+
+/// Uses a forgot-code proof: true if it was valid for `device` (it works once).
+pub async fn take_reset(ctx: Ctx<'_>, device: &Device, token: &str) -> Result<bool, StoreError> {
+    let key = format!("r:{}", token_digest(token));
+    let owner = ctx.store.session(&key, ctx.now).await?;
+    ctx.store.delete_session(&key).await?;
+    Ok(owner.as_deref() == Some(device.device_id.as_str()))
+}
+
+/// `opaque-ke` wants a sized RNG; this lends it ours.
+struct RngAdapter<'a>(&'a mut dyn SecureRng);
+
+impl rand::RngCore for RngAdapter<'_> {
+    fn next_u32(&mut self) -> u32 {
+        self.0.next_u32()
+    }
+    fn next_u64(&mut self) -> u64 {
+        self.0.next_u64()
+    }
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        self.0.fill_bytes(dest)
+    }
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand::Error> {
+        self.0.try_fill_bytes(dest)
+    }
+}
+
+impl rand::CryptoRng for RngAdapter<'_> {}

@@ -112,8 +112,9 @@ pub fn banner(state: &AppState, card: &ClearCard) -> String {
          Key app: activate the terminal app with the same card, log in again after {wait} seconds (the demo\n  \
          shortens the hour the real service waits), and approve the Demo Bank log-in from it:\n    \
          echo {DEMO_PASSWORD} | cargo run -p noegleapp -- activate start --server {url} --user-id {DEMO_USER} --password-stdin --keycard-json {dir}/{CARD_FILE}\n    \
-         echo {DEMO_PASSWORD} | cargo run -p noegleapp -- activate complete --user-id {DEMO_USER} --password-stdin --keycard-json {dir}/{CARD_FILE}\n    \
-         cargo run -p noegleapp -- approve --match-code NN   (the code the log-in box shows)\n",
+         printf '{DEMO_PASSWORD}\\n7391\\n' | cargo run -p noegleapp -- activate complete --user-id {DEMO_USER} --password-stdin --keycard-json {dir}/{CARD_FILE}\n    \
+         (7391 becomes the app's 4-digit code; it unlocks the app for 5 minutes at a time)\n    \
+         echo 7391 | cargo run -p noegleapp -- approve --code-stdin --match-code NN   (NN: the code the log-in box shows)\n",
         card_grid(card),
         wait = state.config.activation_wait_secs,
     )

@@ -67,6 +67,7 @@ pub fn app(state: AppState, extra: Router) -> Router {
         .route("/authorize", get(oidc::authorize))
         .route("/token", post(oidc::token))
         .route("/userinfo", get(oidc::userinfo).post(oidc::userinfo))
+        .route("/api/openapi.json", get(openapi))
         .route("/api/app/v1/time", get(api::time))
         .route("/api/app/v1/login", post(api::login))
         .route("/api/app/v1/activation", post(api::start_activation))
@@ -102,6 +103,13 @@ pub fn app(state: AppState, extra: Router) -> Router {
         .layer(DefaultBodyLimit::max(limit))
 }
 
+/// The OpenAPI document of the key-app API.
+pub const OPENAPI: &str = include_str!("../static/openapi.json");
+
+async fn openapi() -> impl axum::response::IntoResponse {
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], OPENAPI)
+}
+
 async fn stylesheet() -> impl axum::response::IntoResponse {
     (
         [
@@ -121,4 +129,26 @@ pub async fn serve(
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every app-API route the router serves is described in the OpenAPI document, with its methods.
+    #[test]
+    fn the_openapi_document_covers_every_app_route() {
+        let doc: serde_json::Value = serde_json::from_str(super::OPENAPI).unwrap();
+        let source = include_str!("lib.rs");
+        let mut seen = 0;
+        for line in source.lines().map(str::trim).filter(|l| l.starts_with(".route(\"/api/app/v1")) {
+            let path = line.split('"').nth(1).unwrap();
+            let item = &doc["paths"][path];
+            assert!(item.is_object(), "{path} is not in openapi.json");
+            for method in ["get", "post", "delete"] {
+                let routed = line.contains(&format!("{method}(")) || line.contains(&format!(".{method}("));
+                assert_eq!(routed, item.get(method).is_some(), "{method} {path}");
+            }
+            seen += 1;
+        }
+        assert_eq!(seen, doc["paths"].as_object().unwrap().len(), "every documented path is served");
+    }
 }

@@ -224,6 +224,19 @@ impl AppClient {
         Self::read(r.send().await).await
     }
 
+    /// Opens the live channel (signed); read it with [`next_event`].
+    pub async fn open_events(&mut self) -> Result<reqwest::Response, ApiError> {
+        let r = self.signed_request("GET", "/api/app/v1/events", None).await?;
+        let response =
+            r.send().await.map_err(|e| ApiError::local("network", format!("cannot reach the server: {e}")))?;
+        if !response.status().is_success() {
+            return Self::read::<Value>(Ok(response))
+                .await
+                .and_then(|_| Err(ApiError::local("protocol", "no event stream")));
+        }
+        Ok(response)
+    }
+
     /// Opens the live channel and calls `on_event` with each event name (`request`, `activation_ready`,
     /// `pending_activation`) until it answers false or the server closes the channel.
     pub async fn watch(&mut self, mut on_event: impl FnMut(&str) -> bool) -> Result<(), ApiError> {
@@ -409,5 +422,21 @@ impl AppClient {
         let v: Value =
             self.signed("POST", &format!("/api/app/v1/requests/{}/decision", r.request_id), Some(body)).await?;
         Ok(v["state"].as_str().unwrap_or_default().to_string())
+    }
+}
+
+/// Reads the next event name from an open live channel (`None` when it closes). `buffer` keeps partial data
+/// between calls.
+pub async fn next_event(response: &mut reqwest::Response, buffer: &mut String) -> Option<String> {
+    loop {
+        if let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            if let Some(name) = block.lines().find_map(|l| l.strip_prefix("event:")) {
+                return Some(name.trim().to_string());
+            }
+            continue;
+        }
+        let chunk = response.chunk().await.ok()??;
+        buffer.push_str(&String::from_utf8_lossy(chunk.as_ref()));
     }
 }

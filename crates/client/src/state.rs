@@ -26,6 +26,16 @@ pub struct DeviceState {
     pub private_key: Option<String>,
     /// The device key sealed under the app code's OPAQUE export key, once a code is chosen.
     pub sealed_key: Option<crate::appcode::SealedKey>,
+    /// "Lås når appen lukker" (default on); the app always locks after 5 minutes regardless.
+    #[serde(default = "default_true")]
+    pub lock_on_close: bool,
+    /// "Slå meddelelser til" (default on); requests still arrive with "Opdater" when off.
+    #[serde(default = "default_true")]
+    pub notifications: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// Why the state cannot be read or written.
@@ -64,6 +74,8 @@ impl DeviceState {
             ready_at: None,
             private_key: Some(B64.encode(key.as_slice())),
             sealed_key: None,
+            lock_on_close: true,
+            notifications: true,
         }
     }
 

@@ -11,6 +11,8 @@ use clap::{Args, Parser, Subcommand};
 use noegle_client::{ApiError, AppClient, DeviceState};
 use serde_json::json;
 
+mod ui;
+
 /// The nøgle key app for a terminal.
 #[derive(Debug, Parser)]
 #[command(name = "noegleapp", version, about)]
@@ -21,8 +23,9 @@ struct Cli {
     /// Print JSON for scripts.
     #[arg(long, global = true)]
     json: bool,
+    /// What to do; without one, the interactive app starts.
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -241,7 +244,10 @@ fn print(json: bool, value: serde_json::Value, text: String) {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let dir = &cli.dir;
-    match cli.command {
+    let Some(command) = cli.command else {
+        return ui::run(dir, local_now).await;
+    };
+    match command {
         Command::Activate(Activate::Start { server, name, login: l }) => {
             if let Ok(s) = DeviceState::load(dir)
                 && s.status.as_deref() == Some("active")

@@ -213,3 +213,124 @@ async fn five_wrong_codes_block_and_forgot_code_unblocks_then_change_code() {
     assert!(!app(&dir, &["requests", "--code-stdin"], "5820\n").await.0, "the old code no longer opens the app");
     assert!(app(&dir, &["requests", "--code-stdin"], "9153\n").await.0);
 }
+
+/// A terminal in tmux (its own server socket), driven by send-keys and read by capture-pane.
+struct Terminal {
+    socket: String,
+}
+
+impl Terminal {
+    fn start(dir: &Path) -> Terminal {
+        let socket = format!("noegleapp-test-{}", std::process::id());
+        let status = std::process::Command::new("tmux")
+            .args(["-L", &socket, "new-session", "-d", "-s", "app", "-x", "100", "-y", "40", "-e"])
+            .arg(format!("NOEGLEAPP_DIR={}", dir.display()))
+            .arg(env!("CARGO_BIN_EXE_noegleapp"))
+            .status()
+            .expect("tmux is installed");
+        assert!(status.success());
+        Terminal { socket }
+    }
+
+    fn screen(&self) -> String {
+        let out = std::process::Command::new("tmux")
+            .args(["-L", &self.socket, "capture-pane", "-p", "-t", "app"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string()
+    }
+
+    fn send(&self, text: &str) {
+        let status = std::process::Command::new("tmux")
+            .args(["-L", &self.socket, "send-keys", "-t", "app", text, "Enter"])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    async fn wait_for(&self, text: &str) -> String {
+        for _ in 0..100 {
+            let screen = self.screen();
+            if screen.contains(text) {
+                return screen;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("the screen never showed {text:?}:\n{}", self.screen());
+    }
+}
+
+impl Drop for Terminal {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("tmux").args(["-L", &self.socket, "kill-server"]).status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_terminal_ui_unlocks_shows_a_pushed_request_and_approves_it() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let (_, card) = server.user_with_card("carl").await;
+    let tmp = tempfile::tempdir().unwrap();
+    let card_file = tmp.path().join("card.json");
+    std::fs::write(&card_file, serde_json::to_vec(&card).unwrap()).unwrap();
+    let card_arg = card_file.to_str().unwrap();
+    let dir = tmp.path().join("app");
+    let pw = format!("{PASSWORD}\n");
+    let login = ["--user-id", "carl", "--password-stdin", "--keycard-json", card_arg];
+    let start: Vec<&str> = ["activate", "start", "--server", &server.url].iter().copied().chain(login).collect();
+    assert!(app(&dir, &start, &pw).await.0);
+    server.clock.advance(3600);
+    let complete: Vec<&str> = ["activate", "complete"].iter().copied().chain(login).collect();
+    assert!(app(&dir, &complete, &format!("{pw}{CODE}\n")).await.0);
+
+    let t = Terminal::start(&dir);
+    t.wait_for("Indtast din firecifrede kode").await;
+    t.send("0001");
+    t.wait_for("Forkert kode (4 forsøg tilbage)").await;
+    t.send(CODE);
+    t.wait_for("Klar til opdateringer").await;
+    t.send("?");
+    t.wait_for("Her vises anmodninger").await;
+    t.send("");
+    t.wait_for("Klar til opdateringer").await;
+
+    // A log-in at Demo Bank: the request arrives on the live channel.
+    let cb = "http://localhost:9999/cb";
+    let c = server.client("Demo Bank", cb, true).await;
+    let authorize = format!(
+        "{}/authorize?response_type=code&scope=openid&client_id={}&redirect_uri={}&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
+        server.url,
+        c.client.client_id,
+        url::form_urlencoded::byte_serialize(cb.as_bytes()).collect::<String>()
+    );
+    let b = Browser::new(&server.url);
+    let choice = b.password(&b.open(&authorize).await, "carl", PASSWORD).await;
+    assert_eq!(b.post("/login/app/send", &[("csrf", &choice.csrf())]).await.status, 303);
+    let code = b.get("/login").await.class_text("match-code").unwrap();
+    let screen = t.wait_for("Anmodning fra Demo Bank").await;
+    assert!(screen.contains("Log på Demo Bank") && screen.contains("Indtast koden fra log-in-boksen"), "{screen}");
+
+    let wrong = if code == "00" { "01" } else { "00" };
+    t.send(wrong);
+    t.wait_for("Koden passer ikke").await;
+    t.send(&code);
+    t.wait_for("Godkendelsen er modtaget").await;
+    assert_eq!(b.get("/login").await.status, 303, "the log-in box continues by itself");
+
+    t.send("");
+    t.wait_for("Klar til opdateringer").await;
+    t.send("i");
+    t.wait_for("Lås når appen lukker: til").await;
+    t.send("6");
+    let serial = serial_of(&dir);
+    t.wait_for(&serial).await;
+    t.send("");
+    t.wait_for("7 Afmeld nøgleapp").await;
+    t.send("q");
+}
+
+/// The serial the app keeps, read from its state file.
+fn serial_of(dir: &Path) -> String {
+    let state: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("device.json")).unwrap()).unwrap();
+    state["serial"].as_str().unwrap().to_string()
+}

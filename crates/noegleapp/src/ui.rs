@@ -17,6 +17,9 @@ const LOCK_AFTER: Duration = Duration::from_secs(300);
 #[derive(Clone)]
 enum Screen {
     Locked(Option<String>),
+    NewCode(Option<String>),
+    RepeatCode(String),
+    Deregister,
     Home(Option<String>),
     Request(Request, Option<String>),
     Confirm(Request),
@@ -41,6 +44,8 @@ fn help(screen: &Screen) -> String {
         Screen::Request(..) | Screen::Confirm(_) => "Kontrollér tjenesten og handlingen. Indtast den 2-cifrede kode, som \
             log-in-boksen viser, for at godkende. Var det ikke dig, så afvis med a og vælg \"Det var ikke mig\"."
             .into(),
+        Screen::NewCode(_) | Screen::RepeatCode(_) => "Vælg en kode, der er svær at gætte: ikke 1234, 0000 eller lignende.".into(),
+        Screen::Deregister => "Afmeld nøgleappen, før du sletter appen eller giver enheden videre.".into(),
         Screen::Settings(_) => "Indstillinger: lås når appen lukker, meddelelser, skift kode, hjælp og support, vejledning, \
             serienummer (oplys det til support) og afmeld nøgleapp (sletter alle data her)."
             .into(),
@@ -89,6 +94,15 @@ fn render(screen: &Screen, state: &DeviceState) {
             (format!("Vil du afvise anmodningen fra {}?", r.client_name), "a AFVIS · n Det var ikke mig · t Tilbage")
         }
         Screen::Receipt(text) => (text.to_string(), "Enter OK"),
+        Screen::NewCode(msg) => (
+            format!("Skift kode for nøgleapp\n\nVælg en ny firecifret kode{}", msg.as_ref().map(|m| format!("\n\n{m}")).unwrap_or_default()),
+            "kode + Enter · t Tilbage",
+        ),
+        Screen::RepeatCode(_) => ("Skift kode for nøgleapp\n\nGentag den nye kode".to_string(), "kode + Enter · t Tilbage"),
+        Screen::Deregister => (
+            "Afmeld nøgleapp\n\nNøgleappen afmeldes i systemet, og alle data på denne enhed slettes.\nDu skal aktivere den igen med dit nøglekort for at bruge den.".to_string(),
+            "j Afmeld · t Tilbage",
+        ),
         Screen::Settings(msg) => (
             format!(
                 "Indstillinger\n\n 1 Lås når appen lukker: {}\n 2 Meddelelser: {}\n 3 Skift kode for nøgleapp\n \
@@ -221,6 +235,32 @@ pub async fn run(dir: &Path, local_now: fn() -> i64) -> anyhow::Result<()> {
                 _ => Screen::Request(r, None),
             },
             Screen::Receipt(_) => refresh(&mut app).await,
+            Screen::NewCode(_) if input == "t" => Screen::Settings(None),
+            Screen::NewCode(_) => match noegle_client::appcode_check(&input) {
+                Ok(()) => Screen::RepeatCode(input),
+                Err(e) => Screen::NewCode(Some(e.to_string())),
+            },
+            Screen::RepeatCode(_) if input == "t" => Screen::Settings(None),
+            Screen::RepeatCode(first) if first != input => {
+                Screen::NewCode(Some("De to koder er forskellige. Prøv igen.".into()))
+            }
+            Screen::RepeatCode(code) => match app.change_code(&code).await {
+                Ok(()) => {
+                    app.state.save(dir)?;
+                    Screen::Receipt("Koden er ændret.")
+                }
+                Err(e) => Screen::Settings(Some(e.message)),
+            },
+            Screen::Deregister if input == "j" => {
+                app.deregister().await.map_err(|e| anyhow::anyhow!("{}", e.message))?;
+                DeviceState::wipe(dir)?;
+                if let Some(l) = listener.take() {
+                    l.abort();
+                }
+                println!("\nNøgleappen er afmeldt, og alle data på enheden er slettet.");
+                return Ok(());
+            }
+            Screen::Deregister => Screen::Settings(None),
             Screen::Text(..) => std::mem::replace(&mut back, Screen::Home(None)),
             Screen::Settings(_) => match input.as_str() {
                 "1" => {
@@ -233,7 +273,7 @@ pub async fn run(dir: &Path, local_now: fn() -> i64) -> anyhow::Result<()> {
                     app.state.save(dir)?;
                     Screen::Settings(Some("Gemt. Anmodninger kan altid hentes med Opdater.".into()))
                 }
-                "3" => Screen::Settings(Some("Skift kode: luk appen og kør `noegleapp change-code`.".into())),
+                "3" => Screen::NewCode(None),
                 "4" => {
                     back = Screen::Settings(None);
                     Screen::Text("Hjælp og NemID support", SUPPORT.into())
@@ -246,9 +286,7 @@ pub async fn run(dir: &Path, local_now: fn() -> i64) -> anyhow::Result<()> {
                     back = Screen::Settings(None);
                     Screen::Text("Serienummer", app.state.serial.clone().unwrap_or_default())
                 }
-                "7" => Screen::Settings(Some(
-                    "Afmeld: luk appen og kør `noegleapp deregister --yes` (sletter alle data her).".into(),
-                )),
+                "7" => Screen::Deregister,
                 _ => refresh(&mut app).await,
             },
         };

@@ -262,7 +262,8 @@ impl Terminal {
 
 impl Drop for Terminal {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("tmux").args(["-L", &self.socket, "kill-server"]).status();
+        let _ =
+            std::process::Command::new("tmux").args(["-L", &self.socket, "kill-server"]).stderr(Stdio::null()).status();
     }
 }
 
@@ -326,7 +327,40 @@ async fn the_terminal_ui_unlocks_shows_a_pushed_request_and_approves_it() {
     t.wait_for(&serial).await;
     t.send("");
     t.wait_for("7 Afmeld nøgleapp").await;
+
+    // Change the code from the settings; a common code is refused.
+    t.send("3");
+    t.wait_for("Vælg en ny firecifret kode").await;
+    t.send("1111");
+    t.wait_for("too easy to guess").await;
+    t.send("4826");
+    t.wait_for("Gentag den nye kode").await;
+    t.send("4826");
+    t.wait_for("Koden er ændret").await;
     t.send("q");
+    drop(t);
+    let (ok, _, err) = app(&dir, &["requests", "--code-stdin"], "4826\n").await;
+    assert!(ok, "the new code opens the app: {err}");
+
+    // Deregister from the settings: the server first, then every file here.
+    let t = Terminal::start(&dir);
+    t.wait_for("Indtast din firecifrede kode").await;
+    t.send("4826");
+    t.wait_for("Klar til opdateringer").await;
+    t.send("i");
+    t.wait_for("7 Afmeld nøgleapp").await;
+    t.send("7");
+    t.wait_for("alle data på denne enhed slettes").await;
+    t.send("j");
+    for _ in 0..50 {
+        if !dir.exists() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(!dir.exists(), "every file of the app is deleted");
+    let device = server.state.store.device_by_serial(&serial).await.unwrap().unwrap();
+    assert_eq!(device.status, noegle_core::device::DeviceStatus::Revoked);
 }
 
 /// The serial the app keeps, read from its state file.

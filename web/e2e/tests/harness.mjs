@@ -12,12 +12,14 @@ export const repo = resolve(here, '../../..');
 export const outDir = join(repo, 'web/e2e/out');
 mkdirSync(outDir, { recursive: true });
 
-function binary() {
-  if (process.env.NOEGLE_BIN) return process.env.NOEGLE_BIN;
-  for (const p of ['target/release/noegle', 'target/debug/noegle']) {
+/** The path of a built binary of the workspace (release preferred). */
+export function binary(name = 'noegle') {
+  const fromEnv = name === 'noegle' ? process.env.NOEGLE_BIN : process.env.NOEGLEAPP_BIN;
+  if (fromEnv) return fromEnv;
+  for (const p of [`target/release/${name}`, `target/debug/${name}`]) {
     if (existsSync(join(repo, p))) return join(repo, p);
   }
-  throw new Error('build noegle first: cargo build --release -p noegle');
+  throw new Error(`build ${name} first: cargo build --release -p ${name}`);
 }
 
 function freePort() {
@@ -32,12 +34,12 @@ function freePort() {
 }
 
 /** Starts `noegle demo`; resolves when /readyz answers. */
-export async function startDemo() {
+export async function startDemo(extraEnv = {}) {
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), 'noegle-e2e-'));
   const child = spawn(binary(), ['demo', '--bind', `127.0.0.1:${port}`, '--data-dir', dataDir], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NOEGLE_LOG: 'warn' },
+    env: { ...process.env, NOEGLE_LOG: 'warn', ...extraEnv },
   });
   let output = '';
   child.stdout.on('data', (d) => { output += d; });

@@ -130,11 +130,9 @@ pub async fn login_finish(
     device: &Device,
     finalization_b64: &str,
 ) -> Result<(String, i64), AppCodeError> {
-    let key = format!("o:{}", device.device_id);
-    let Some(state) = ctx.store.session(&key, ctx.now).await? else {
+    let Some(state) = ctx.store.take_session(&format!("o:{}", device.device_id), ctx.now).await? else {
         return Err(wrong_code(ctx, device).await?);
     };
-    ctx.store.delete_session(&key).await?;
     let finalization =
         CredentialFinalization::<Suite>::deserialize(&decode(finalization_b64, "credential finalization")?)
             .map_err(|_| AppCodeError::Malformed("credential finalization"))?;
@@ -180,9 +178,7 @@ pub async fn issue_reset(ctx: Ctx<'_>, rng: &mut dyn SecureRng, device: &Device)
 
 /// Uses a forgot-code proof: true if it was valid for `device` (it works once).
 pub async fn take_reset(ctx: Ctx<'_>, device: &Device, token: &str) -> Result<bool, StoreError> {
-    let key = format!("r:{}", token_digest(token));
-    let owner = ctx.store.session(&key, ctx.now).await?;
-    ctx.store.delete_session(&key).await?;
+    let owner = ctx.store.take_session(&format!("r:{}", token_digest(token)), ctx.now).await?;
     Ok(owner.as_deref() == Some(device.device_id.as_str()))
 }
 

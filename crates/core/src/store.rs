@@ -105,6 +105,10 @@ pub trait SessionStore: Send + Sync {
     async fn session(&self, id_digest: &str, now: UnixTime) -> StoreResult<Option<String>>;
     /// Deletes a session.
     async fn delete_session(&self, id_digest: &str) -> StoreResult<()>;
+    /// Deletes a live session and answers its data, in one statement: of concurrent takers only one gets it.
+    async fn take_session(&self, id_digest: &str, now: UnixTime) -> StoreResult<Option<String>>;
+    /// Removes expired sessions and request nonces older than `nonces_before`; answers how many rows went.
+    async fn purge_expired(&self, now: UnixTime, nonces_before: UnixTime) -> StoreResult<u64>;
 }
 
 /// The append-only audit trail.

@@ -103,8 +103,10 @@ async fn serve(mut config: Config, args: ServeArgs, demo: bool) -> anyhow::Resul
         axum::Router::new()
     };
     tracing::info!(address = %bound, public_url = %state.config.public_url, database = %noegle_store::redact(&state.config.database_url()), "nøgle is listening");
+    let housekeeping = noegle_server::spawn_housekeeping(state.clone());
     let app = noegle_server::app(state, extra);
     noegle_server::serve(listener, app, shutdown_signal()).await?;
+    housekeeping.abort();
     Ok(())
 }
 

@@ -219,8 +219,7 @@ async fn take_ticket(state: &AppState, ticket: &str) -> Result<Ticket, ApiError>
             "log in again: the ticket is unknown, used or expired",
         )
     };
-    let data = state.store.session(&id, state.now()).await?.ok_or_else(expired)?;
-    state.store.delete_session(&id).await?;
+    let data = state.store.take_session(&id, state.now()).await?.ok_or_else(expired)?;
     serde_json::from_str(&data).map_err(|_| expired())
 }
 

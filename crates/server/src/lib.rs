@@ -120,6 +120,22 @@ async fn stylesheet() -> impl axum::response::IntoResponse {
     )
 }
 
+/// Every ten minutes, removes expired sessions and request nonces older than an hour (far past the ±60 s a
+/// signed request's timestamp may be off, so a replay is still refused by its timestamp).
+pub fn spawn_housekeeping(state: AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            let now = state.now();
+            match state.store.purge_expired(now, now.plus(-3600)).await {
+                Ok(n) => tracing::debug!(removed = n, "housekeeping"),
+                Err(e) => tracing::warn!(error = %e, "housekeeping failed"),
+            }
+        }
+    })
+}
+
 /// Serves `app` on `listener` until `shutdown` resolves.
 pub async fn serve(
     listener: tokio::net::TcpListener,

@@ -479,6 +479,30 @@ macro_rules! impl_store {
                 row.map(|r| r.try_get(0)).transpose().map_err(crate::backend)
             }
 
+            async fn take_session(&self, id_digest: &str, now: UnixTime) -> StoreResult<Option<String>> {
+                let row = sqlx::query("DELETE FROM sessions WHERE id_digest = $1 AND expires_at > $2 RETURNING data")
+                    .bind(id_digest)
+                    .bind(now.0)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(crate::backend)?;
+                row.map(|r| r.try_get(0)).transpose().map_err(crate::backend)
+            }
+
+            async fn purge_expired(&self, now: UnixTime, nonces_before: UnixTime) -> StoreResult<u64> {
+                let a = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+                    .bind(now.0)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(crate::backend)?;
+                let b = sqlx::query("DELETE FROM device_nonces WHERE seen_at < $1")
+                    .bind(nonces_before.0)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(crate::backend)?;
+                Ok(a.rows_affected() + b.rows_affected())
+            }
+
             async fn delete_session(&self, id_digest: &str) -> StoreResult<()> {
                 sqlx::query("DELETE FROM sessions WHERE id_digest = $1")
                     .bind(id_digest)

@@ -57,6 +57,25 @@ async fn sessions_expire() {
         assert_eq!(s.session("d1", noegle_core::UnixTime(150)).await.unwrap().as_deref(), Some("{\"a\":2}"));
         s.delete_session("d1").await.unwrap();
         assert_eq!(s.session("d1", noegle_core::UnixTime(150)).await.unwrap(), None);
+
+        // A single-use entry is taken once, even by concurrent takers; expired ones are purged.
+        s.put_session("t1", "ticket", noegle_core::UnixTime(200)).await.unwrap();
+        let takers: Vec<_> = (0..8)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move { store.take_session("t1", noegle_core::UnixTime(150)).await.unwrap() })
+            })
+            .collect();
+        let mut got = 0;
+        for t in takers {
+            got += t.await.unwrap().is_some() as usize;
+        }
+        assert_eq!(got, 1);
+        s.put_session("old", "x", noegle_core::UnixTime(100)).await.unwrap();
+        s.put_session("new", "y", noegle_core::UnixTime(300)).await.unwrap();
+        assert_eq!(s.take_session("old", noegle_core::UnixTime(150)).await.unwrap(), None, "expired");
+        assert!(s.purge_expired(noegle_core::UnixTime(150), noegle_core::UnixTime(0)).await.unwrap() >= 1);
+        assert_eq!(s.session("new", noegle_core::UnixTime(150)).await.unwrap().as_deref(), Some("y"));
     })
     .await;
 }

@@ -176,20 +176,10 @@ async fn activate_with_two_keys_an_hour_apart_then_approve_a_login() {
 #[tokio::test(flavor = "multi_thread")]
 async fn five_wrong_codes_block_and_forgot_code_unblocks_then_change_code() {
     let server = TestServer::start(Backend::Sqlite).await;
-    let (_, card) = server.user_with_card("bob").await;
-    let tmp = tempfile::tempdir().unwrap();
-    let card_file = tmp.path().join("card.json");
-    std::fs::write(&card_file, serde_json::to_vec(&card).unwrap()).unwrap();
-    let card_arg = card_file.to_str().unwrap();
-    let dir = tmp.path().join("app");
-    let pw = format!("{PASSWORD}\n");
+    let a = activated(&server, "bob").await;
+    let (dir, pw) = (a.dir.clone(), format!("{PASSWORD}\n"));
+    let card_arg = a.card_file.to_str().unwrap();
     let activate = ["--user-id", "bob", "--password-stdin", "--keycard-json", card_arg];
-    let start: Vec<&str> = ["activate", "start", "--server", &server.url].iter().copied().chain(activate).collect();
-    assert!(app(&dir, &start, &pw).await.0);
-    server.clock.advance(3600);
-    let complete: Vec<&str> = ["activate", "complete"].iter().copied().chain(activate).collect();
-    let (ok, _, err) = app(&dir, &complete, &format!("{pw}{CODE}\n")).await;
-    assert!(ok, "{err}");
 
     for left in (0..5).rev() {
         let (ok, _, err) = app(&dir, &["requests", "--code-stdin"], "0001\n").await;
@@ -212,6 +202,30 @@ async fn five_wrong_codes_block_and_forgot_code_unblocks_then_change_code() {
     assert!(ok, "{err}");
     assert!(!app(&dir, &["requests", "--code-stdin"], "5820\n").await.0, "the old code no longer opens the app");
     assert!(app(&dir, &["requests", "--code-stdin"], "9153\n").await.0);
+}
+
+/// A user with a key card (also as a JSON file) and a terminal key app activated for them with [`CODE`].
+struct Activated {
+    _tmp: tempfile::TempDir,
+    dir: std::path::PathBuf,
+    card_file: std::path::PathBuf,
+}
+
+async fn activated(server: &TestServer, user: &str) -> Activated {
+    let (_, card) = server.user_with_card(user).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let card_file = tmp.path().join("card.json");
+    std::fs::write(&card_file, serde_json::to_vec(&card).unwrap()).unwrap();
+    let dir = tmp.path().join("app");
+    let pw = format!("{PASSWORD}\n");
+    let login = ["--user-id", user, "--password-stdin", "--keycard-json", card_file.to_str().unwrap()];
+    let start: Vec<&str> = ["activate", "start", "--server", &server.url].iter().copied().chain(login).collect();
+    assert!(app(&dir, &start, &pw).await.0);
+    server.clock.advance(3600);
+    let complete: Vec<&str> = ["activate", "complete"].iter().copied().chain(login).collect();
+    let (ok, _, err) = app(&dir, &complete, &format!("{pw}{CODE}\n")).await;
+    assert!(ok, "{err}");
+    Activated { _tmp: tmp, dir, card_file }
 }
 
 /// A terminal in tmux (its own server socket), driven by send-keys and read by capture-pane.
@@ -270,19 +284,8 @@ impl Drop for Terminal {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_terminal_ui_unlocks_shows_a_pushed_request_and_approves_it() {
     let server = TestServer::start(Backend::Sqlite).await;
-    let (_, card) = server.user_with_card("carl").await;
-    let tmp = tempfile::tempdir().unwrap();
-    let card_file = tmp.path().join("card.json");
-    std::fs::write(&card_file, serde_json::to_vec(&card).unwrap()).unwrap();
-    let card_arg = card_file.to_str().unwrap();
-    let dir = tmp.path().join("app");
-    let pw = format!("{PASSWORD}\n");
-    let login = ["--user-id", "carl", "--password-stdin", "--keycard-json", card_arg];
-    let start: Vec<&str> = ["activate", "start", "--server", &server.url].iter().copied().chain(login).collect();
-    assert!(app(&dir, &start, &pw).await.0);
-    server.clock.advance(3600);
-    let complete: Vec<&str> = ["activate", "complete"].iter().copied().chain(login).collect();
-    assert!(app(&dir, &complete, &format!("{pw}{CODE}\n")).await.0);
+    let a = activated(&server, "carl").await;
+    let dir = a.dir.clone();
 
     let t = Terminal::start(&dir);
     t.wait_for("Indtast din firecifrede kode").await;

@@ -36,6 +36,9 @@ pub struct Config {
     pub min_android: String,
     /// Match code: `type` (typed into the app), `show` (compared) or `off`. `NOEGLE_MATCH_CODE`.
     pub match_code: String,
+    /// Guesses (password, key, app code, client secret) one client address may make per minute, across
+    /// every account. `NOEGLE_GUESSES_PER_MINUTE`.
+    pub guesses_per_minute: u32,
 }
 
 impl Default for Config {
@@ -54,6 +57,7 @@ impl Default for Config {
             min_ios: "9".into(),
             min_android: "4.4".into(),
             match_code: "type".into(),
+            guesses_per_minute: 60,
         }
     }
 }
@@ -115,6 +119,10 @@ impl Config {
         if let Some(v) = env("NOEGLE_MATCH_CODE") {
             config.match_code = v;
         }
+        if let Some(v) = env("NOEGLE_GUESSES_PER_MINUTE") {
+            config.guesses_per_minute =
+                v.parse().map_err(|e| ConfigError(format!("NOEGLE_GUESSES_PER_MINUTE={v}: {e}")))?;
+        }
         config.validate()?;
         Ok(config)
     }
@@ -148,6 +156,9 @@ impl Config {
             if v.split('.').any(|p| p.parse::<u32>().is_err()) {
                 return Err(ConfigError(format!("{name} must be a version like 9 or 4.4, not {v:?}")));
             }
+        }
+        if !(1..=100_000).contains(&self.guesses_per_minute) {
+            return Err(ConfigError("guesses_per_minute must be between 1 and 100000".into()));
         }
         if !matches!(self.match_code.as_str(), "type" | "show" | "off") {
             return Err(ConfigError(format!("match_code must be type, show or off, not {:?}", self.match_code)));
@@ -197,7 +208,13 @@ impl Config {
 
     /// Settings for a test server in `data_dir`.
     pub fn for_tests(data_dir: &Path) -> Config {
-        Config { data_dir: data_dir.to_path_buf(), bind: SocketAddr::from(([127, 0, 0, 1], 0)), ..Config::default() }
+        // Tests make many attempts from one address on purpose; the limit has its own test.
+        Config {
+            data_dir: data_dir.to_path_buf(),
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            guesses_per_minute: 100_000,
+            ..Config::default()
+        }
     }
 }
 

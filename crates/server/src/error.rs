@@ -26,6 +26,9 @@ pub enum AppError {
     /// The body exceeded the limit.
     #[error("request body too large")]
     TooLarge,
+    /// Too many guesses from this address.
+    #[error("too many attempts from this address")]
+    TooManyRequests,
     /// An authorization request that cannot be answered by redirect (unknown client, wrong redirect URI).
     #[error("invalid authorization request: {0}")]
     InvalidAuthorization(String),
@@ -56,6 +59,7 @@ impl AppError {
             }
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Storage(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -72,6 +76,7 @@ impl AppError {
                 (t.invalid_request, t.bad_form, Some("Content-Type: application/x-www-form-urlencoded".into()))
             }
             AppError::TooLarge => (t.invalid_request, t.too_large, None),
+            AppError::TooManyRequests => (t.invalid_request, t.slow_down, None),
             AppError::InvalidAuthorization(d) => (t.invalid_request, t.start_from_service, Some(d.clone())),
             AppError::NotFound => (t.invalid_request, t.not_found, None),
             AppError::Storage(_) | AppError::Internal(_) => (t.invalid_request, t.server_error, None),

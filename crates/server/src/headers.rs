@@ -45,8 +45,15 @@ pub async fn render_errors(State(state): State<AppState>, req: Request, next: Ne
     let lang = Lang::negotiate(req.headers(), state.default_lang());
     let back = req.uri().path().to_string();
     let response = next.run(req).await;
-    match response.extensions().get::<AppError>() {
-        Some(e) => crate::pages::error_page(e, lang, &back),
-        None => response,
+    let Some(e) = response.extensions().get::<AppError>() else {
+        return response;
+    };
+    let mut page = crate::pages::error_page(e, lang, &back);
+    // Keep what the error set besides its body (Retry-After, Set-Cookie, …).
+    for (name, value) in response.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            page.headers_mut().insert(name.clone(), value.clone());
+        }
     }
+    page
 }

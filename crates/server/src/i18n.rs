@@ -117,6 +117,7 @@ pub struct Texts {
     pub request_expired: &'static str,
     pub send_again: &'static str,
     pub paused: &'static str,
+    pub slow_down: &'static str,
 }
 
 /// Dansk.
@@ -159,6 +160,7 @@ pub static DA: Texts = Texts {
     request_expired: "Anmodningen er udløbet. Du kan sende den igen.",
     send_again: "Send igen",
     paused: "Anmodninger til din nøgleapp er sat på pause et stykke tid efter afviste anmodninger. Brug dit nøglekort.",
+    slow_down: "Der er gjort for mange forsøg fra din forbindelse. Vent et minut, og prøv igen.",
 };
 
 /// English.
@@ -201,6 +203,7 @@ pub static EN: Texts = Texts {
     request_expired: "The request has expired. You can send it again.",
     send_again: "Send again",
     paused: "Requests to your key app are paused for a while after rejected requests. Use your key card.",
+    slow_down: "Too many attempts were made from your connection. Wait a minute and try again.",
 };
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ pub mod oidc;
 pub mod ops;
 pub mod pages;
 pub mod push;
+pub mod ratelimit;
 pub mod secrets;
 pub mod session;
 pub mod state;
@@ -52,6 +53,7 @@ pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Resul
         signer: Arc::new(jose::TokenSigner::new(secrets::signing_key(&config.data_dir)?)),
         pepper: Arc::new(secrets::pepper(&config.data_dir)?),
         opaque: Arc::new(secrets::opaque_setup(&config.data_dir)?),
+        limiter: Arc::new(ratelimit::limiter(config.guesses_per_minute)),
         config: Arc::new(config),
         metrics: metrics_handle(),
         hub: Arc::default(),
@@ -61,15 +63,22 @@ pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Resul
 /// Every route of the server, plus `extra` (e.g. the demo service provider), with the security layers.
 pub fn app(state: AppState, extra: Router) -> Router {
     let limit = state.config.max_body_bytes;
+    // Every endpoint that checks a guessable secret, under the per-address limit.
+    let guesses = Router::new()
+        .route("/token", post(oidc::token))
+        .route("/api/app/v1/login", post(api::login))
+        .route("/api/app/v1/app-code/login/start", post(api::code_login_start))
+        .route("/api/app/v1/app-code/forgot", post(api::forgot_code))
+        .route("/login/password", post(pages::password))
+        .route("/login/key", post(pages::key))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), ratelimit::limit_guesses));
     Router::new()
         .route("/.well-known/openid-configuration", get(oidc::discovery))
         .route("/jwks", get(oidc::jwks))
         .route("/authorize", get(oidc::authorize))
-        .route("/token", post(oidc::token))
         .route("/userinfo", get(oidc::userinfo).post(oidc::userinfo))
         .route("/api/openapi.json", get(openapi))
         .route("/api/app/v1/time", get(api::time))
-        .route("/api/app/v1/login", post(api::login))
         .route("/api/app/v1/activation", post(api::start_activation))
         .route("/api/app/v1/activation/complete", post(api::complete_activation))
         .route("/api/app/v1/device", get(api::device_status).delete(api::deregister))
@@ -78,15 +87,11 @@ pub fn app(state: AppState, extra: Router) -> Router {
         .route("/api/app/v1/events", get(push::events))
         .route("/api/app/v1/app-code/register/start", post(api::register_code_start))
         .route("/api/app/v1/app-code/register/finish", post(api::register_code_finish))
-        .route("/api/app/v1/app-code/login/start", post(api::code_login_start))
         .route("/api/app/v1/app-code/login/finish", post(api::code_login_finish))
         .route("/api/app/v1/app-code/session", axum::routing::delete(api::code_lock))
-        .route("/api/app/v1/app-code/forgot", post(api::forgot_code))
         .route("/api/app/v1/requests", get(api::pending_requests))
         .route("/api/app/v1/requests/{request_id}/decision", post(api::decide_request))
         .route("/login", get(pages::show))
-        .route("/login/password", post(pages::password))
-        .route("/login/key", post(pages::key))
         .route("/login/app/send", post(pages::send_to_app))
         .route("/login/keycard", post(pages::switch_to_keycard))
         .route("/login/cancel", post(pages::cancel))
@@ -95,6 +100,7 @@ pub fn app(state: AppState, extra: Router) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
+        .merge(guesses)
         .fallback(|| async { error::AppError::NotFound })
         .with_state(state.clone())
         .merge(extra)

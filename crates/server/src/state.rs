@@ -29,6 +29,8 @@ pub struct AppState {
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// The OPAQUE server setup of the app code (secret; a file in the data directory).
     pub opaque: Arc<noegle_core::appcode::Setup>,
+    /// Per-address limit on guesses.
+    pub limiter: Arc<crate::ratelimit::Limiter>,
     /// The live channel to connected key apps.
     pub hub: Arc<crate::push::Hub>,
 }

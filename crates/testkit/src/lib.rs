@@ -43,19 +43,30 @@ pub const PASSWORD: &str = "korrekt hest batteri";
 impl TestServer {
     /// Starts a server on a fresh database.
     pub async fn start(backend: Backend) -> TestServer {
+        Self::start_with(backend, |_| {}).await
+    }
+
+    /// Starts a server whose settings `configure` changes first.
+    pub async fn start_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> TestServer {
         let dir = Arc::new(tempfile::tempdir().unwrap());
         let database = match backend {
             Backend::Sqlite => noegle_store::testing::sqlite_url(dir.path()),
             Backend::Postgres => noegle_store::testing::fresh_postgres_database().await.unwrap(),
         };
         let clock = Arc::new(FakeClock::new(SystemClock.now()));
-        Self::launch(dir, database, clock).await
+        let mut config = Config::for_tests(dir.path());
+        configure(&mut config);
+        Self::launch(dir, database, clock, config).await
     }
 
-    async fn launch(dir: Arc<tempfile::TempDir>, database: String, clock: Arc<FakeClock>) -> TestServer {
+    async fn launch(
+        dir: Arc<tempfile::TempDir>,
+        database: String,
+        clock: Arc<FakeClock>,
+        mut config: Config,
+    ) -> TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
-        let mut config = Config::for_tests(dir.path());
         config.database = database.clone();
         config.public_url = url.clone();
         config.validate().unwrap();
@@ -75,7 +86,8 @@ impl TestServer {
     /// Stops this server and starts a new one on the same data directory and database (a restart).
     pub async fn restart(mut self) -> TestServer {
         self.shutdown().await;
-        Self::launch(self.dir.clone(), self.database.clone(), self.clock.clone()).await
+        let config = (*self.state.config).clone();
+        Self::launch(self.dir.clone(), self.database.clone(), self.clock.clone(), config).await
     }
 
     async fn shutdown(&mut self) {

@@ -65,3 +65,32 @@ async fn a_hundred_failures_lock_and_the_lock_survives_a_restart() {
     assert_eq!(p2.status, 200);
     assert_eq!(b.key(&p2, &card.keys[&Browser::asked_number(&p2)]).await.status, 303, "unblocked by support");
 }
+
+#[tokio::test]
+async fn one_address_may_make_only_so_many_guesses_a_minute() {
+    let server = TestServer::start_with(Backend::Sqlite, |c| c.guesses_per_minute = 5).await;
+    let (alice, _) = server.user_with_card("alice").await;
+    let c = server.client("Bank", CB, false).await;
+    let b = server.browser();
+    let p1 = b.open(&authorize_url(&server, &c.client.client_id, &[])).await;
+    for _ in 0..5 {
+        assert_eq!(b.password(&p1, "alice", "wrong password!").await.status, 401);
+    }
+    let slowed = b.password(&p1, "alice", PASSWORD).await;
+    assert_eq!(slowed.status, 429);
+    assert_eq!(slowed.headers.get("retry-after").unwrap(), "60");
+    assert!(slowed.body.contains("for mange forsøg fra din forbindelse"), "{}", slowed.body);
+    assert_eq!(server.user(&alice.sub).await.failed_attempts, 5, "the refused guess was never checked");
+
+    // The same address is slowed on the app API and the token endpoint too.
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/app/v1/login", server.url))
+        .json(&serde_json::json!({ "user_id": "alice", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["error"], "slow_down");
+    let (status, body) = crate::token(&server, &[("grant_type", "authorization_code"), ("code", "x")], None).await;
+    assert_eq!((status, body["error"].as_str()), (429, Some("slow_down")));
+}

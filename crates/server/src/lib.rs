@@ -54,9 +54,13 @@ pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Resul
         pepper: Arc::new(secrets::pepper(&config.data_dir)?),
         opaque: Arc::new(secrets::opaque_setup(&config.data_dir)?),
         limiter: Arc::new(ratelimit::limiter(config.guesses_per_minute)),
+        hub: if config.database_url().starts_with("postgres") {
+            push::Hub::relayed(&config.database_url()).await?
+        } else {
+            Arc::default()
+        },
         config: Arc::new(config),
         metrics: metrics_handle(),
-        hub: Arc::default(),
     })
 }
 

@@ -30,6 +30,13 @@ pub enum PushEvent {
 }
 
 impl PushEvent {
+    /// The event named `name`.
+    pub fn parse(name: &str) -> Option<PushEvent> {
+        [PushEvent::Request, PushEvent::PendingActivation, PushEvent::ActivationReady]
+            .into_iter()
+            .find(|e| e.name() == name)
+    }
+
     /// The event's name on the wire.
     pub fn name(self) -> &'static str {
         match self {
@@ -46,13 +53,49 @@ pub trait Notifier: Send + Sync {
     fn notify(&self, sub: &str, event: PushEvent);
 }
 
-/// In-process fan-out: one broadcast channel per user with connected apps.
+/// Fan-out to connected apps: one broadcast channel per user. With PostgreSQL, events go through the
+/// database's `NOTIFY` so that apps connected to other nodes hear them too.
 #[derive(Default)]
 pub struct Hub {
     channels: Mutex<HashMap<String, broadcast::Sender<PushEvent>>>,
+    relay: Option<noegle_store::relay::PgRelay>,
 }
 
 impl Hub {
+    /// A hub that relays through PostgreSQL and listens for the other nodes' events.
+    pub async fn relayed(url: &str) -> Result<std::sync::Arc<Hub>, noegle_core::StoreError> {
+        let relay = noegle_store::relay::PgRelay::connect(url).await?;
+        let mut subscription = relay.subscribe().await?;
+        let hub = std::sync::Arc::new(Hub { channels: Mutex::default(), relay: Some(relay) });
+        let weak = std::sync::Arc::downgrade(&hub);
+        tokio::spawn(async move {
+            loop {
+                let payload = match subscription.next().await {
+                    Ok(p) => p,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "push relay: listening failed; retrying");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue;
+                    }
+                };
+                let Some(hub) = weak.upgrade() else { break };
+                if let Some((sub, event)) = payload.split_once(' ').and_then(|(s, e)| Some((s, PushEvent::parse(e)?))) {
+                    hub.deliver(sub, event);
+                }
+            }
+        });
+        Ok(hub)
+    }
+
+    /// Hands `event` to this node's apps of `sub`.
+    fn deliver(&self, sub: &str, event: PushEvent) {
+        let channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(tx) = channels.get(sub) {
+            // No receivers is fine: the app will see the request with "Opdater".
+            let _ = tx.send(event);
+        }
+    }
+
     /// Subscribes to `sub`'s events.
     pub fn subscribe(&self, sub: &str) -> broadcast::Receiver<PushEvent> {
         let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
@@ -63,10 +106,16 @@ impl Hub {
 
 impl Notifier for Hub {
     fn notify(&self, sub: &str, event: PushEvent) {
-        let channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(tx) = channels.get(sub) {
-            // No receivers is fine: the app will see the request with "Opdater".
-            let _ = tx.send(event);
+        match &self.relay {
+            Some(relay) => {
+                let (relay, payload) = (relay.clone(), format!("{sub} {}", event.name()));
+                tokio::spawn(async move {
+                    if let Err(e) = relay.publish(&payload).await {
+                        tracing::warn!(error = %e, "push relay: publishing failed");
+                    }
+                });
+            }
+            None => self.deliver(sub, event),
         }
     }
 }

@@ -10,6 +10,7 @@ use noegle_core::store::{Store, StoreError};
 
 mod postgres;
 mod queries;
+pub mod relay;
 mod sqlite;
 pub mod testing;
 

@@ -90,6 +90,12 @@ impl TestServer {
         Self::launch(self.dir.clone(), self.database.clone(), self.clock.clone(), config).await
     }
 
+    /// Another node on the same database, data directory and clock (as behind a load balancer).
+    pub async fn second_node(&self) -> TestServer {
+        let config = (*self.state.config).clone();
+        Self::launch(self.dir.clone(), self.database.clone(), self.clock.clone(), config).await
+    }
+
     async fn shutdown(&mut self) {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());

@@ -201,3 +201,33 @@ async fn only_the_users_own_active_device_can_answer_and_only_in_time() {
     let (st, body) = s.app.decide(&s.server, &r, "approve", Some(&match_code(&waiting)), false).await;
     assert_eq!((st, body["error"].as_str()), (410, Some("expired")));
 }
+
+#[tokio::test]
+async fn a_request_made_on_one_node_reaches_an_app_connected_to_another() {
+    let mut s = setup(Backend::Postgres).await;
+    let node_b = s.server.second_node().await;
+    s.app.base = node_b.url.clone();
+    let nonce = noegle_core::secret::random_token(&mut rand::rngs::OsRng, 16);
+    let mut events = reqwest::Client::new().get(format!("{}/api/app/v1/events", node_b.url));
+    for (k, v) in s.app.sign("GET", "/api/app/v1/events", b"", s.server.now().0, &nonce) {
+        events = events.header(k, v);
+    }
+    let mut events = events.send().await.unwrap();
+    assert_eq!(events.status(), 200);
+
+    let b = s.server.browser();
+    send(&b, &to_choice(&s, &b).await).await;
+    let mut seen = String::new();
+    let heard = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while let Some(chunk) = events.chunk().await.unwrap() {
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+            if seen.contains("event: request") {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(heard, Ok(true), "node B's app heard the request made on node A: {seen}");
+    assert!(!seen.contains("Demo Bank"), "the push carries no personal data");
+}

@@ -146,6 +146,20 @@ macro_rules! impl_store {
             })
         }
 
+        impl $store {
+            /// The row `sql` finds for one text argument, decoded by `from`.
+            async fn one_by<T>(&self, sql: &str, arg: &str, from: fn(&DbRow) -> Result<T, sqlx::Error>) -> StoreResult<Option<T>> {
+                let row = sqlx::query(sql).bind(arg).fetch_optional(&self.pool).await.map_err(crate::backend)?;
+                row.as_ref().map(from).transpose().map_err(crate::backend)
+            }
+
+            /// Every row `sql` finds for one text argument, decoded by `from`.
+            async fn all_by<T>(&self, sql: &str, arg: &str, from: fn(&DbRow) -> Result<T, sqlx::Error>) -> StoreResult<Vec<T>> {
+                let rows = sqlx::query(sql).bind(arg).fetch_all(&self.pool).await.map_err(crate::backend)?;
+                rows.iter().map(from).collect::<Result<_, _>>().map_err(crate::backend)
+            }
+        }
+
         #[async_trait]
         impl UserStore for $store {
             async fn insert_user(&self, u: &User) -> StoreResult<()> {
@@ -177,12 +191,7 @@ macro_rules! impl_store {
             }
 
             async fn user_by_sub(&self, sub: &str) -> StoreResult<Option<User>> {
-                let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE sub = $1"))
-                    .bind(sub)
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(crate::backend)?;
-                row.as_ref().map(user_from).transpose().map_err(crate::backend)
+                self.one_by(&format!("SELECT {USER_COLUMNS} FROM users WHERE sub = $1"), sub, user_from).await
             }
 
             async fn set_password_hash(&self, sub: &str, hash: &str) -> StoreResult<bool> {
@@ -256,23 +265,13 @@ macro_rules! impl_store {
             }
 
             async fn cards_of(&self, sub: &str) -> StoreResult<Vec<KeyCard>> {
-                let rows = sqlx::query(&format!(
+                self.all_by(&format!(
                     "SELECT {CARD_COLUMNS} FROM key_cards c WHERE c.sub = $1 ORDER BY c.issued_at, c.serial"
-                ))
-                .bind(sub)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(crate::backend)?;
-                rows.iter().map(card_from).collect::<Result<_, _>>().map_err(crate::backend)
+                ), sub, card_from).await
             }
 
             async fn card(&self, serial: &str) -> StoreResult<Option<KeyCard>> {
-                let row = sqlx::query(&format!("SELECT {CARD_COLUMNS} FROM key_cards c WHERE c.serial = $1"))
-                    .bind(serial)
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(crate::backend)?;
-                row.as_ref().map(card_from).transpose().map_err(crate::backend)
+                self.one_by(&format!("SELECT {CARD_COLUMNS} FROM key_cards c WHERE c.serial = $1"), serial, card_from).await
             }
 
             async fn unused_key_numbers(&self, serial: &str) -> StoreResult<Vec<String>> {
@@ -343,12 +342,7 @@ macro_rules! impl_store {
             }
 
             async fn client(&self, client_id: &str) -> StoreResult<Option<Client>> {
-                let row = sqlx::query("SELECT * FROM clients WHERE client_id = $1")
-                    .bind(client_id)
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(crate::backend)?;
-                row.as_ref().map(client_from).transpose().map_err(crate::backend)
+                self.one_by("SELECT * FROM clients WHERE client_id = $1", client_id, client_from).await
             }
 
             async fn clients(&self) -> StoreResult<Vec<Client>> {
@@ -398,12 +392,7 @@ macro_rules! impl_store {
             }
 
             async fn code(&self, code_digest: &str) -> StoreResult<Option<AuthCode>> {
-                let row = sqlx::query(&format!("SELECT {CODE_COLUMNS} FROM auth_codes WHERE code_digest = $1"))
-                    .bind(code_digest)
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(crate::backend)?;
-                row.as_ref().map(code_from).transpose().map_err(crate::backend)
+                self.one_by(&format!("SELECT {CODE_COLUMNS} FROM auth_codes WHERE code_digest = $1"), code_digest, code_from).await
             }
 
             async fn mark_code_used(&self, code_digest: &str, at: UnixTime) -> StoreResult<bool> {
@@ -435,12 +424,7 @@ macro_rules! impl_store {
             }
 
             async fn access_token(&self, token_digest: &str) -> StoreResult<Option<AccessToken>> {
-                let row = sqlx::query("SELECT * FROM access_tokens WHERE token_digest = $1")
-                    .bind(token_digest)
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(crate::backend)?;
-                row.as_ref().map(token_from).transpose().map_err(crate::backend)
+                self.one_by("SELECT * FROM access_tokens WHERE token_digest = $1", token_digest, token_from).await
             }
 
             async fn revoke_tokens_of_code(&self, code_digest: &str) -> StoreResult<u64> {
@@ -571,30 +555,15 @@ macro_rules! impl_store {
             }
 
             async fn device(&self, device_id: &str) -> StoreResult<Option<Device>> {
-                let row = sqlx::query("SELECT * FROM devices WHERE device_id = $1")
-                    .bind(device_id)
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(crate::backend)?;
-                row.as_ref().map(device_from).transpose().map_err(crate::backend)
+                self.one_by("SELECT * FROM devices WHERE device_id = $1", device_id, device_from).await
             }
 
             async fn device_by_serial(&self, serial: &str) -> StoreResult<Option<Device>> {
-                let row = sqlx::query("SELECT * FROM devices WHERE serial = $1")
-                    .bind(serial)
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(crate::backend)?;
-                row.as_ref().map(device_from).transpose().map_err(crate::backend)
+                self.one_by("SELECT * FROM devices WHERE serial = $1", serial, device_from).await
             }
 
             async fn devices_of(&self, sub: &str) -> StoreResult<Vec<Device>> {
-                let rows = sqlx::query("SELECT * FROM devices WHERE sub = $1 ORDER BY created_at, device_id")
-                    .bind(sub)
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(crate::backend)?;
-                rows.iter().map(device_from).collect::<Result<_, _>>().map_err(crate::backend)
+                self.all_by("SELECT * FROM devices WHERE sub = $1 ORDER BY created_at, device_id", sub, device_from).await
             }
 
             async fn activate_device(&self, device_id: &str, at: UnixTime, max_active: i64) -> StoreResult<ActivateOutcome> {
@@ -762,12 +731,7 @@ macro_rules! impl_store {
             }
 
             async fn request(&self, request_id: &str) -> StoreResult<Option<AuthRequest>> {
-                let row = sqlx::query("SELECT * FROM auth_requests WHERE request_id = $1")
-                    .bind(request_id)
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(crate::backend)?;
-                row.as_ref().map(request_from).transpose().map_err(crate::backend)
+                self.one_by("SELECT * FROM auth_requests WHERE request_id = $1", request_id, request_from).await
             }
 
             async fn recent_requests(&self, sub: &str, since: UnixTime) -> StoreResult<Vec<AuthRequest>> {

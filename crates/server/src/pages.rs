@@ -228,9 +228,11 @@ async fn finish(
     user: &User,
     amr: Vec<String>,
 ) -> Result<Response, AppError> {
+    // The session ends first, atomically: of two concurrent finishes (a reload racing the waiting page's own
+    // refresh) only one issues a code.
+    let cookie = session::finish(state, &loaded.id).await?;
     let ctx = state.ctx(Some(source));
     let code = noegle_core::grants::issue_code(ctx, &mut rand::rngs::OsRng, &loaded.data.authz, user, amr).await?;
-    let cookie = session::end(state, &loaded.id).await?;
     let target = redirect_with(state, &loaded.data.authz, &[("code", &code)]);
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&target)).into_response())
 }

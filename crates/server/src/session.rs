@@ -109,6 +109,17 @@ pub async fn save_rotated(
 /// Ends a session and answers the `Set-Cookie` value that clears it.
 pub async fn end(state: &AppState, id: &str) -> Result<HeaderValue, AppError> {
     state.store.delete_session(&token_digest(id)).await?;
+    clearing_cookie(state)
+}
+
+/// Ends a session only if this call is the one that ends it (of concurrent finishers, exactly one is), and
+/// answers the `Set-Cookie` value that clears it; [`AppError::Csrf`] for the others.
+pub async fn finish(state: &AppState, id: &str) -> Result<HeaderValue, AppError> {
+    state.store.take_session(&token_digest(id), state.now()).await?.ok_or(AppError::Csrf)?;
+    clearing_cookie(state)
+}
+
+fn clearing_cookie(state: &AppState) -> Result<HeaderValue, AppError> {
     let secure = if state.config.is_https() { "; Secure" } else { "" };
     HeaderValue::from_str(&format!("{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}", cookie_name(state)))
         .map_err(|e| AppError::Internal(e.to_string()))

@@ -231,3 +231,15 @@ async fn a_request_made_on_one_node_reaches_an_app_connected_to_another() {
     assert_eq!(heard, Ok(true), "node B's app heard the request made on node A: {seen}");
     assert!(!seen.contains("Demo Bank"), "the push carries no personal data");
 }
+
+#[tokio::test]
+async fn an_approval_finishes_the_log_in_once_even_when_the_page_reloads_in_parallel() {
+    let s = setup(Backend::Sqlite).await;
+    let b = s.server.browser();
+    let waiting = send(&b, &to_choice(&s, &b).await).await;
+    let r = s.app.requests(&s.server).await.remove(0);
+    assert_eq!(s.app.decide(&s.server, &r, "approve", Some(&match_code(&waiting)), false).await.0, 200);
+    let pages = futures::future::join_all((0..6).map(|_| b.get("/login"))).await;
+    let codes = pages.iter().filter(|p| p.location_param("code").is_some()).count();
+    assert_eq!(codes, 1, "exactly one code: {:?}", pages.iter().map(|p| p.status).collect::<Vec<_>>());
+}

@@ -10,7 +10,7 @@ use noegle_core::login::issue_card;
 use noegle_server::AppState;
 use noegle_server::keycard_pdf::{render, write_private};
 
-use crate::demo_bank::{Bank, BankClient};
+use noegle_server::demo_bank::{Bank, BankClient};
 
 /// The demo user's ID.
 pub const DEMO_USER: &str = "demo";

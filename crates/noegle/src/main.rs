@@ -10,7 +10,6 @@ use noegle_server::{Config, SystemClock};
 mod admin;
 mod cli;
 mod demo;
-mod demo_bank;
 
 use cli::{Cli, Command, ServeArgs};
 
@@ -98,7 +97,7 @@ async fn serve(mut config: Config, args: ServeArgs, demo: bool) -> anyhow::Resul
     let extra = if demo {
         let (bank, card) = demo::prepare(&state).await?;
         println!("{}", demo::banner(&state, &card));
-        demo_bank::router(demo_bank::Bank::new(&state.config.public_url, bank)?)
+        noegle_server::demo_bank::router(noegle_server::demo_bank::Bank::new(&state.config.public_url, bank)?)
     } else {
         axum::Router::new()
     };

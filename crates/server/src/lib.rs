@@ -11,6 +11,7 @@ use noegle_core::Clock;
 
 pub mod api;
 pub mod config;
+pub mod demo_bank;
 pub mod error;
 pub mod form;
 pub mod headers;

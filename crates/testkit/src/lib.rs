@@ -56,7 +56,19 @@ impl TestServer {
         let clock = Arc::new(FakeClock::new(SystemClock.now()));
         let mut config = Config::for_tests(dir.path());
         configure(&mut config);
-        Self::launch(dir, database, clock, config).await
+        Self::launch(dir, database, clock, config, false).await
+    }
+
+    /// Starts a server with the built-in Demo Bank at `/demo/` (a real OIDC client of the server).
+    pub async fn start_with_demo_bank(backend: Backend) -> TestServer {
+        let dir = Arc::new(tempfile::tempdir().unwrap());
+        let database = match backend {
+            Backend::Sqlite => noegle_store::testing::sqlite_url(dir.path()),
+            Backend::Postgres => noegle_store::testing::fresh_postgres_database().await.unwrap(),
+        };
+        let clock = Arc::new(FakeClock::new(SystemClock.now()));
+        let config = Config::for_tests(dir.path());
+        Self::launch(dir, database, clock, config, true).await
     }
 
     async fn launch(
@@ -64,6 +76,7 @@ impl TestServer {
         database: String,
         clock: Arc<FakeClock>,
         mut config: Config,
+        demo_bank: bool,
     ) -> TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
@@ -71,7 +84,17 @@ impl TestServer {
         config.public_url = url.clone();
         config.validate().unwrap();
         let state = noegle_server::build_state(config, clock.clone()).await.unwrap();
-        let app = noegle_server::app(state.clone(), axum::Router::new());
+        let extra = if demo_bank {
+            use noegle_server::demo_bank::{Bank, BankClient};
+            let ctx = state.ctx(Some("test"));
+            let uris = [Bank::redirect_uri(&url)];
+            let c = accounts::add_client(ctx, &mut rand::rngs::OsRng, "Demo Bank", &uris, false).await.unwrap();
+            let client = BankClient { client_id: c.client.client_id, client_secret: c.client_secret.unwrap() };
+            noegle_server::demo_bank::router(Bank::new(&url, client).unwrap())
+        } else {
+            axum::Router::new()
+        };
+        let app = noegle_server::app(state.clone(), extra);
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             noegle_server::serve(listener, app, async {
@@ -87,13 +110,13 @@ impl TestServer {
     pub async fn restart(mut self) -> TestServer {
         self.shutdown().await;
         let config = (*self.state.config).clone();
-        Self::launch(self.dir.clone(), self.database.clone(), self.clock.clone(), config).await
+        Self::launch(self.dir.clone(), self.database.clone(), self.clock.clone(), config, false).await
     }
 
     /// Another node on the same database, data directory and clock (as behind a load balancer).
     pub async fn second_node(&self) -> TestServer {
         let config = (*self.state.config).clone();
-        Self::launch(self.dir.clone(), self.database.clone(), self.clock.clone(), config).await
+        Self::launch(self.dir.clone(), self.database.clone(), self.clock.clone(), config, false).await
     }
 
     async fn shutdown(&mut self) {

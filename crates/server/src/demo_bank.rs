@@ -153,7 +153,7 @@ async fn callback(State(bank): State<Bank>, headers: HeaderMap, Query(q): Query<
 }
 
 async fn finish_login(bank: &Bank, headers: &HeaderMap, q: &HashMap<String, String>) -> anyhow::Result<Response> {
-    let id = noegle_server::session::cookie(headers, COOKIE).context("the log-in was not started here")?;
+    let id = crate::session::cookie(headers, COOKIE).context("the log-in was not started here")?;
     let pending = bank
         .pending
         .lock()

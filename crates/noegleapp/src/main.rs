@@ -318,6 +318,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     println!("{}", json!({ "event": name }));
                 } else {
                     let text = match name {
+                        "connected" => "Forbundet: venter på anmodninger (connected, waiting for requests).",
                         "request" => "En anmodning afventer din godkendelse (a request awaits your approval).",
                         "activation_ready" => "Nøgleappen er klar: log på igen (`noegleapp activate complete`).",
                         "pending_activation" => {

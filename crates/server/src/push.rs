@@ -120,8 +120,8 @@ impl Notifier for Hub {
     }
 }
 
-/// `GET /api/app/v1/events` (signed, pending or active): server-sent events for this device's user. A pending
-/// device also hears `activation_ready` once its wait is over.
+/// `GET /api/app/v1/events` (signed, pending or active): server-sent events for this device's user, starting
+/// with `connected`. A pending device also hears `activation_ready` once its wait is over.
 pub async fn events(
     State(state): State<AppState>,
     method: Method,
@@ -158,5 +158,8 @@ pub async fn events(
             }
         }
     });
+    // `connected` first: the app knows it will hear what happens from now on.
+    let hello = futures::stream::once(async { Ok(Event::default().event("connected").data("{}")) });
+    let stream = futures::StreamExt::chain(hello, stream);
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

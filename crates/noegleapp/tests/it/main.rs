@@ -7,7 +7,7 @@ use std::process::Stdio;
 
 use noegle_testkit::{Backend, Browser, PASSWORD, TestServer};
 use serde_json::Value;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
 /// Runs `noegleapp ARGS` with `stdin`; answers (success, stdout JSON or text, stderr).
 async fn app(dir: &Path, args: &[&str], stdin: &str) -> (bool, String, String) {
@@ -86,7 +86,7 @@ async fn activate_with_two_keys_an_hour_apart_then_approve_a_login() {
     server.clock.advance(30 * 60);
     let (ok, out, err) = tokio::time::timeout(std::time::Duration::from_secs(10), watcher).await.unwrap().unwrap();
     assert!(ok, "{err}");
-    assert_eq!(json(out.trim())["event"], "activation_ready");
+    assert_eq!(json(out.trim().lines().last().unwrap())["event"], "activation_ready");
     let (ok, out, err) = app(&dir, &["status"], "").await;
     assert!(ok && out.contains("activate complete"), "{out}{err}");
     // A code on the blocklist is refused before anything is spent.
@@ -108,15 +108,26 @@ async fn activate_with_two_keys_an_hour_apart_then_approve_a_login() {
     let authorize = to_box.location.clone().unwrap();
     let choice = b.password(&b.open(&authorize).await, "alice", PASSWORD).await;
     assert!(choice.body.contains("Send anmodning til nøgleapp"));
-    let watcher = tokio::spawn({
-        let dir = dir.clone();
-        async move { app(&dir, &["watch", "--until", "request", "--code-stdin"], CODE_LINE).await }
-    });
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await; // let the app connect before sending
+    // The app listens; once it says it is connected, the request is sent.
+    let mut watcher = tokio::process::Command::new(env!("CARGO_BIN_EXE_noegleapp"))
+        .args(["watch", "--until", "request", "--code-stdin"])
+        .env("NOEGLEAPP_DIR", &dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    watcher.stdin.take().unwrap().write_all(CODE_LINE.as_bytes()).await.unwrap();
+    let mut lines = tokio::io::BufReader::new(watcher.stdout.take().unwrap()).lines();
+    let first = tokio::time::timeout(std::time::Duration::from_secs(20), lines.next_line()).await.unwrap().unwrap();
+    assert!(first.as_deref().is_some_and(|l| l.contains("Forbundet")), "{first:?}");
     assert_eq!(b.post("/login/app/send", &[("csrf", &choice.csrf())]).await.status, 303);
-    let (ok, out, err) = tokio::time::timeout(std::time::Duration::from_secs(10), watcher).await.unwrap().unwrap();
-    assert!(ok, "{err}");
-    assert!(out.contains("En anmodning afventer din godkendelse"), "the push names no service or user: {out}");
+    let next = tokio::time::timeout(std::time::Duration::from_secs(10), lines.next_line()).await.unwrap().unwrap();
+    assert!(
+        next.as_deref().is_some_and(|l| l.contains("En anmodning afventer din godkendelse")),
+        "the push names no service or user: {next:?}"
+    );
+    assert!(watcher.wait().await.unwrap().success());
     let waiting = b.get("/login").await;
     let code = waiting.class_text("match-code").unwrap();
 

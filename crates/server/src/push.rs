@@ -120,8 +120,9 @@ impl Notifier for Hub {
     }
 }
 
-/// `GET /api/app/v1/events` (signed, pending or active): server-sent events for this device's user, starting
-/// with `connected`. A pending device also hears `activation_ready` once its wait is over.
+/// `GET /api/app/v1/events` (signed, pending or active): server-sent events, starting with `connected`. An
+/// active device hears its user's events; a pending device — which may not be the user's at all — hears only
+/// `activation_ready` when its wait is over, and then the stream ends.
 pub async fn events(
     State(state): State<AppState>,
     method: Method,
@@ -132,10 +133,11 @@ pub async fn events(
     let device =
         crate::api::signed(&state, &method, &uri, &headers, &body, &[DeviceStatus::Pending, DeviceStatus::Active])
             .await?;
-    let rx = state.hub.subscribe(&device.sub);
-    let waiting = (device.status == DeviceStatus::Pending).then_some(device.ready_at);
+    let pending = device.status == DeviceStatus::Pending;
+    let rx = (!pending).then(|| state.hub.subscribe(&device.sub));
+    let waiting = pending.then_some(device.ready_at);
     struct S {
-        rx: broadcast::Receiver<PushEvent>,
+        rx: Option<broadcast::Receiver<PushEvent>>,
         waiting: Option<noegle_core::UnixTime>,
         state: AppState,
     }
@@ -147,8 +149,14 @@ pub async fn events(
                 s.waiting = None;
                 return Some((Ok(Event::default().event(PushEvent::ActivationReady.name()).data("{}")), s));
             }
-            // Wake at least once a second to notice the end of an activation wait (the clock may be a test's).
-            match tokio::time::timeout(Duration::from_secs(1), s.rx.recv()).await {
+            let Some(rx) = s.rx.as_mut() else {
+                // A pending device that has heard `activation_ready` has heard all it may hear.
+                s.waiting?;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            };
+            // Wake at least once a second (the clock may be a test's).
+            match tokio::time::timeout(Duration::from_secs(1), rx.recv()).await {
                 Ok(Ok(e)) => return Some((Ok(Event::default().event(e.name()).data("{}")), s)),
                 Ok(Err(broadcast::error::RecvError::Lagged(_))) => {
                     return Some((Ok(Event::default().event(PushEvent::Request.name()).data("{}")), s));

@@ -243,3 +243,26 @@ async fn an_approval_finishes_the_log_in_once_even_when_the_page_reloads_in_para
     let codes = pages.iter().filter(|p| p.location_param("code").is_some()).count();
     assert_eq!(codes, 1, "exactly one code: {:?}", pages.iter().map(|p| p.status).collect::<Vec<_>>());
 }
+
+#[tokio::test]
+async fn a_pending_device_hears_only_that_its_wait_is_over() {
+    let s = setup(Backend::Sqlite).await;
+    let mut stranger = App::new(&s.server);
+    let (st, _) = stranger.start("alice", &s.card, "android", "14", "Ukendt").await;
+    assert_eq!(st, 201);
+    let nonce = noegle_core::secret::random_token(&mut rand::rngs::OsRng, 16);
+    let mut events = reqwest::Client::new().get(format!("{}/api/app/v1/events", s.server.url));
+    for (k, v) in stranger.sign("GET", "/api/app/v1/events", b"", s.server.now().0, &nonce) {
+        events = events.header(k, v);
+    }
+    let events = events.send().await.unwrap();
+    assert_eq!(events.status(), 200);
+
+    // Alice logs in with her app meanwhile; then the stranger's wait ends, and its stream with it.
+    let b = s.server.browser();
+    send(&b, &to_choice(&s, &b).await).await;
+    s.server.clock.advance(3600);
+    let all = tokio::time::timeout(std::time::Duration::from_secs(10), events.text()).await.unwrap().unwrap();
+    assert!(all.contains("event: connected") && all.contains("event: activation_ready"), "{all}");
+    assert!(!all.contains("event: request"), "a pending device learns nothing of the user's log-ins: {all}");
+}

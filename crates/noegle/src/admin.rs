@@ -15,6 +15,12 @@ use serde_json::{Value, json};
 
 use crate::cli::{ClientCommand, DeviceCommand, KeycardCommand, Output, SupportCommand, UserCommand};
 
+/// A time for people: `2026-11-24 21:30:00 UTC` (JSON output keeps Unix seconds).
+fn when(t: noegle_core::UnixTime) -> String {
+    chrono::DateTime::from_timestamp(t.0, 0)
+        .map_or_else(|| t.0.to_string(), |d| d.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+}
+
 /// Prints `value` as JSON, or `text` for people.
 fn emit(out: Output, value: Value, text: impl FnOnce() -> String) {
     if out.json {
@@ -116,7 +122,13 @@ fn cards_text(cards: &[noegle_core::keycard::KeyCard]) -> String {
     }
     let mut s = String::from("key cards:\n");
     for c in cards {
-        s.push_str(&format!("  {}  {:<10}  {} unused keys\n", display_serial(&c.serial), c.status.as_str(), c.unused));
+        s.push_str(&format!(
+            "  {}  {:<10}  {:>3} unused keys  issued {}\n",
+            display_serial(&c.serial),
+            c.status.as_str(),
+            c.unused,
+            when(c.issued_at)
+        ));
     }
     s
 }
@@ -229,9 +241,9 @@ pub async fn audit(state: &AppState, user: Option<String>, limit: i64, out: Outp
             .iter()
             .map(|e| {
                 format!(
-                    "{:>6}  {}  {:<22} {:<12} {:<15} {}",
+                    "{:>6}  {}  {:<26} {:<12} {:<15} {}",
                     e.id,
-                    e.at.0,
+                    when(e.at),
                     e.kind,
                     e.user.as_deref().unwrap_or("-"),
                     e.source.as_deref().unwrap_or("-"),

@@ -61,6 +61,11 @@ fn users_clients_and_cards_are_managed_from_scripts() {
     assert!(e.contains("not found"), "{e}");
     let out = noegle(d, None, &["user", "show", "alice"], "");
     assert!(String::from_utf8_lossy(&out.stdout).contains("status:   active"));
+    let text = String::from_utf8(noegle(d, None, &["audit", "--user", "alice"], "").stdout).unwrap();
+    let first = text.lines().next().unwrap();
+    assert!(first.contains(" UTC  user_created"), "times for people: {first}");
+    let text = String::from_utf8(noegle(d, None, &["keycard", "status", "alice"], "").stdout).unwrap();
+    assert!(text.contains("148 unused keys  issued 20"), "{text}");
 }
 
 #[test]

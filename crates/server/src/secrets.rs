@@ -1,6 +1,7 @@
 //! The server's own secrets, kept as files (mode 0600) in the data directory and created at first start:
-//! the ID-token signing key and the key-card pepper. They are kept apart from the database, so a copy of the
-//! database alone reveals no key-card key and cannot forge a token.
+//! the ID-token signing key, the key-card pepper and the OPAQUE server setup of the app code. They are kept
+//! apart from the database, so a copy of the database alone reveals no key-card key, cannot forge a token and
+//! does not allow guessing app codes offline.
 
 use std::path::Path;
 
@@ -15,16 +16,31 @@ use crate::keycard_pdf::write_private;
 pub const SIGNING_KEY_FILE: &str = "oidc-signing-key.pem";
 /// File name of the key-card pepper (32 random bytes).
 pub const PEPPER_FILE: &str = "keycard-pepper.key";
+/// File name of the OPAQUE server setup of the app code.
+pub const OPAQUE_SETUP_FILE: &str = "opaque-server-setup.bin";
 
 /// Creates the data directory if missing.
 pub fn ensure_data_dir(dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("cannot create data directory {}: {e}", dir.display()))
 }
 
+/// Reads the secret file at `path`, first writing `make()` to it if it does not exist yet. When another
+/// process (an admin command, a second node) creates it at the same time, theirs is used.
+fn read_or_create(path: &Path, make: impl FnOnce() -> anyhow::Result<Vec<u8>>) -> anyhow::Result<Vec<u8>> {
+    if !path.exists() {
+        match write_private(path, &make()?) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => anyhow::bail!("cannot write {}: {e}", path.display()),
+        }
+    }
+    std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))
+}
+
 /// Loads the signing key, creating it at first start.
 pub fn signing_key(dir: &Path) -> anyhow::Result<SigningKey> {
     let path = dir.join(SIGNING_KEY_FILE);
-    if !path.exists() {
+    let pem = read_or_create(&path, || {
         let key = loop {
             let mut bytes = [0u8; 32];
             rand::rngs::OsRng.fill_bytes(&mut bytes);
@@ -33,51 +49,30 @@ pub fn signing_key(dir: &Path) -> anyhow::Result<SigningKey> {
             }
         };
         let pem = key.to_pkcs8_pem(LineEnding::LF).map_err(|e| anyhow::anyhow!("cannot encode signing key: {e}"))?;
-        match write_private(&path, pem.as_bytes()) {
-            Ok(()) => {}
-            // Another process (an admin command, a second node) created it first: use theirs.
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => anyhow::bail!("cannot write {}: {e}", path.display()),
-        }
-    }
-    let pem = std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        Ok(pem.as_bytes().to_vec())
+    })?;
+    let pem = String::from_utf8(pem).map_err(|_| anyhow::anyhow!("{} is not a PEM file", path.display()))?;
     SigningKey::from_pkcs8_pem(&pem).map_err(|e| anyhow::anyhow!("{} is not a P-256 PKCS#8 key: {e}", path.display()))
 }
 
 /// Loads the key-card pepper, creating it at first start.
 pub fn pepper(dir: &Path) -> anyhow::Result<KeyPepper> {
     let path = dir.join(PEPPER_FILE);
-    if !path.exists() {
-        let mut bytes = [0u8; 32];
+    let bytes = read_or_create(&path, || {
+        let mut bytes = vec![0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut bytes);
-        match write_private(&path, &bytes) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => anyhow::bail!("cannot write {}: {e}", path.display()),
-        }
-    }
-    let bytes = std::fs::read(&path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        Ok(bytes)
+    })?;
     let bytes: [u8; 32] =
         bytes.try_into().map_err(|_| anyhow::anyhow!("{} must hold exactly 32 bytes", path.display()))?;
     Ok(KeyPepper::from_bytes(bytes))
 }
 
-/// File name of the OPAQUE server setup of the app code.
-pub const OPAQUE_SETUP_FILE: &str = "opaque-server-setup.bin";
-
-/// Loads the OPAQUE server setup, creating it at first start. It is kept apart from the database: whoever
-/// holds it together with the records could try all 10⁴ codes offline.
+/// Loads the OPAQUE server setup, creating it at first start. Whoever holds it together with the records could
+/// try all 10⁴ codes offline, hence a file apart from the database.
 pub fn opaque_setup(dir: &Path) -> anyhow::Result<noegle_core::appcode::Setup> {
     let path = dir.join(OPAQUE_SETUP_FILE);
-    if !path.exists() {
-        let bytes = noegle_core::appcode::new_setup(&mut rand::rngs::OsRng);
-        match write_private(&path, &bytes) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => anyhow::bail!("cannot write {}: {e}", path.display()),
-        }
-    }
-    let bytes = std::fs::read(&path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    let bytes = read_or_create(&path, || Ok(noegle_core::appcode::new_setup(&mut rand::rngs::OsRng)))?;
     noegle_core::appcode::parse_setup(&bytes)
         .ok_or_else(|| anyhow::anyhow!("{} is not an OPAQUE server setup", path.display()))
 }

@@ -14,7 +14,8 @@ fn pepper() -> KeyPepper {
     KeyPepper::from_bytes([5; 32])
 }
 
-fn device(sub: &str, n: i64) -> Device {
+/// A pending device of `sub` (with a placeholder key), made at time `n`.
+pub(crate) fn device(sub: &str, n: i64) -> Device {
     let (device_id, serial) = new_ids(&mut rand::rngs::OsRng);
     Device {
         device_id,
@@ -90,8 +91,7 @@ fn new_device(name: &str) -> NewDevice {
     }
 }
 
-async fn challenge(store: &dyn Store, card: &ClearCard, i: usize) -> (Challenge, String) {
-    let _ = store;
+fn challenge(card: &ClearCard, i: usize) -> (Challenge, String) {
     let (n, k) = card.keys.iter().nth(i).unwrap();
     (Challenge { serial: card.serial.clone(), number: n.clone() }, k.clone())
 }
@@ -106,7 +106,7 @@ async fn activation_needs_two_keys_an_hour_apart() {
         let policy = ActivationPolicy::default();
 
         // A too-old platform is refused before any key is spent.
-        let (ch, key) = challenge(s, &card, 0).await;
+        let (ch, key) = challenge(&card, 0);
         let mut old = new_device("Old phone");
         old.os_version = "4.3".into();
         let e = start(ctx(s, 1000), rng, &pepper(), &policy, &a.sub, &ch, &key, &old).await.unwrap_err();
@@ -119,7 +119,7 @@ async fn activation_needs_two_keys_an_hour_apart() {
         assert_eq!(d.status, DeviceStatus::Pending);
         assert_eq!(d.ready_at, UnixTime(1000 + 3600));
 
-        let (ch2, key2) = challenge(s, &card, 1).await;
+        let (ch2, key2) = challenge(&card, 1);
         let e = complete(ctx(s, 1000 + 3599), rng, &pepper(), &d, &a.sub, &ch2, &key2).await.unwrap_err();
         assert!(matches!(e, ActivationError::TooEarly { ready_at: UnixTime(4600) }), "{e}");
         assert_eq!(s.unused_key_numbers(&card.serial).await.unwrap().len(), 147, "too early spends no key");
@@ -127,17 +127,9 @@ async fn activation_needs_two_keys_an_hour_apart() {
         let active = complete(ctx(s, 1000 + 3600), rng, &pepper(), &d, &a.sub, &ch2, &key2).await.unwrap();
         assert_eq!(active.status, DeviceStatus::Active);
         assert_eq!(active.activated_at, Some(UnixTime(4600)));
-        let e = complete(
-            ctx(s, 5000),
-            rng,
-            &pepper(),
-            &d,
-            &a.sub,
-            &challenge(s, &card, 2).await.0,
-            &challenge(s, &card, 2).await.1,
-        )
-        .await
-        .unwrap_err();
+        let e = complete(ctx(s, 5000), rng, &pepper(), &d, &a.sub, &challenge(&card, 2).0, &challenge(&card, 2).1)
+            .await
+            .unwrap_err();
         assert!(matches!(e, ActivationError::NotPending), "{e}");
     })
     .await;
@@ -151,9 +143,9 @@ async fn a_lapsed_activation_cannot_be_completed_and_a_fourth_device_is_refused(
         let a = alice(s).await;
         let card = issue_card(ctx(s, 1000), rng, &pepper(), &a).await.unwrap();
         let policy = ActivationPolicy::default();
-        let (ch, key) = challenge(s, &card, 0).await;
+        let (ch, key) = challenge(&card, 0);
         let d = start(ctx(s, 1000), rng, &pepper(), &policy, &a.sub, &ch, &key, &new_device("Lapsed")).await.unwrap();
-        let (ch, key) = challenge(s, &card, 1).await;
+        let (ch, key) = challenge(&card, 1);
         let late = 1000 + policy.max_pending_secs;
         let e = complete(ctx(s, late), rng, &pepper(), &d, &a.sub, &ch, &key).await.unwrap_err();
         assert!(matches!(e, ActivationError::NotPending), "{e}");
@@ -164,7 +156,7 @@ async fn a_lapsed_activation_cannot_be_completed_and_a_fourth_device_is_refused(
             s.insert_device(&d).await.unwrap();
             assert_eq!(s.activate_device(&d.device_id, UnixTime(10), 3).await.unwrap(), ActivateOutcome::Activated);
         }
-        let (ch, key) = challenge(s, &card, 2).await;
+        let (ch, key) = challenge(&card, 2);
         let e =
             start(ctx(s, 2000), rng, &pepper(), &policy, &a.sub, &ch, &key, &new_device("Fjerde")).await.unwrap_err();
         assert_eq!(

@@ -1,28 +1,14 @@
 use std::sync::Arc;
 
 use noegle_core::UnixTime;
-use noegle_core::device::{Device, DeviceStatus, new_ids};
+use noegle_core::device::Device;
 use noegle_core::request::{self, Decision, MatchPolicy, RequestError, RequestState};
 use noegle_core::store::Store;
 
 use crate::{alice, both, ctx};
 
 async fn active_device(store: &dyn Store, sub: &str) -> Device {
-    let (device_id, serial) = new_ids(&mut rand::rngs::OsRng);
-    let d = Device {
-        device_id,
-        serial,
-        sub: sub.into(),
-        public_key: vec![4; 65],
-        platform: "terminal".into(),
-        os_version: "1".into(),
-        name: "t".into(),
-        status: DeviceStatus::Pending,
-        created_at: UnixTime(0),
-        ready_at: UnixTime(0),
-        expires_at: UnixTime(10),
-        activated_at: None,
-    };
+    let d = crate::devices::device(sub, 0);
     store.insert_device(&d).await.unwrap();
     store.activate_device(&d.device_id, UnixTime(1), 3).await.unwrap();
     store.device(&d.device_id).await.unwrap().unwrap()

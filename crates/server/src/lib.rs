@@ -26,6 +26,7 @@ pub mod ratelimit;
 pub mod secrets;
 pub mod session;
 pub mod state;
+pub mod webapp;
 
 pub use config::Config;
 pub use state::{AppState, SystemClock};
@@ -102,6 +103,9 @@ pub fn app(state: AppState, extra: Router) -> Router {
         .route("/login/cancel", post(pages::cancel))
         .route("/lang/{code}", get(pages::switch_language))
         .route("/static/noegle.css", get(stylesheet))
+        .route("/app", get(webapp::root))
+        .route("/app/", get(webapp::index))
+        .route("/app/{file}", get(webapp::file))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

@@ -71,6 +71,18 @@ impl TestServer {
         Self::launch(dir, database, clock, config, true).await
     }
 
+    /// Starts a server with Demo Bank whose public address is `http://localhost:PORT` (what a browser needs
+    /// for WebAuthn's relying-party id `localhost`), with settings changed by `configure`.
+    pub async fn start_for_browser(configure: impl FnOnce(&mut Config)) -> TestServer {
+        let dir = Arc::new(tempfile::tempdir().unwrap());
+        let database = noegle_store::testing::sqlite_url(dir.path());
+        let clock = Arc::new(FakeClock::new(SystemClock.now()));
+        let mut config = Config::for_tests(dir.path());
+        configure(&mut config);
+        config.public_url = "http://localhost".into();
+        Self::launch(dir, database, clock, config, true).await
+    }
+
     async fn launch(
         dir: Arc<tempfile::TempDir>,
         database: String,
@@ -79,7 +91,8 @@ impl TestServer {
         demo_bank: bool,
     ) -> TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let host = if config.public_url.starts_with("http://localhost") { "localhost" } else { "127.0.0.1" };
+        let url = format!("http://{host}:{}", listener.local_addr().unwrap().port());
         config.database = database.clone();
         config.public_url = url.clone();
         config.validate().unwrap();

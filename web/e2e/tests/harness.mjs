@@ -14,7 +14,7 @@ mkdirSync(outDir, { recursive: true });
 
 /** The path of a built binary of the workspace (release preferred). */
 export function binary(name = 'noegle') {
-  const fromEnv = name === 'noegle' ? process.env.NOEGLE_BIN : process.env.NOEGLEAPP_BIN;
+  const fromEnv = { noegle: process.env.NOEGLE_BIN, noegleapp: process.env.NOEGLEAPP_BIN }[name];
   if (fromEnv) return fromEnv;
   for (const p of [`target/release/${name}`, `target/debug/${name}`]) {
     if (existsSync(join(repo, p))) return join(repo, p);
@@ -60,6 +60,46 @@ export async function startDemo(extraEnv = {}) {
     dataDir,
     output: () => output,
     stop: () => new Promise((res) => { child.once('exit', res); child.kill('SIGTERM'); }),
+  };
+}
+
+/**
+ * Starts `noegle-testserver` (crates/testkit): Demo Bank, a user with a key card, and a clock the test moves
+ * with `advance(secs)`. Resolves with { base, user_id, password, card, advance, stop }.
+ */
+export async function startTestServer(args = []) {
+  const bin = process.env.NOEGLE_TESTSERVER_BIN ?? binary('noegle-testserver');
+  const child = spawn(bin, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, NOEGLE_LOG: 'warn' } });
+  let err = '';
+  child.stderr.on('data', (d) => { err += d; });
+  const lines = [];
+  let waiting = null;
+  let buffer = '';
+  child.stdout.on('data', (d) => {
+    buffer += d;
+    let i;
+    while ((i = buffer.indexOf('\n')) >= 0) {
+      lines.push(buffer.slice(0, i));
+      buffer = buffer.slice(i + 1);
+      waiting?.();
+    }
+  });
+  const nextLine = async () => {
+    while (lines.length === 0) {
+      if (child.exitCode !== null) throw new Error(`noegle-testserver exited: ${err}`);
+      await new Promise((r) => { waiting = r; setTimeout(r, 200); });
+    }
+    return lines.shift();
+  };
+  const hello = JSON.parse(await nextLine());
+  return {
+    ...hello,
+    /** Moves the server's clock forward; resolves with the new time. */
+    advance: async (secs) => {
+      child.stdin.write(`advance ${secs}\n`);
+      return Number((await nextLine()).split(' ')[1]);
+    },
+    stop: () => new Promise((res) => { child.once('exit', res); child.stdin.end(); }),
   };
 }
 

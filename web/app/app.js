@@ -270,6 +270,17 @@ function waitScreen() {
     h('div', { class: 'hourglass', 'aria-hidden': 'true' }, '⌛'),
     status,
     h('div', { class: 'actions' }, next,
+      pushAvailable() && !settings.notifications
+        ? button(t('notifications'), async (e) => {
+          const b = e.currentTarget;
+          try {
+            await setNotifications(true);
+            b.remove();
+          } catch (err) {
+            status.replaceChildren(explain(err));
+          }
+        }, 'secondary')
+        : null,
       button(t('cancelActivation'), async () => {
         try {
           await api.signed('DELETE', '/api/app/v1/device');
@@ -652,7 +663,7 @@ async function settingsScreen() {
         else await removeFingerprint();
       }));
     }
-    if ('Notification' in window && 'serviceWorker' in navigator) {
+    if (pushAvailable()) {
       items.push(toggle(t('notifications'), settings.notifications, async (on) => {
         await setNotifications(on);
       }, t('notificationsText')));
@@ -770,12 +781,21 @@ async function notify(body) {
   await reg?.showNotification('nøgle', { body, tag: 'noegle', icon: 'icon.svg' });
 }
 
+function pushAvailable() {
+  return 'Notification' in window && 'serviceWorker' in navigator && 'PushManager' in window;
+}
+
 async function setNotifications(on) {
   const reg = await navigator.serviceWorker.ready;
   if (on) {
     if (await Notification.requestPermission() !== 'granted') throw new Error(t('notificationsDenied'));
     const { key } = await api.call('GET', '/api/app/v1/push/key');
-    const sub = await reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key });
+    let sub;
+    try {
+      sub = await reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key });
+    } catch {
+      throw new Error(t('notificationsFailed'));
+    }
     await api.signed('PUT', '/api/app/v1/push', sub.toJSON());
   } else {
     await (await reg.pushManager.getSubscription())?.unsubscribe();

@@ -142,10 +142,21 @@ pub async fn login_finish(
         return Err(wrong_code(ctx, device).await?);
     }
     ctx.store.reset_code_failures(&device.device_id).await?;
+    Ok(open_session(ctx, rng, device).await?)
+}
+
+/// Opens an app session of `device` (after a right code or a verified fingerprint); answers the token and
+/// its lifetime in seconds.
+pub async fn open_session(ctx: Ctx<'_>, rng: &mut dyn SecureRng, device: &Device) -> Result<(String, i64), StoreError> {
     let token = random_token(rng, 32);
     let expires = ctx.now.plus(APP_SESSION_SECS);
     ctx.store.put_session(&format!("a:{}", token_digest(&token)), &device.device_id, expires).await?;
     Ok((token, APP_SESSION_SECS))
+}
+
+/// Whether the device is blocked by wrong codes (then only "Glemt kode" helps; the fingerprint does not).
+pub async fn blocked(ctx: Ctx<'_>, device: &Device) -> Result<bool, StoreError> {
+    Ok(ctx.store.code_failures(&device.device_id).await? >= MAX_CODE_FAILURES)
 }
 
 /// Records a failed login and answers how many attempts remain.

@@ -40,6 +40,9 @@ pub enum AuditKind {
     NotMeAlert,
     AppCodeSet,
     AppCodeRejected,
+    FingerprintSet,
+    FingerprintRemoved,
+    FingerprintRejected,
 }
 
 impl AuditKind {
@@ -78,6 +81,9 @@ impl AuditKind {
             NotMeAlert => "not_me_alert",
             AppCodeSet => "app_code_set",
             AppCodeRejected => "app_code_rejected",
+            FingerprintSet => "fingerprint_set",
+            FingerprintRemoved => "fingerprint_removed",
+            FingerprintRejected => "fingerprint_rejected",
         }
     }
 }

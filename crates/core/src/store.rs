@@ -150,6 +150,12 @@ pub trait DeviceStore: Send + Sync {
     async fn reset_code_failures(&self, device_id: &str) -> StoreResult<()>;
     /// Records a request nonce; false if this device used it before (a replay).
     async fn remember_nonce(&self, device_id: &str, nonce: &str, at: UnixTime) -> StoreResult<bool>;
+    /// Sets (or with `None` removes) the device's value of `kind` (e.g. its fingerprint credential).
+    async fn set_attachment(&self, device_id: &str, kind: &str, value: Option<&str>) -> StoreResult<()>;
+    /// The device's value of `kind`.
+    async fn attachment(&self, device_id: &str, kind: &str) -> StoreResult<Option<String>>;
+    /// The values of `kind` of the user's active devices, as (device id, value).
+    async fn active_attachments(&self, sub: &str, kind: &str) -> StoreResult<Vec<(String, String)>>;
 }
 
 /// Requests to the key app.

@@ -17,7 +17,6 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::push::Notifier;
 use crate::state::{AppState, BlockingPasswordCheck};
 
 /// Seconds a log-in ticket lives.
@@ -33,7 +32,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
         ApiError { status, code, message: message.into(), extra: None }
     }
     fn with(mut self, extra: Value) -> ApiError {
@@ -121,7 +120,7 @@ impl From<DeviceAuthError> for ApiError {
 }
 
 /// Parses a JSON body strictly (unknown fields refused).
-fn parse<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn parse<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, ApiError> {
     let json_type = headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -272,7 +271,8 @@ pub async fn start_activation(
         &new,
     )
     .await?;
-    state.hub.notify(&d.sub, crate::push::PushEvent::PendingActivation);
+    state.notify(&d.sub, crate::push::PushEvent::PendingActivation);
+    state.webpush.announce_ready(d.device_id.clone(), d.ready_at);
     Ok((StatusCode::CREATED, Json(device_json(&state, &d))).into_response())
 }
 
@@ -411,7 +411,7 @@ impl From<noegle_core::appcode::AppCodeError> for ApiError {
 pub const HEADER_APP_SESSION: &str = "noegle-app-session";
 
 /// Requires an unlocked app: a live app session of `device` in the [`HEADER_APP_SESSION`] header.
-async fn unlocked(state: &AppState, headers: &HeaderMap, device: &Device) -> Result<(), ApiError> {
+pub(crate) async fn unlocked(state: &AppState, headers: &HeaderMap, device: &Device) -> Result<(), ApiError> {
     let locked = || ApiError::new(StatusCode::UNAUTHORIZED, "locked", "unlock the key app with its code first");
     let token = headers.get(HEADER_APP_SESSION).and_then(|v| v.to_str().ok()).ok_or_else(locked)?;
     if noegle_core::appcode::session_valid(state.ctx(None), device, token).await? { Ok(()) } else { Err(locked()) }
@@ -477,7 +477,7 @@ struct CodeLogin {
     message: String,
 }
 
-async fn code_device(state: &AppState, device_id: &str) -> Result<Device, ApiError> {
+pub(crate) async fn code_device(state: &AppState, device_id: &str) -> Result<Device, ApiError> {
     state
         .store
         .device(device_id)

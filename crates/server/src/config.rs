@@ -39,6 +39,12 @@ pub struct Config {
     /// Guesses (password, key, app code, client secret) one client address may make per minute, across
     /// every account. `NOEGLE_GUESSES_PER_MINUTE`.
     pub guesses_per_minute: u32,
+    /// Who push services may contact about this server's Web Push (VAPID `sub`): `mailto:` or `https:`.
+    /// `NOEGLE_WEB_PUSH_CONTACT`.
+    pub web_push_contact: String,
+    /// Accept `http://` push endpoints (only for testing against a local endpoint; real push services use
+    /// https). `NOEGLE_WEB_PUSH_ALLOW_HTTP`.
+    pub web_push_allow_http: bool,
 }
 
 impl Default for Config {
@@ -58,6 +64,8 @@ impl Default for Config {
             min_android: "4.4".into(),
             match_code: "type".into(),
             guesses_per_minute: 60,
+            web_push_contact: "mailto:support@localhost".into(),
+            web_push_allow_http: false,
         }
     }
 }
@@ -123,6 +131,13 @@ impl Config {
             config.guesses_per_minute =
                 v.parse().map_err(|e| ConfigError(format!("NOEGLE_GUESSES_PER_MINUTE={v}: {e}")))?;
         }
+        if let Some(v) = env("NOEGLE_WEB_PUSH_CONTACT") {
+            config.web_push_contact = v;
+        }
+        if let Some(v) = env("NOEGLE_WEB_PUSH_ALLOW_HTTP") {
+            config.web_push_allow_http =
+                v.parse().map_err(|e| ConfigError(format!("NOEGLE_WEB_PUSH_ALLOW_HTTP={v}: {e}")))?;
+        }
         config.validate()?;
         Ok(config)
     }
@@ -162,6 +177,9 @@ impl Config {
         }
         if !matches!(self.match_code.as_str(), "type" | "show" | "off") {
             return Err(ConfigError(format!("match_code must be type, show or off, not {:?}", self.match_code)));
+        }
+        if !(self.web_push_contact.starts_with("mailto:") || self.web_push_contact.starts_with("https://")) {
+            return Err(ConfigError("web_push_contact must be a mailto: or https:// address".into()));
         }
         if !self.database.is_empty()
             && !["sqlite:", "postgres:", "postgresql:"].iter().any(|p| self.database.starts_with(p))

@@ -13,6 +13,7 @@ pub mod api;
 pub mod config;
 pub mod demo_bank;
 pub mod error;
+pub mod fingerprint;
 pub mod form;
 pub mod headers;
 pub mod i18n;
@@ -27,6 +28,7 @@ pub mod secrets;
 pub mod session;
 pub mod state;
 pub mod webapp;
+pub mod webpush;
 
 pub use config::Config;
 pub use state::{AppState, SystemClock};
@@ -50,12 +52,26 @@ pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Resul
     secrets::ensure_data_dir(&config.data_dir)?;
     let store = noegle_store::open(&config.database_url()).await?;
     Ok(AppState {
-        store,
-        clock,
+        store: store.clone(),
+        clock: clock.clone(),
         signer: Arc::new(jose::TokenSigner::new(secrets::signing_key(&config.data_dir)?)),
         pepper: Arc::new(secrets::pepper(&config.data_dir)?),
         opaque: Arc::new(secrets::opaque_setup(&config.data_dir)?),
         limiter: Arc::new(ratelimit::limiter(config.guesses_per_minute)),
+        webauthn: match fingerprint::relying_party(&config.public_url) {
+            Ok(w) => Some(Arc::new(w)),
+            Err(e) => {
+                tracing::warn!(error = %e, public_url = %config.public_url, "fingerprint unlock is off: WebAuthn needs a domain name");
+                None
+            }
+        },
+        webpush: Arc::new(webpush::WebPush::new(
+            secrets::vapid_key(&config.data_dir)?,
+            config.web_push_contact.clone(),
+            config.web_push_allow_http,
+            store.clone(),
+            clock.clone(),
+        )),
         hub: if config.database_url().starts_with("postgres") {
             push::Hub::relayed(&config.database_url()).await?
         } else {
@@ -75,6 +91,7 @@ pub fn app(state: AppState, extra: Router) -> Router {
         .route("/api/app/v1/login", post(api::login))
         .route("/api/app/v1/app-code/login/start", post(api::code_login_start))
         .route("/api/app/v1/app-code/forgot", post(api::forgot_code))
+        .route("/api/app/v1/fingerprint/login/start", post(fingerprint::login_start))
         .route("/login/password", post(pages::password))
         .route("/login/key", post(pages::key))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), ratelimit::limit_guesses));
@@ -95,6 +112,12 @@ pub fn app(state: AppState, extra: Router) -> Router {
         .route("/api/app/v1/app-code/register/finish", post(api::register_code_finish))
         .route("/api/app/v1/app-code/login/finish", post(api::code_login_finish))
         .route("/api/app/v1/app-code/session", axum::routing::delete(api::code_lock))
+        .route("/api/app/v1/fingerprint/register/start", post(fingerprint::register_start))
+        .route("/api/app/v1/fingerprint/register/finish", post(fingerprint::register_finish))
+        .route("/api/app/v1/fingerprint/login/finish", post(fingerprint::login_finish))
+        .route("/api/app/v1/fingerprint", axum::routing::delete(fingerprint::remove))
+        .route("/api/app/v1/push/key", get(webpush::key))
+        .route("/api/app/v1/push", axum::routing::put(webpush::subscribe).delete(webpush::unsubscribe))
         .route("/api/app/v1/requests", get(api::pending_requests))
         .route("/api/app/v1/requests/{request_id}/decision", post(api::decide_request))
         .route("/login", get(pages::show))
@@ -174,7 +197,7 @@ mod tests {
             let path = line.split('"').nth(1).unwrap();
             let item = &doc["paths"][path];
             assert!(item.is_object(), "{path} is not in openapi.json");
-            for method in ["get", "post", "delete"] {
+            for method in ["get", "post", "put", "delete"] {
                 let routed = line.contains(&format!("{method}(")) || line.contains(&format!(".{method}("));
                 assert_eq!(routed, item.get(method).is_some(), "{method} {path}");
             }

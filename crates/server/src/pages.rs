@@ -270,7 +270,7 @@ pub async fn send_to_app(
     .await
     {
         Ok(r) => {
-            crate::push::Notifier::notify(state.hub.as_ref(), &sub, crate::push::PushEvent::Request);
+            state.notify(&sub, crate::push::PushEvent::Request);
             advance(&state, loaded, Step::Waiting { sub, user_id, request_id: r.request_id }).await
         }
         Err(RequestError::Paused { .. }) => {

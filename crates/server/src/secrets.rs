@@ -18,6 +18,8 @@ pub const SIGNING_KEY_FILE: &str = "oidc-signing-key.pem";
 pub const PEPPER_FILE: &str = "keycard-pepper.key";
 /// File name of the OPAQUE server setup of the app code.
 pub const OPAQUE_SETUP_FILE: &str = "opaque-server-setup.bin";
+/// File name of the VAPID key of Web Push (32 bytes, the P-256 secret scalar).
+pub const VAPID_FILE: &str = "vapid.key";
 
 /// Creates the data directory if missing.
 pub fn ensure_data_dir(dir: &Path) -> anyhow::Result<()> {
@@ -75,4 +77,13 @@ pub fn opaque_setup(dir: &Path) -> anyhow::Result<noegle_core::appcode::Setup> {
     let bytes = read_or_create(&path, || Ok(noegle_core::appcode::new_setup(&mut rand::rngs::OsRng)))?;
     noegle_core::appcode::parse_setup(&bytes)
         .ok_or_else(|| anyhow::anyhow!("{} is not an OPAQUE server setup", path.display()))
+}
+
+/// Loads the VAPID key that signs Web Push requests, creating it at first start. Its public half is what
+/// browsers bind push subscriptions to: a new key silently orphans every subscription.
+pub fn vapid_key(dir: &Path) -> anyhow::Result<web_push_native::jwt_simple::algorithms::ES256KeyPair> {
+    use web_push_native::jwt_simple::algorithms::ES256KeyPair;
+    let path = dir.join(VAPID_FILE);
+    let bytes = read_or_create(&path, || Ok(ES256KeyPair::generate().to_bytes()))?;
+    ES256KeyPair::from_bytes(&bytes).map_err(|e| anyhow::anyhow!("{} is not a P-256 key: {e}", path.display()))
 }

@@ -31,6 +31,11 @@ pub struct AppState {
     pub opaque: Arc<noegle_core::appcode::Setup>,
     /// Per-address limit on guesses.
     pub limiter: Arc<crate::ratelimit::Limiter>,
+    /// The WebAuthn relying party of fingerprint unlock; `None` when the public URL's host is not a domain
+    /// name (WebAuthn does not work on IP addresses).
+    pub webauthn: Option<Arc<webauthn_rs::Webauthn>>,
+    /// Web Push to installed web apps (the extra notification path).
+    pub webpush: Arc<crate::webpush::WebPush>,
     /// The live channel to connected key apps.
     pub hub: Arc<crate::push::Hub>,
 }
@@ -44,6 +49,13 @@ impl AppState {
     /// A domain context for a request from `source`.
     pub fn ctx<'a>(&'a self, source: Option<&'a str>) -> Ctx<'a> {
         Ctx { store: self.store.as_ref(), now: self.now(), source }
+    }
+
+    /// Tells `sub`'s key apps about `event`: on the live channel and by Web Push.
+    pub fn notify(&self, sub: &str, event: crate::push::PushEvent) {
+        use crate::push::Notifier;
+        self.hub.notify(sub, event);
+        self.webpush.notify(sub, event);
     }
 
     /// The configured default language.

@@ -623,6 +623,49 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            async fn set_attachment(&self, device_id: &str, kind: &str, value: Option<&str>) -> StoreResult<()> {
+                let q = match value {
+                    Some(v) => sqlx::query(
+                        "INSERT INTO device_attachments (device_id, kind, value) VALUES ($1, $2, $3) \
+                         ON CONFLICT (device_id, kind) DO UPDATE SET value = excluded.value",
+                    )
+                    .bind(device_id)
+                    .bind(kind)
+                    .bind(v),
+                    None => sqlx::query("DELETE FROM device_attachments WHERE device_id = $1 AND kind = $2")
+                        .bind(device_id)
+                        .bind(kind),
+                };
+                q.execute(&self.pool).await.map_err(crate::backend)?;
+                Ok(())
+            }
+
+            async fn attachment(&self, device_id: &str, kind: &str) -> StoreResult<Option<String>> {
+                let row = sqlx::query("SELECT value FROM device_attachments WHERE device_id = $1 AND kind = $2")
+                    .bind(device_id)
+                    .bind(kind)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(crate::backend)?;
+                row.map(|r| r.try_get(0)).transpose().map_err(crate::backend)
+            }
+
+            async fn active_attachments(&self, sub: &str, kind: &str) -> StoreResult<Vec<(String, String)>> {
+                let rows = sqlx::query(
+                    "SELECT a.device_id, a.value FROM device_attachments a JOIN devices d ON d.device_id = a.device_id \
+                     WHERE d.sub = $1 AND d.status = 'active' AND a.kind = $2 ORDER BY a.device_id",
+                )
+                .bind(sub)
+                .bind(kind)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(crate::backend)?;
+                rows.iter()
+                    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                    .collect::<Result<Vec<_>, sqlx::Error>>()
+                    .map_err(crate::backend)
+            }
+
             async fn set_app_code(&self, device_id: &str, record: &[u8]) -> StoreResult<()> {
                 sqlx::query("UPDATE devices SET opaque_record = $2, code_failures = 0 WHERE device_id = $1")
                     .bind(device_id)

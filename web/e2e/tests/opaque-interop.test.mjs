@@ -4,14 +4,10 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { binary, launchChromium, repo, startDemo } from './harness.mjs';
+import { join } from 'node:path';
+import { binary, launchChromium, startDemo } from './harness.mjs';
 
-const require = createRequire(import.meta.url);
-const opaqueJs = readFileSync(join(dirname(require.resolve('@serenity-kit/opaque/package.json')), 'esm/index.js'), 'utf8');
-const signingJs = readFileSync(join(repo, 'web/app/signing.js'), 'utf8');
 const CODE = '7391';
 let demo;
 let browser;
@@ -27,8 +23,10 @@ before(async () => {
   page = await browser.newPage();
   await page.route(`${demo.base}/__opaque_test/**`, (route) => {
     const path = new URL(route.request().url()).pathname;
-    if (path.endsWith('/opaque.js')) return route.fulfill({ contentType: 'text/javascript', body: opaqueJs });
-    if (path.endsWith('/signing.js')) return route.fulfill({ contentType: 'text/javascript', body: signingJs });
+    // The OPAQUE client and the signing module exactly as the server embeds and serves them to the key app.
+    for (const file of ['opaque.js', 'signing.js']) {
+      if (path.endsWith(`/${file}`)) return route.fetch({ url: `${demo.base}/app/${file}` }).then((response) => route.fulfill({ response }));
+    }
     return route.fulfill({
       contentType: 'text/html',
       body: '<!doctype html><script type="module">import * as o from "./opaque.js"; import * as s from "./signing.js"; await o.ready; window.opaque = o; window.signing = s; window.ready = true;</script>',

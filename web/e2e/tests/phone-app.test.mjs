@@ -61,7 +61,14 @@ async function bankLogin() {
 /** A real pointer drag of the slider's arrow from its place to the right end. */
 async function drag() {
   const knob = app.getByRole('slider', { name: 'Godkend' });
-  const k = await knob.boundingBox();
+  // Grab the arrow where it rests (after a refused attempt it glides back to the start).
+  let k = await knob.boundingBox();
+  for (let i = 0; i < 20; i++) {
+    await app.waitForTimeout(100);
+    const again = await knob.boundingBox();
+    if (again.x === k.x) break;
+    k = again;
+  }
   const track = await app.locator('.swipe').boundingBox();
   await app.mouse.move(k.x + k.width / 2, k.y + k.height / 2);
   await app.mouse.down();
@@ -74,6 +81,12 @@ before(async () => {
   browser = await launchChromium();
   phone = await browser.newContext(PHONE);
   app = await phone.newPage();
+  if (process.env.DEBUG_APP) {
+    app.on('pageerror', (e) => console.log('PAGEERROR', e.message));
+    app.on('console', (m) => console.log('CONSOLE', m.text()));
+    app.on('request', (r) => console.log('REQ>', r.method(), r.url()));
+    app.on('response', (r) => console.log('RES<', r.status(), r.url()));
+  }
   cdp = await phone.newCDPSession(app);
   await cdp.send('WebAuthn.enable');
   ({ authenticatorId: authenticator } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
@@ -179,4 +192,191 @@ test('a Demo Bank log-in approved by dragging the slider; a wrong match code is 
   await bank.context.close();
   await app.getByRole('button', { name: 'OK' }).click();
   await heading().filter({ hasText: 'Klar til opdateringer' }).waitFor();
+});
+
+/** The app "closes": the page is hidden (as when the phone shows another app), then shown again. */
+async function closeAndReopen() {
+  await app.evaluate(() => {
+    Object.defineProperty(document, 'visibilityState', { value: 'hidden', configurable: true });
+    document.dispatchEvent(new Event('visibilitychange'));
+    delete document.visibilityState;
+  });
+}
+
+async function openSettings() {
+  await app.getByRole('button', { name: 'Indstillinger' }).click();
+  await heading().filter({ hasText: 'Indstillinger' }).waitFor();
+}
+
+test('reject with "AFVIS" and a confirmation; the log-in box says so', async () => {
+  await server.advance(120); // past the back-off of X-2 is not needed before the first rejection
+  const bank = await bankLogin();
+  await heading().filter({ hasText: 'Anmodning' }).waitFor({ timeout: 10000 });
+  await app.getByRole('button', { name: 'AFVIS' }).click();
+  await heading().filter({ hasText: 'Afvis anmodningen?' }).waitFor();
+  assert.equal(await app.getByLabel('Det var ikke mig').isChecked(), false);
+  await shot('13-reject-confirm');
+  await app.getByRole('button', { name: 'AFVIS' }).click();
+  await heading().filter({ hasText: 'Anmodningen er afvist' }).waitFor();
+  await shot('14-rejected');
+  await bank.page.getByText(/afvist/i).first().waitFor({ timeout: 10000 });
+  await bank.context.close();
+  await app.getByRole('button', { name: 'OK' }).click();
+  await heading().filter({ hasText: 'Klar til opdateringer' }).waitFor();
+});
+
+test('help "?" explains the screen; settings hold every item; English by switch', async () => {
+  await app.getByRole('button', { name: 'Hjælp' }).click();
+  await app.getByRole('dialog').getByText('Opdater').waitFor();
+  await shot('15-help');
+  await app.getByRole('button', { name: 'Luk' }).click();
+  await openSettings();
+  for (const item of ['Lås når appen lukker', 'Lås op med fingeraftryk', 'Slå meddelelser til']) {
+    await app.getByLabel(item).waitFor();
+  }
+  for (const item of ['Skift kode for nøgleapp', 'Hjælp og NemID support', 'Vis vejledning', 'Afmeld nøgleapp']) {
+    await app.getByRole('button', { name: item }).waitFor();
+  }
+  assert.match(await app.locator('#serial').textContent(), /^\d{4}-\d{4}-\d{4}$/);
+  assert.equal(await app.getByLabel('Lås når appen lukker').isChecked(), true, 'on by default');
+  await shot('16-settings');
+  await app.getByRole('button', { name: 'English' }).click();
+  await heading().filter({ hasText: 'Settings' }).waitFor();
+  await app.getByLabel('Lock when the app closes').waitFor();
+  await shot('17-settings-en');
+  await app.getByRole('button', { name: 'Dansk' }).click();
+  await heading().filter({ hasText: 'Indstillinger' }).waitFor();
+  await app.getByRole('button', { name: 'Tilbage' }).click();
+  await heading().filter({ hasText: 'Klar til opdateringer' }).waitFor();
+});
+
+test('the app locks when it closes; fingerprint unlock, and a failed fingerprint falls back to the code', async () => {
+  await closeAndReopen();
+  await heading().filter({ hasText: 'Lås nøgleappen op' }).waitFor();
+  await app.getByLabel('Kode (4 cifre)').fill('0000');
+  await app.getByRole('button', { name: 'Lås op', exact: true }).click();
+  await app.getByText('Forkert kode. Du har 4 forsøg tilbage.').waitFor();
+  await shot('18-unlock-wrong');
+  await unlock();
+
+  await openSettings();
+  await app.getByLabel('Lås op med fingeraftryk').check();
+  await app.waitForFunction(() => !document.querySelector('.settings .message.error'));
+  await app.getByRole('button', { name: 'Tilbage' }).click();
+  await closeAndReopen();
+  await app.getByRole('button', { name: 'Lås op med fingeraftryk' }).click();
+  await heading().filter({ hasText: 'Klar til opdateringer' }).waitFor();
+
+  await closeAndReopen();
+  await cdp.send('WebAuthn.setUserVerified', { authenticatorId: authenticator, isUserVerified: false });
+  await app.getByRole('button', { name: 'Lås op med fingeraftryk' }).click();
+  await app.getByText(/Fingeraftrykket blev ikke godkendt|fingerprint was not verified/).waitFor();
+  await shot('19-fingerprint-failed');
+  await cdp.send('WebAuthn.setUserVerified', { authenticatorId: authenticator, isUserVerified: true });
+  await unlock();
+});
+
+test('change code in the settings; the old code no longer unlocks', async () => {
+  await openSettings();
+  await app.getByRole('button', { name: 'Skift kode for nøgleapp' }).click();
+  await heading().filter({ hasText: 'Vælg en ny firecifret kode' }).waitFor();
+  await app.getByLabel('Kode (4 cifre)').fill('5826');
+  await app.getByRole('button', { name: 'Næste' }).click();
+  await heading().filter({ hasText: 'Gentag koden' }).waitFor();
+  await app.getByLabel('Kode (4 cifre)').fill('5826');
+  await app.getByRole('button', { name: 'Næste' }).click();
+  await heading().filter({ hasText: 'Din kode er ændret' }).waitFor();
+  await app.getByRole('button', { name: 'OK' }).click();
+  await closeAndReopen();
+  await app.getByLabel('Kode (4 cifre)').fill(CODE);
+  await app.getByRole('button', { name: 'Lås op', exact: true }).click();
+  await app.getByText(/Forkert kode/).waitFor();
+  CODE = '5826';
+  await unlock();
+});
+
+test('"Glemt kode": user ID, password and a key give a new code; the device stays activated', async () => {
+  await closeAndReopen();
+  await app.getByRole('button', { name: 'Glemt kode' }).click();
+  await heading().filter({ hasText: 'Log ind med dit nøglekort' }).waitFor();
+  await logIn(app, { userId: server.user_id, password: server.password });
+  await typeKey(app, server.card);
+  await shot('20-forgot-key');
+  await app.getByRole('button', { name: 'Nulstil nøgleapp kode' }).click();
+  await heading().filter({ hasText: 'Vælg en ny firecifret kode' }).waitFor();
+  await app.getByLabel('Kode (4 cifre)').fill('4093');
+  await app.getByRole('button', { name: 'Næste' }).click();
+  await app.getByLabel('Kode (4 cifre)').fill('4093');
+  await app.getByRole('button', { name: 'Næste' }).click();
+  await heading().filter({ hasText: 'Din kode er ændret' }).waitFor();
+  await shot('21-code-changed');
+  CODE = '4093';
+  await app.getByRole('button', { name: 'OK' }).click();
+  await heading().filter({ hasText: 'Klar til opdateringer' }).waitFor();
+  // The new device key signs: a request still reaches the app and can be approved.
+  await server.advance(120);
+  const bank = await bankLogin();
+  await heading().filter({ hasText: 'Anmodning' }).waitFor({ timeout: 10000 });
+  await app.getByLabel('Kode fra log-in-boksen').fill(bank.code);
+  await app.getByRole('slider', { name: 'Godkend' }).press('End');
+  await heading().filter({ hasText: 'Godkendelsen er modtaget' }).waitFor();
+  await bank.page.waitForURL(/\/demo\/callback/, { timeout: 15000 });
+  await bank.context.close();
+  await app.getByRole('button', { name: 'OK' }).click();
+});
+
+test('X-3: another device waiting its hour shows on the app, and "Afbryd" ends it', async () => {
+  const other = await browser.newContext(PHONE);
+  const page = await other.newPage();
+  await page.goto(`${server.base}/app/`);
+  await page.getByRole('button', { name: 'Start' }).click();
+  await page.getByLabel('Jeg accepterer ovenstående vilkår').check();
+  await page.getByRole('button', { name: 'Næste' }).click();
+  await logIn(page, { userId: server.user_id, password: server.password });
+  await typeKey(page, server.card);
+  await page.getByRole('button', { name: 'Aktivér nøgleapp' }).click();
+  await page.locator('h1').filter({ hasText: 'Vent en time' }).waitFor();
+
+  await app.getByText('En ny enhed er ved at blive aktiveret').waitFor({ timeout: 10000 });
+  await shot('22-pending-activation');
+  await app.getByRole('button', { name: 'Afbryd' }).click();
+  await app.getByText(/Aktiveringen af .* er afbrudt/).waitFor();
+  // The other device learns it when it looks again (here: reopened).
+  await page.reload();
+  await page.locator('h1').filter({ hasText: 'Aktivér din nøgleapp' }).waitFor();
+  await page.getByText('Aktiveringen er udløbet eller afbrudt').waitFor();
+  await other.close();
+});
+
+test('the app always locks after 5 minutes (on a settable clock)', async () => {
+  await phone.clock.install();
+  await app.reload();
+  await unlock();
+  await app.clock.fastForward('04:50');
+  await heading().filter({ hasText: 'Klar til opdateringer' }).waitFor();
+  await app.clock.fastForward('00:11');
+  await heading().filter({ hasText: 'Lås nøgleappen op' }).waitFor();
+  await shot('23-locked');
+});
+
+test('"Afmeld nøgleapp" deregisters the device on the server and wipes IndexedDB', async () => {
+  await unlock();
+  const deviceId = await app.evaluate(() => new Promise((resolve) => {
+    const r = indexedDB.open('noegle-app');
+    r.onsuccess = () => { const g = r.result.transaction('kv').objectStore('kv').get('device'); g.onsuccess = () => { r.result.close(); resolve(g.result.deviceId); }; };
+  }));
+  await openSettings();
+  await app.getByRole('button', { name: 'Afmeld nøgleapp' }).click();
+  await heading().filter({ hasText: 'Afmeld nøgleappen?' }).waitFor();
+  await shot('24-deregister');
+  await app.getByRole('button', { name: 'Afmeld nøgleapp' }).click();
+  await heading().filter({ hasText: 'Aktivér din nøgleapp' }).waitFor();
+  await app.getByText('Nøgleappen er afmeldt').waitFor();
+  const databases = await app.evaluate(() => indexedDB.databases());
+  assert.deepEqual(databases.filter((d) => d.name === 'noegle-app'), []);
+  const r = await fetch(`${server.base}/api/app/v1/app-code/login/start`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ device_id: deviceId, message: 'AAAA' }),
+  });
+  assert.equal(r.status, 401);
+  assert.equal((await r.json()).error, 'unknown_device');
 });

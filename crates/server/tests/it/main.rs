@@ -10,6 +10,7 @@ mod lockout;
 mod oidc_flow;
 mod pages;
 mod refusals;
+mod webpush;
 
 use noegle_testkit::{Backend, TestServer};
 

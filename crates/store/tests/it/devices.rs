@@ -167,3 +167,26 @@ async fn a_lapsed_activation_cannot_be_completed_and_a_fourth_device_is_refused(
     })
     .await;
 }
+
+#[tokio::test]
+async fn attachments_are_set_replaced_removed_and_listed_for_active_devices_only() {
+    both(|store| async move {
+        let a = alice(store.as_ref()).await;
+        let (active, pending) = (device(&a.sub, 1), device(&a.sub, 2));
+        store.insert_device(&active).await.unwrap();
+        store.insert_device(&pending).await.unwrap();
+        store.activate_device(&active.device_id, UnixTime(5), MAX_ACTIVE_DEVICES).await.unwrap();
+        for d in [&active, &pending] {
+            store.set_attachment(&d.device_id, "push", Some("first")).await.unwrap();
+        }
+        store.set_attachment(&active.device_id, "push", Some("second")).await.unwrap();
+        assert_eq!(store.attachment(&active.device_id, "push").await.unwrap().as_deref(), Some("second"));
+        assert_eq!(store.attachment(&active.device_id, "fingerprint").await.unwrap(), None);
+        let listed = store.active_attachments(&a.sub, "push").await.unwrap();
+        assert_eq!(listed, vec![(active.device_id.clone(), "second".to_string())], "the pending device is left out");
+        store.set_attachment(&active.device_id, "push", None).await.unwrap();
+        assert_eq!(store.attachment(&active.device_id, "push").await.unwrap(), None);
+        assert!(store.active_attachments(&a.sub, "push").await.unwrap().is_empty());
+    })
+    .await;
+}

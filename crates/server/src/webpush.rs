@@ -1,0 +1,241 @@
+//! Web Push: an extra notification path for the installed phone app, behind the same [`Notifier`] as the
+//! live channel. Messages are encrypted for the subscription (RFC 8291, aes128gcm) and signed with the
+//! server's VAPID key (RFC 8292) by `web-push-native`; the payload names only the event, never a person.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{OriginalUri, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Json, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use noegle_core::device::DeviceStatus;
+use noegle_core::{Clock, Store, UnixTime};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use web_push_native::jwt_simple::algorithms::{ECDSAP256KeyPairLike, ECDSAP256PublicKeyLike, ES256KeyPair};
+use web_push_native::jwt_simple::claims::Claims;
+use web_push_native::{Auth, WebPushBuilder, p256};
+
+use crate::api::{ApiError, parse, signed};
+use crate::push::{Notifier, PushEvent};
+use crate::state::AppState;
+
+/// The attachment kind a device's subscription is stored under.
+const KIND: &str = "push";
+/// How long a push service keeps an undelivered message (a request lives 3 minutes).
+const TTL: Duration = Duration::from_secs(180);
+
+/// A browser's push subscription, as `PushSubscription.toJSON()` gives it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Subscription {
+    /// Where the push service takes messages for this browser.
+    pub endpoint: String,
+    /// When the subscription lapses (browsers send null).
+    #[serde(default, rename = "expirationTime", skip_serializing)]
+    pub expiration_time: Option<f64>,
+    /// The browser's keys.
+    pub keys: SubscriptionKeys,
+}
+
+/// The keys of a subscription (base64url).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriptionKeys {
+    /// The browser's P-256 public key (65 bytes, uncompressed).
+    pub p256dh: String,
+    /// The 16-byte authentication secret.
+    pub auth: String,
+}
+
+/// Why a subscription is refused.
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message)
+}
+
+impl Subscription {
+    /// Checks the subscription; answers the parts the sender needs.
+    fn parts(&self, allow_http: bool) -> Result<(url::Url, p256::PublicKey, Auth), ApiError> {
+        let url = url::Url::parse(&self.endpoint).map_err(|e| invalid(format!("endpoint is not a URL: {e}")))?;
+        let scheme_ok = url.scheme() == "https" || (allow_http && url.scheme() == "http");
+        if !scheme_ok || url.host_str().is_none() || self.endpoint.len() > 2048 {
+            return Err(invalid("endpoint must be an https:// URL of a push service (at most 2048 characters)"));
+        }
+        let public = B64
+            .decode(self.keys.p256dh.trim_end_matches('='))
+            .ok()
+            .and_then(|b| p256::PublicKey::from_sec1_bytes(&b).ok())
+            .ok_or_else(|| invalid("keys.p256dh must be a base64url P-256 public key"))?;
+        let auth = B64
+            .decode(self.keys.auth.trim_end_matches('='))
+            .ok()
+            .filter(|b| b.len() == 16)
+            .ok_or_else(|| invalid("keys.auth must be 16 bytes, base64url"))?;
+        Ok((url, public, Auth::clone_from_slice(&auth)))
+    }
+}
+
+/// Sends Web Push messages to the subscribed devices of a user.
+pub struct WebPush {
+    key: ES256KeyPair,
+    contact: String,
+    allow_http: bool,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    http: reqwest::Client,
+}
+
+impl WebPush {
+    /// A sender signing with `key`.
+    pub fn new(
+        key: ES256KeyPair,
+        contact: String,
+        allow_http: bool,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+    ) -> WebPush {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default();
+        WebPush { key, contact, allow_http, store, clock, http }
+    }
+
+    /// The VAPID public key, base64url (what `pushManager.subscribe` takes as `applicationServerKey`).
+    pub fn public_key(&self) -> String {
+        B64.encode(self.key.public_key().public_key().to_bytes_uncompressed())
+    }
+
+    /// Sends `event` to one subscription; answers whether the push service took it. A subscription the
+    /// service no longer knows (404/410) is removed from `device_id`.
+    pub async fn send(&self, device_id: &str, sub: &Subscription, event: PushEvent) -> bool {
+        let Ok((url, public, auth)) = sub.parts(self.allow_http) else { return false };
+        let Ok(endpoint) = url.as_str().parse() else { return false };
+        let payload = json!({ "event": event.name() }).to_string();
+        let request = match WebPushBuilder::new(endpoint, public, auth).with_valid_duration(TTL).build(payload) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, "web push: cannot build the message");
+                return false;
+            }
+        };
+        let Some(authorization) = self.vapid(&url) else { return false };
+        let mut out = self.http.post(url.as_str()).header("authorization", authorization);
+        for (name, value) in request.headers() {
+            out = out.header(name.as_str(), value.as_bytes());
+        }
+        match out.body(request.into_body()).send().await {
+            Ok(r) if r.status().is_success() => {
+                metrics::counter!("noegle_web_push_sent_total").increment(1);
+                true
+            }
+            Ok(r) => {
+                if matches!(r.status().as_u16(), 404 | 410) {
+                    let _ = self.store.set_attachment(device_id, KIND, None).await;
+                }
+                tracing::info!(status = %r.status(), "web push: the push service refused the message");
+                false
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "web push: the push service cannot be reached");
+                false
+            }
+        }
+    }
+
+    /// `vapid t=JWT, k=KEY` (RFC 8292) for `endpoint`. The audience is the endpoint's origin *with* its port
+    /// (web-push-native's own VAPID header leaves a non-default port out, which a push service would refuse).
+    fn vapid(&self, endpoint: &url::Url) -> Option<String> {
+        let claims = Claims::create(TTL.into())
+            .with_audience(endpoint.origin().ascii_serialization())
+            .with_subject(&self.contact);
+        match self.key.sign(claims) {
+            Ok(token) => Some(format!("vapid t={token}, k={}", self.public_key())),
+            Err(e) => {
+                tracing::warn!(error = %e, "web push: cannot sign the VAPID token");
+                None
+            }
+        }
+    }
+
+    async fn send_to_user(&self, sub: &str, event: PushEvent) {
+        let subscriptions = match self.store.active_attachments(sub, KIND).await {
+            Ok(s) => s,
+            Err(e) => return tracing::warn!(error = %e, "web push: cannot read subscriptions"),
+        };
+        for (device_id, value) in subscriptions {
+            if let Ok(s) = serde_json::from_str::<Subscription>(&value) {
+                self.send(&device_id, &s, event).await;
+            }
+        }
+    }
+
+    /// Tells a pending device by Web Push when its wait is over (the app may be closed meanwhile, R-APP1).
+    /// Watches the server's clock; gives up when the device is no longer pending.
+    pub fn announce_ready(self: &Arc<Self>, device_id: String, ready_at: UnixTime) {
+        let me = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                let device = match me.store.device(&device_id).await {
+                    Ok(Some(d)) if d.status == DeviceStatus::Pending => d,
+                    _ => return,
+                };
+                if me.clock.now() < ready_at {
+                    continue;
+                }
+                if let Ok(Some(value)) = me.store.attachment(&device.device_id, KIND).await
+                    && let Ok(s) = serde_json::from_str::<Subscription>(&value)
+                {
+                    me.send(&device.device_id, &s, PushEvent::ActivationReady).await;
+                }
+                return;
+            }
+        });
+    }
+}
+
+impl Notifier for Arc<WebPush> {
+    fn notify(&self, sub: &str, event: PushEvent) {
+        let (me, sub) = (self.clone(), sub.to_string());
+        tokio::spawn(async move { me.send_to_user(&sub, event).await });
+    }
+}
+
+/// `GET /api/app/v1/push/key`: the VAPID public key.
+pub async fn key(State(state): State<AppState>) -> Json<serde_json::Value> {
+    Json(json!({ "key": state.webpush.public_key() }))
+}
+
+/// `PUT /api/app/v1/push` (signed, pending or active): this device's push subscription.
+pub async fn subscribe(
+    State(state): State<AppState>,
+    method: Method,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let me = signed(&state, &method, &uri, &headers, &body, &[DeviceStatus::Pending, DeviceStatus::Active]).await?;
+    let s: Subscription = parse(&headers, &body)?;
+    s.parts(state.config.web_push_allow_http)?;
+    let value = serde_json::to_string(&s).map_err(|e| invalid(e.to_string()))?;
+    state.store.set_attachment(&me.device_id, KIND, Some(&value)).await?;
+    Ok(Json(json!({ "device_id": me.device_id, "push": true })).into_response())
+}
+
+/// `DELETE /api/app/v1/push` (signed, pending or active): no more Web Push to this device.
+pub async fn unsubscribe(
+    State(state): State<AppState>,
+    method: Method,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let me = signed(&state, &method, &uri, &headers, &body, &[DeviceStatus::Pending, DeviceStatus::Active]).await?;
+    state.store.set_attachment(&me.device_id, KIND, None).await?;
+    Ok(Json(json!({ "device_id": me.device_id, "push": false })).into_response())
+}

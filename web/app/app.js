@@ -267,7 +267,7 @@ function waitScreen() {
   };
   show('wait', t('waitTitle'), [
     h('p', {}, t('waitText')),
-    h('div', { class: 'hourglass', 'aria-hidden': 'true' }, '⌛'),
+    h('div', { class: 'clock', 'aria-hidden': 'true' }),
     status,
     h('div', { class: 'actions' }, next,
       pushAvailable() && !settings.notifications
@@ -338,7 +338,7 @@ function chooseCode(purpose, first) {
 
 function fingerprintChoice() {
   show('fingerprint', t('fingerprintTitle'), form([
-    h('div', { class: 'fingerprint', 'aria-hidden': 'true' }, '☝'),
+    h('div', { class: 'fingerprint', 'aria-hidden': 'true' }),
     h('p', {}, t('fingerprintText')),
     h('div', { class: 'actions' },
       h('button', { type: 'submit', class: 'btn primary' }, t('useFingerprint')),

@@ -109,7 +109,9 @@ pub fn banner(state: &AppState, card: &ClearCard) -> String {
          3. Type the key the log-in box asks for (\"Nøgle 1234\") from the demo user's key card:\n\n{}\n  \
          The card is also printed to {dir}/demo-keycard.pdf. Each key works once.\n  \
          Switch language on the pages with \"English\". Stop with Ctrl-C.\n\n\
-         Key app: activate the terminal app with the same card, log in again after {wait} seconds (the demo\n  \
+         Phone key app: open {url}/app/ (on a phone, or in the browser's phone view), activate it with the\n  \
+         same card and log in again after {wait} seconds; then \"Send anmodning til nøgleapp\" at Demo Bank.\n\n\
+         Terminal key app: activate it with the same card, log in again after {wait} seconds (the demo\n  \
          shortens the hour the real service waits), and approve the Demo Bank log-in from it:\n    \
          echo {DEMO_PASSWORD} | cargo run -p noegleapp -- activate start --server {url} --user-id {DEMO_USER} --password-stdin --keycard-json {dir}/{CARD_FILE}\n    \
          printf '{DEMO_PASSWORD}\\n7391\\n' | cargo run -p noegleapp -- activate complete --user-id {DEMO_USER} --password-stdin --keycard-json {dir}/{CARD_FILE}\n    \

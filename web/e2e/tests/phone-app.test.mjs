@@ -115,6 +115,7 @@ test('activation: two log-ins with the key card an hour apart, a code, the guide
   await heading().filter({ hasText: 'Log ind med dit nøglekort' }).waitFor();
   await logIn(app, { userId: server.user_id, password: 'forkert' });
   await app.getByRole('alert').filter({ hasText: 'forkert' }).waitFor();
+  await shot('02b-login-refused');
   await logIn(app, { userId: server.user_id, password: server.password });
   await heading().filter({ hasText: 'Indtast nøglen' }).waitFor();
   await typeKey(app, server.card);
@@ -149,6 +150,7 @@ test('activation: two log-ins with the key card an hour apart, a code, the guide
   await app.getByLabel('Kode (4 cifre)').fill('7390');
   await app.getByRole('button', { name: 'Næste' }).click();
   await app.getByText('De to koder er ikke ens').waitFor();
+  await shot('06b-code-mismatch');
   await app.getByLabel('Kode (4 cifre)').fill(CODE);
   await app.getByRole('button', { name: 'Næste' }).click();
   await heading().filter({ hasText: 'Gentag koden' }).waitFor();
@@ -177,13 +179,15 @@ test('a Demo Bank log-in approved by dragging the slider; a wrong match code is 
   await heading().filter({ hasText: 'Anmodning' }).waitFor({ timeout: 10000 });
   assert.equal(await app.locator('.service').textContent(), 'Demo Bank');
   assert.match(await app.locator('.action').textContent(), /Log på Demo Bank/);
+  await app.getByLabel('Kode fra log-in-boksen').fill(bank.code);
+  await shot('11-request');
   const wrong = bank.code === '00' ? '01' : '00';
   await app.getByLabel('Kode fra log-in-boksen').fill(wrong);
   await drag();
   await app.getByText('Koden passer ikke med log-in-boksen').waitFor();
   assert.equal(await app.getByRole('slider', { name: 'Godkend' }).getAttribute('aria-valuenow'), '0');
+  await shot('11b-request-wrong-code');
   await app.getByLabel('Kode fra log-in-boksen').fill(bank.code);
-  await shot('11-request');
   await drag();
   await heading().filter({ hasText: 'Godkendelsen er modtaget' }).waitFor();
   await shot('12-receipt');
@@ -246,6 +250,11 @@ test('help "?" explains the screen; settings hold every item; English by switch'
   await shot('17-settings-en');
   await app.getByRole('button', { name: 'Dansk' }).click();
   await heading().filter({ hasText: 'Indstillinger' }).waitFor();
+  await app.getByRole('button', { name: 'Hjælp og NemID support' }).click();
+  await app.getByText(/Oplys altid nøgleappens serienummer/).waitFor();
+  await shot('17b-support');
+  await app.getByRole('button', { name: 'Tilbage' }).click();
+  await heading().filter({ hasText: 'Indstillinger' }).waitFor();
   await app.getByRole('button', { name: 'Tilbage' }).click();
   await heading().filter({ hasText: 'Klar til opdateringer' }).waitFor();
 });
@@ -295,10 +304,24 @@ test('change code in the settings; the old code no longer unlocks', async () => 
   await unlock();
 });
 
-test('"Glemt kode": user ID, password and a key give a new code; the device stays activated', async () => {
+test('5 wrong codes block the app; "Glemt kode" (user ID, password, a key) gives a new code, still activated', async () => {
   await closeAndReopen();
+  for (let left = 4; left >= 1; left--) {
+    await app.getByLabel('Kode (4 cifre)').fill('0000');
+    await app.getByRole('button', { name: 'Lås op', exact: true }).click();
+    await app.getByText(`Du har ${left} forsøg tilbage`).waitFor();
+  }
+  await app.getByLabel('Kode (4 cifre)').fill('0000');
+  await app.getByRole('button', { name: 'Lås op', exact: true }).click();
+  await app.getByText('Du har 0 forsøg tilbage').waitFor();
+  await app.getByLabel('Kode (4 cifre)').fill(CODE);
+  await app.getByRole('button', { name: 'Lås op', exact: true }).click();
+  await app.getByText('Nøgleappen er spærret efter for mange forkerte koder').waitFor();
+  assert.equal(await app.getByRole('button', { name: 'Lås op', exact: true }).isDisabled(), true, 'even the right code');
+  await shot('19b-blocked');
   await app.getByRole('button', { name: 'Glemt kode' }).click();
   await heading().filter({ hasText: 'Log ind med dit nøglekort' }).waitFor();
+  await shot('20a-forgot-login');
   await logIn(app, { userId: server.user_id, password: server.password });
   await typeKey(app, server.card);
   await shot('20-forgot-key');
@@ -357,6 +380,22 @@ test('the app always locks after 5 minutes (on a settable clock)', async () => {
   await app.clock.fastForward('00:11');
   await heading().filter({ hasText: 'Lås nøgleappen op' }).waitFor();
   await shot('23-locked');
+});
+
+test('the service worker keeps an offline shell; the manifest makes the app installable', async () => {
+  const manifest = await app.evaluate(async () => (await fetch('manifest.webmanifest')).json());
+  assert.equal(manifest.start_url, '/app/');
+  assert.equal(manifest.display, 'standalone');
+  assert.ok(manifest.icons.length > 0);
+  await app.evaluate(() => navigator.serviceWorker.ready);
+  await phone.setOffline(true);
+  await app.reload();
+  await heading().filter({ hasText: 'Lås nøgleappen op' }).waitFor();
+  await app.getByLabel('Kode (4 cifre)').fill(CODE);
+  await app.getByRole('button', { name: 'Lås op', exact: true }).click();
+  await app.getByText('Der er ingen forbindelse til serveren').waitFor();
+  await shot('23b-offline');
+  await phone.setOffline(false);
 });
 
 test('"Afmeld nøgleapp" deregisters the device on the server and wipes IndexedDB', async () => {

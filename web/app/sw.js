@@ -3,7 +3,7 @@
 
 const CACHE = 'noegle-app-v1';
 const SHELL = ['./', 'index.html', 'app.css', 'app.js', 'device.js', 'i18n.js', 'signing.js', 'policy.js', 'opaque.js',
-  'manifest.webmanifest', 'icon.svg'];
+  'manifest.webmanifest', 'icon.svg', 'icon-192.png', 'icon-512.png'];
 
 self.addEventListener('install', (event) => {
   event.waitUntil(caches.open(CACHE).then((c) => c.addAll(SHELL)).then(() => self.skipWaiting()));

@@ -25,6 +25,8 @@ const FILES: &[(&str, &str, &[u8])] = &[
     ("opaque.js", JS, include_bytes!(concat!(env!("OUT_DIR"), "/opaque.js"))),
     ("manifest.webmanifest", "application/manifest+json", include_bytes!("../../../web/app/manifest.webmanifest")),
     ("icon.svg", "image/svg+xml", include_bytes!("../../../web/app/icon.svg")),
+    ("icon-192.png", "image/png", include_bytes!("../../../web/app/icon-192.png")),
+    ("icon-512.png", "image/png", include_bytes!("../../../web/app/icon-512.png")),
 ];
 
 /// `policy.js`: the app-code rules the app checks before a code is registered (the server never sees the

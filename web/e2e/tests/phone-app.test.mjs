@@ -4,6 +4,8 @@
 // deregistration. Every screen is saved as web/e2e/out/app-*.png.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { launchChromium, outDir, startTestServer } from './harness.mjs';
 
@@ -24,7 +26,19 @@ let app; // the app's page
 let authenticator; // the virtual platform authenticator's id
 let cdp;
 
-const shot = (name, page = app) => page.screenshot({ path: join(outDir, `app-${name}.png`) });
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+/** Saves the screen as app-NAME.png and checks it with axe (WCAG 2 A/AA: labels, contrast, roles, names). */
+async function shot(name, page = app) {
+  await page.screenshot({ path: join(outDir, `app-${name}.png`) });
+  // Evaluated through the DevTools protocol, so the app's CSP (scripts from the server only) stays as it is.
+  if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(axeSource);
+  const violations = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21aa'] } });
+    return r.violations.map((v) => `${v.id}: ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  });
+  assert.deepEqual(violations, [], `accessibility of ${name}`);
+}
 const heading = (page = app) => page.locator('h1');
 
 async function typeKey(page, card) {
@@ -147,6 +161,7 @@ test('activation: two log-ins with the key card an hour apart, a code, the guide
   await shot('06-code');
   await app.getByRole('button', { name: 'Næste' }).click();
   await heading().filter({ hasText: 'Gentag koden' }).waitFor();
+  await shot('06c-code-repeat');
   await app.getByLabel('Kode (4 cifre)').fill('7390');
   await app.getByRole('button', { name: 'Næste' }).click();
   await app.getByText('De to koder er ikke ens').waitFor();
@@ -386,7 +401,11 @@ test('the service worker keeps an offline shell; the manifest makes the app inst
   const manifest = await app.evaluate(async () => (await fetch('manifest.webmanifest')).json());
   assert.equal(manifest.start_url, '/app/');
   assert.equal(manifest.display, 'standalone');
-  assert.ok(manifest.icons.length > 0);
+  for (const icon of manifest.icons) {
+    const served = await app.evaluate(async (src) => { const r = await fetch(src); return { ok: r.ok, type: r.headers.get('content-type') }; }, icon.src);
+    assert.deepEqual(served, { ok: true, type: icon.type }, icon.src);
+  }
+  assert.ok(manifest.icons.some((i) => i.sizes === '512x512' && i.type === 'image/png'), 'a 512 px PNG for installing');
   await app.evaluate(() => navigator.serviceWorker.ready);
   await phone.setOffline(true);
   await app.reload();
@@ -411,6 +430,7 @@ test('"Afmeld nøgleapp" deregisters the device on the server and wipes IndexedD
   await app.getByRole('button', { name: 'Afmeld nøgleapp' }).click();
   await heading().filter({ hasText: 'Aktivér din nøgleapp' }).waitFor();
   await app.getByText('Nøgleappen er afmeldt').waitFor();
+  await shot('25-deregistered');
   const databases = await app.evaluate(() => indexedDB.databases());
   assert.deepEqual(databases.filter((d) => d.name === 'noegle-app'), []);
   const r = await fetch(`${server.base}/api/app/v1/app-code/login/start`, {

@@ -224,6 +224,8 @@ pub async fn revoke(ctx: Ctx<'_>, device: &Device, why: &str) -> Result<bool, St
     for from in [DeviceStatus::Active, DeviceStatus::Pending] {
         changed |= ctx.store.set_device_status(&device.device_id, from, DeviceStatus::Revoked).await?;
     }
+    // Nothing of a revoked device is kept that it no longer needs: its fingerprint credential, its push address.
+    ctx.store.clear_attachments(&device.device_id).await?;
     if changed {
         let user = ctx.store.user_by_sub(&device.sub).await?.map(|u| u.user_id.to_string());
         ctx.audit(

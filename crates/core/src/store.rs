@@ -154,6 +154,8 @@ pub trait DeviceStore: Send + Sync {
     async fn set_attachment(&self, device_id: &str, kind: &str, value: Option<&str>) -> StoreResult<()>;
     /// The device's value of `kind`.
     async fn attachment(&self, device_id: &str, kind: &str) -> StoreResult<Option<String>>;
+    /// Removes every value of the device.
+    async fn clear_attachments(&self, device_id: &str) -> StoreResult<()>;
     /// The values of `kind` of the user's active devices, as (device id, value).
     async fn active_attachments(&self, sub: &str, kind: &str) -> StoreResult<Vec<(String, String)>>;
 }

@@ -650,6 +650,15 @@ macro_rules! impl_store {
                 row.map(|r| r.try_get(0)).transpose().map_err(crate::backend)
             }
 
+            async fn clear_attachments(&self, device_id: &str) -> StoreResult<()> {
+                sqlx::query("DELETE FROM device_attachments WHERE device_id = $1")
+                    .bind(device_id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(crate::backend)?;
+                Ok(())
+            }
+
             async fn active_attachments(&self, sub: &str, kind: &str) -> StoreResult<Vec<(String, String)>> {
                 let rows = sqlx::query(
                     "SELECT a.device_id, a.value FROM device_attachments a JOIN devices d ON d.device_id = a.device_id \

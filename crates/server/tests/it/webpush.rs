@@ -119,7 +119,7 @@ async fn a_request_reaches_a_subscribed_app_by_web_push_encrypted_and_signed() {
     bad["keys"]["auth"] = json!("short");
     let (status, body) = app.signed(&server, "PUT", "/api/app/v1/push", Some(bad)).await;
     assert_eq!((status, body["error"].as_str()), (422, Some("invalid")), "{body}");
-    let (status, _) = app.signed(&server, "PUT", "/api/app/v1/push", Some(subscription)).await;
+    let (status, _) = app.signed(&server, "PUT", "/api/app/v1/push", Some(subscription.clone())).await;
     assert_eq!(status, 200);
 
     let c = server.client("Demo Bank", CB, false).await;
@@ -145,4 +145,40 @@ async fn a_request_reaches_a_subscribed_app_by_web_push_encrypted_and_signed() {
     let (status, _) = app.signed(&server, "DELETE", "/api/app/v1/push", None).await;
     assert_eq!(status, 200);
     assert_eq!(server.state.store.attachment(&app.device_id, "push").await.unwrap(), None);
+
+    // A deregistered device leaves no push address behind.
+    let (status, _) = app.signed(&server, "PUT", "/api/app/v1/push", Some(subscription)).await;
+    assert_eq!(status, 200);
+    let (status, _) = app.signed(&server, "DELETE", "/api/app/v1/device", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(server.state.store.attachment(&app.device_id, "push").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_pending_device_hears_by_web_push_when_its_wait_is_over() {
+    let server = TestServer::start_with(Backend::Sqlite, |c| {
+        c.web_push_allow_http = true;
+        c.activation_wait_secs = 600;
+    })
+    .await;
+    let (_, card) = server.user_with_card("alice").await;
+    let mut app = App::new(&server);
+    let (status, body) = app.start("alice", &card, "android", "14", "Alices telefon").await;
+    assert_eq!(status, 201, "{body}");
+    let (url, mut inbox) = endpoint().await;
+    let receiver = Receiver::new();
+    let subscription = json!({
+        "endpoint": url,
+        "keys": { "p256dh": B64.encode(receiver.public()), "auth": B64.encode(receiver.auth) },
+    });
+    let (status, _) = app.signed(&server, "PUT", "/api/app/v1/push", Some(subscription)).await;
+    assert_eq!(status, 200, "a pending device may subscribe");
+
+    server.clock.advance(599);
+    let early = tokio::time::timeout(std::time::Duration::from_secs(7), inbox.recv()).await;
+    assert!(early.is_err(), "nothing before the wait is over");
+    server.clock.advance(1);
+    let (_, body) = tokio::time::timeout(std::time::Duration::from_secs(10), inbox.recv()).await.unwrap().unwrap();
+    let message: Value = serde_json::from_slice(&receiver.decrypt(&body)).unwrap();
+    assert_eq!(message, json!({ "event": "activation_ready" }));
 }

@@ -187,6 +187,11 @@ async fn attachments_are_set_replaced_removed_and_listed_for_active_devices_only
         store.set_attachment(&active.device_id, "push", None).await.unwrap();
         assert_eq!(store.attachment(&active.device_id, "push").await.unwrap(), None);
         assert!(store.active_attachments(&a.sub, "push").await.unwrap().is_empty());
+        store.set_attachment(&pending.device_id, "fingerprint", Some("{}")).await.unwrap();
+        store.clear_attachments(&pending.device_id).await.unwrap();
+        for kind in ["push", "fingerprint"] {
+            assert_eq!(store.attachment(&pending.device_id, kind).await.unwrap(), None, "{kind} cleared");
+        }
     })
     .await;
 }

@@ -272,9 +272,23 @@ test('help "?" explains the screen; settings hold every item; English by switch'
   await heading().filter({ hasText: 'Indstillinger' }).waitFor();
   await app.getByRole('button', { name: 'Tilbage' }).click();
   await heading().filter({ hasText: 'Klar til opdateringer' }).waitFor();
+  // The same app on a tablet.
+  await app.setViewportSize({ width: 820, height: 1180 });
+  await shot('17c-tablet');
+  await app.setViewportSize(PHONE.viewport);
 });
 
 test('the app locks when it closes; fingerprint unlock, and a failed fingerprint falls back to the code', async () => {
+  // "Lås når appen lukker" off: closing keeps it open (within the 5 minutes).
+  await openSettings();
+  await app.getByLabel('Lås når appen lukker').uncheck();
+  await app.getByRole('button', { name: 'Tilbage' }).click();
+  await closeAndReopen();
+  await heading().filter({ hasText: 'Klar til opdateringer' }).waitFor();
+  await openSettings();
+  await app.getByLabel('Lås når appen lukker').check();
+  await app.getByRole('button', { name: 'Tilbage' }).click();
+
   await closeAndReopen();
   await heading().filter({ hasText: 'Lås nøgleappen op' }).waitFor();
   await app.getByLabel('Kode (4 cifre)').fill('0000');

@@ -244,8 +244,14 @@ function waitScreen() {
     try {
       const fresh = await api.refreshDevice();
       await save('device', api.device);
-      if (fresh.ready) {
+      if (main.dataset.screen !== 'wait') return;
+      if (fresh.status === 'active') {
+        startListening();
+        unlockScreen();
+      } else if (fresh.ready) {
         ready();
+      } else if (await api.serverNow() >= fresh.expiresAt) {
+        throw new ApiError(410, 'activation_ended', 'the activation ended');
       } else {
         status.replaceChildren(t('waitUntil', { time: formatTime(fresh.readyAt) }));
       }
@@ -406,6 +412,8 @@ function unlockScreen(notice) {
       } catch (err) {
         code.value = '';
         if (err instanceof ApiError && err.code === 'device_blocked') return unlockScreen('blocked');
+        // Activated, but the app closed before a code was chosen: choose it now.
+        if (err instanceof ApiError && err.code === 'no_code') return chooseCode('first');
         throw err;
       }
       armLock();

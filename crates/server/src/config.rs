@@ -42,8 +42,8 @@ pub struct Config {
     /// Who push services may contact about this server's Web Push (VAPID `sub`): `mailto:` or `https:`.
     /// `NOEGLE_WEB_PUSH_CONTACT`.
     pub web_push_contact: String,
-    /// Accept `http://` push endpoints (only for testing against a local endpoint; real push services use
-    /// https). `NOEGLE_WEB_PUSH_ALLOW_HTTP`.
+    /// Accept `http://` and local (IP address, localhost) push endpoints — only for testing against a local
+    /// endpoint; real push services use https and domain names. `NOEGLE_WEB_PUSH_ALLOW_HTTP`.
     pub web_push_allow_http: bool,
 }
 

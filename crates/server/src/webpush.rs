@@ -61,8 +61,17 @@ impl Subscription {
     fn parts(&self, allow_http: bool) -> Result<(url::Url, p256::PublicKey, Auth), ApiError> {
         let url = url::Url::parse(&self.endpoint).map_err(|e| invalid(format!("endpoint is not a URL: {e}")))?;
         let scheme_ok = url.scheme() == "https" || (allow_http && url.scheme() == "http");
-        if !scheme_ok || url.host_str().is_none() || self.endpoint.len() > 2048 {
-            return Err(invalid("endpoint must be an https:// URL of a push service (at most 2048 characters)"));
+        // Push services have domain names; an IP address or localhost would make the server post to a host of
+        // the device's choosing on the operator's network.
+        let host_ok = match url.host() {
+            Some(url::Host::Domain(d)) => allow_http || !d.eq_ignore_ascii_case("localhost"),
+            Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)) => allow_http,
+            None => false,
+        };
+        if !scheme_ok || !host_ok || self.endpoint.len() > 2048 {
+            return Err(invalid(
+                "endpoint must be an https:// URL of a push service, by domain name (at most 2048 characters)",
+            ));
         }
         let public = B64
             .decode(self.keys.p256dh.trim_end_matches('='))
@@ -237,4 +246,30 @@ pub async fn unsubscribe(
     let me = signed(&state, &method, &uri, &headers, &body, &[DeviceStatus::Pending, DeviceStatus::Active]).await?;
     state.store.set_attachment(&me.device_id, KIND, None).await?;
     Ok(Json(json!({ "device_id": me.device_id, "push": false })).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn subscription(endpoint: &str) -> Subscription {
+        let key = p256::SecretKey::random(&mut rand::rngs::OsRng).public_key();
+        Subscription {
+            endpoint: endpoint.into(),
+            expiration_time: None,
+            keys: SubscriptionKeys {
+                p256dh: B64.encode(p256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(&key, false)),
+                auth: B64.encode([7u8; 16]),
+            },
+        }
+    }
+
+    #[test]
+    fn only_https_push_services_by_domain_name_unless_testing() {
+        assert!(subscription("https://fcm.googleapis.com/fcm/send/abc").parts(false).is_ok());
+        for bad in ["http://push.example/x", "https://127.0.0.1/x", "https://[::1]/x", "https://localhost/x", "nope"] {
+            assert!(subscription(bad).parts(false).is_err(), "{bad}");
+        }
+        assert!(subscription("http://127.0.0.1:9/x").parts(true).is_ok(), "the test setting allows a local endpoint");
+    }
 }

@@ -391,6 +391,13 @@ function unlockScreen(notice) {
         home();
       } catch (err) {
         box.replaceChildren(message('error', err instanceof ApiError ? explain(err) : t('fingerprintFailed')));
+        if (err instanceof ApiError && err.code === 'no_fingerprint') {
+          settings.fingerprint = false;
+          await saveSettings();
+          unlockScreen();
+          main.querySelector('.form-error').replaceChildren(message('error', explain(err)));
+          return;
+        }
         code.focus();
       }
     }, 'secondary')

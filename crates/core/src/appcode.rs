@@ -142,15 +142,45 @@ pub async fn login_finish(
         return Err(wrong_code(ctx, device).await?);
     }
     ctx.store.reset_code_failures(&device.device_id).await?;
-    Ok(open_session(ctx, rng, device).await?)
+    Ok(open_session(ctx, rng, device, Unlock::Code).await?)
+}
+
+/// How an app was unlocked; an approval carries it into the ID token's `amr` (RFC 8176).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unlock {
+    /// The 4-digit app code (`pin`).
+    Code,
+    /// A fingerprint verified by WebAuthn (`fpt`).
+    Fingerprint,
+}
+
+impl Unlock {
+    /// The RFC 8176 `amr` value.
+    pub fn amr(self) -> &'static str {
+        match self {
+            Unlock::Code => "pin",
+            Unlock::Fingerprint => "fpt",
+        }
+    }
+
+    /// The unlock of an `amr` value.
+    pub fn parse(amr: &str) -> Option<Unlock> {
+        [Unlock::Code, Unlock::Fingerprint].into_iter().find(|u| u.amr() == amr)
+    }
 }
 
 /// Opens an app session of `device` (after a right code or a verified fingerprint); answers the token and
 /// its lifetime in seconds.
-pub async fn open_session(ctx: Ctx<'_>, rng: &mut dyn SecureRng, device: &Device) -> Result<(String, i64), StoreError> {
+pub async fn open_session(
+    ctx: Ctx<'_>,
+    rng: &mut dyn SecureRng,
+    device: &Device,
+    how: Unlock,
+) -> Result<(String, i64), StoreError> {
     let token = random_token(rng, 32);
     let expires = ctx.now.plus(APP_SESSION_SECS);
-    ctx.store.put_session(&format!("a:{}", token_digest(&token)), &device.device_id, expires).await?;
+    let data = format!("{} {}", device.device_id, how.amr());
+    ctx.store.put_session(&format!("a:{}", token_digest(&token)), &data, expires).await?;
     Ok((token, APP_SESSION_SECS))
 }
 
@@ -168,10 +198,13 @@ async fn wrong_code(ctx: Ctx<'_>, device: &Device) -> Result<AppCodeError, Store
     Ok(AppCodeError::WrongCode { remaining: (MAX_CODE_FAILURES - failures).max(0) })
 }
 
-/// Whether `token` is a live app session of `device`.
-pub async fn session_valid(ctx: Ctx<'_>, device: &Device, token: &str) -> Result<bool, StoreError> {
-    let owner = ctx.store.session(&format!("a:{}", token_digest(token)), ctx.now).await?;
-    Ok(owner.as_deref() == Some(device.device_id.as_str()))
+/// How the app was unlocked, if `token` is a live app session of `device`.
+pub async fn session_unlock(ctx: Ctx<'_>, device: &Device, token: &str) -> Result<Option<Unlock>, StoreError> {
+    let data = ctx.store.session(&format!("a:{}", token_digest(token)), ctx.now).await?;
+    Ok(data.and_then(|d| {
+        let (owner, how) = d.split_once(' ')?;
+        (owner == device.device_id).then(|| Unlock::parse(how)).flatten()
+    }))
 }
 
 /// Ends an app session (the app locked).

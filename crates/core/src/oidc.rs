@@ -152,9 +152,14 @@ pub struct AccessToken {
     pub revoked: bool,
 }
 
-/// RFC 8176 `amr` for a password + key-app login (`swk`: software-secured key).
-pub fn amr_app() -> Vec<String> {
-    ["pwd", "swk", "mfa"].map(String::from).to_vec()
+/// RFC 8176 `amr` for a password + key-app login (`swk`: software-secured key), plus how the app was unlocked
+/// (`pin` or `fpt`) when known.
+pub fn amr_app(unlock: Option<&str>) -> Vec<String> {
+    let mut amr: Vec<String> = ["pwd", "swk", "mfa"].map(String::from).to_vec();
+    if let Some(u) = unlock.and_then(crate::appcode::Unlock::parse) {
+        amr.push(u.amr().to_string());
+    }
+    amr
 }
 
 /// RFC 8176 `amr` for a password + key-card login.
@@ -165,6 +170,14 @@ pub fn amr_keycard() -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn app_amr_tells_how_the_app_was_unlocked() {
+        assert_eq!(amr_app(None), ["pwd", "swk", "mfa"]);
+        assert_eq!(amr_app(Some("pin")), ["pwd", "swk", "mfa", "pin"]);
+        assert_eq!(amr_app(Some("fpt")), ["pwd", "swk", "mfa", "fpt"]);
+        assert_eq!(amr_app(Some("other")), ["pwd", "swk", "mfa"], "only known values");
+    }
 
     #[test]
     fn redirect_uris_must_be_https_or_loopback() {

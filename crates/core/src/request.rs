@@ -99,6 +99,8 @@ pub struct AuthRequest {
     pub decided_at: Option<UnixTime>,
     /// The device that decided it.
     pub decided_by: Option<String>,
+    /// How the deciding app was unlocked (`pin` or `fpt`).
+    pub decided_with: Option<String>,
 }
 
 /// Why a request could not be made or decided.
@@ -157,6 +159,7 @@ pub async fn create(
         expires_at: ctx.now.plus(REQUEST_TTL_SECS),
         decided_at: None,
         decided_by: None,
+        decided_with: None,
     };
     ctx.store.insert_request(&request, ctx.now).await?;
     Ok(request)
@@ -179,7 +182,9 @@ pub async fn refresh(ctx: Ctx<'_>, request_id: &str) -> Result<Option<AuthReques
         return Ok(None);
     };
     if r.state == RequestState::Pending && ctx.now >= r.expires_at {
-        ctx.store.set_request_state(request_id, RequestState::Pending, RequestState::Expired, ctx.now, None).await?;
+        ctx.store
+            .set_request_state(request_id, RequestState::Pending, RequestState::Expired, ctx.now, None, None)
+            .await?;
         r = ctx.store.request(request_id).await?.unwrap_or(r);
     }
     Ok(Some(r))
@@ -205,10 +210,12 @@ pub struct Decision {
     pub not_me: bool,
 }
 
-/// Approves or rejects a request from an authenticated, active `device`; at most once, only while pending.
+/// Approves or rejects a request from an authenticated, active `device` unlocked by `unlock`; at most once,
+/// only while pending.
 pub async fn decide(
     ctx: Ctx<'_>,
     device: &Device,
+    unlock: crate::appcode::Unlock,
     request_id: &str,
     d: &Decision,
     policy: MatchPolicy,
@@ -237,7 +244,8 @@ pub async fn decide(
         "reject" => RequestState::Rejected,
         _ => return Err(RequestError::Mismatch),
     };
-    if !ctx.store.set_request_state(request_id, RequestState::Pending, to, ctx.now, Some(&device.device_id)).await? {
+    let (by, with) = (Some(device.device_id.as_str()), Some(unlock.amr()));
+    if !ctx.store.set_request_state(request_id, RequestState::Pending, to, ctx.now, by, with).await? {
         return Err(RequestError::Decided);
     }
     if to == RequestState::Approved {

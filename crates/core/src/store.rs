@@ -178,6 +178,7 @@ pub trait RequestStore: Send + Sync {
         to: RequestState,
         at: UnixTime,
         device_id: Option<&str>,
+        unlock: Option<&str>,
     ) -> StoreResult<bool>;
     /// Holds pushes to the user back until `until` ("Det var ikke mig").
     async fn block_pushes(&self, sub: &str, until: UnixTime) -> StoreResult<()>;

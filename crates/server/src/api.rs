@@ -410,11 +410,16 @@ impl From<noegle_core::appcode::AppCodeError> for ApiError {
 /// Header carrying the app session of an unlocked app.
 pub const HEADER_APP_SESSION: &str = "noegle-app-session";
 
-/// Requires an unlocked app: a live app session of `device` in the [`HEADER_APP_SESSION`] header.
-pub(crate) async fn unlocked(state: &AppState, headers: &HeaderMap, device: &Device) -> Result<(), ApiError> {
+/// Requires an unlocked app: a live app session of `device` in the [`HEADER_APP_SESSION`] header. Answers how
+/// the app was unlocked.
+pub(crate) async fn unlocked(
+    state: &AppState,
+    headers: &HeaderMap,
+    device: &Device,
+) -> Result<noegle_core::appcode::Unlock, ApiError> {
     let locked = || ApiError::new(StatusCode::UNAUTHORIZED, "locked", "unlock the key app with its code first");
     let token = headers.get(HEADER_APP_SESSION).and_then(|v| v.to_str().ok()).ok_or_else(locked)?;
-    if noegle_core::appcode::session_valid(state.ctx(None), device, token).await? { Ok(()) } else { Err(locked()) }
+    noegle_core::appcode::session_unlock(state.ctx(None), device, token).await?.ok_or_else(locked)
 }
 
 #[derive(Deserialize)]
@@ -604,11 +609,11 @@ pub async fn decide_request(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let me = signed(&state, &method, &uri, &headers, &body, &[DeviceStatus::Active]).await?;
-    unlocked(&state, &headers, &me).await?;
+    let how = unlocked(&state, &headers, &me).await?;
     let d: noegle_core::request::Decision = parse(&headers, &body)?;
     let source = peer.ip().to_string();
-    let r = noegle_core::request::decide(state.ctx(Some(&source)), &me, &request_id, &d, state.config.match_policy())
-        .await?;
+    let policy = state.config.match_policy();
+    let r = noegle_core::request::decide(state.ctx(Some(&source)), &me, how, &request_id, &d, policy).await?;
     Ok(Json(json!({ "request_id": r.request_id, "state": r.state })).into_response())
 }
 

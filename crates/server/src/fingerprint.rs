@@ -188,6 +188,12 @@ pub async fn login_finish(
         let value = serde_json::to_string(&passkey).map_err(internal)?;
         state.store.set_attachment(&device.device_id, KIND, Some(&value)).await?;
     }
-    let (token, secs) = noegle_core::appcode::open_session(state.ctx(None), &mut rand::rngs::OsRng, &device).await?;
+    let (token, secs) = noegle_core::appcode::open_session(
+        state.ctx(None),
+        &mut rand::rngs::OsRng,
+        &device,
+        noegle_core::appcode::Unlock::Fingerprint,
+    )
+    .await?;
     Ok(Json(json!({ "app_session": token, "expires_in": secs })).into_response())
 }

@@ -203,12 +203,13 @@ pub async fn show(
         let ctx = state.ctx(Some(&source));
         let r = request::refresh(ctx, request_id).await?;
         let t = lang.texts();
+        let unlock = r.as_ref().and_then(|r| r.decided_with.clone());
         match r.map(|r| r.state) {
             Some(RequestState::Approved) => {
                 let user = state.store.user_by_sub(sub).await?.ok_or(AppError::Csrf)?;
                 state.store.reset_failures(sub).await?;
                 metrics::counter!("noegle_logins_total", "method" => "app").increment(1);
-                return finish(&state, &source, &loaded, &user, amr_app()).await;
+                return finish(&state, &source, &loaded, &user, amr_app(unlock.as_deref())).await;
             }
             Some(RequestState::Pending) => {}
             Some(RequestState::Rejected) => {
@@ -295,7 +296,7 @@ pub async fn switch_to_keycard(
         Step::Waiting { sub, user_id, request_id } => {
             state
                 .store
-                .set_request_state(request_id, RequestState::Pending, RequestState::Cancelled, state.now(), None)
+                .set_request_state(request_id, RequestState::Pending, RequestState::Cancelled, state.now(), None, None)
                 .await?;
             (sub.clone(), user_id.clone())
         }

@@ -131,6 +131,7 @@ macro_rules! impl_store {
                 expires_at: UnixTime(r.try_get("expires_at")?),
                 decided_at: r.try_get::<Option<i64>, _>("decided_at")?.map(UnixTime),
                 decided_by: r.try_get("decided_by")?,
+                decided_with: r.try_get("decided_with")?,
             })
         }
 
@@ -805,9 +806,10 @@ macro_rules! impl_store {
                 to: RequestState,
                 at: UnixTime,
                 device_id: Option<&str>,
+                unlock: Option<&str>,
             ) -> StoreResult<bool> {
                 let r = sqlx::query(
-                    "UPDATE auth_requests SET state = $3, decided_at = $4, decided_by = $5 \
+                    "UPDATE auth_requests SET state = $3, decided_at = $4, decided_by = $5, decided_with = $6 \
                      WHERE request_id = $1 AND state = $2",
                 )
                 .bind(request_id)
@@ -815,6 +817,7 @@ macro_rules! impl_store {
                 .bind(to.as_str())
                 .bind(at.0)
                 .bind(device_id)
+                .bind(unlock)
                 .execute(&self.pool)
                 .await
                 .map_err(crate::backend)?;

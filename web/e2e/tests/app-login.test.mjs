@@ -60,7 +60,7 @@ test('a Demo Bank log-in approved in the terminal key app', async () => {
   // The waiting page follows the request and continues by itself.
   await page.waitForURL(/\/demo\/callback/, { timeout: 15000 });
   assert.equal(await page.locator('#name').textContent(), 'Demo Bruger');
-  assert.equal(await page.locator('#amr').textContent(), 'pwd swk mfa');
+  assert.equal(await page.locator('#amr').textContent(), 'pwd swk mfa pin');
   await page.screenshot({ path: join(outDir, 'demo-bank-app-login.png') });
   await context.close();
 });

@@ -207,7 +207,7 @@ test('a Demo Bank log-in approved by dragging the slider; a wrong match code is 
   await heading().filter({ hasText: 'Godkendelsen er modtaget' }).waitFor();
   await shot('12-receipt');
   await bank.page.waitForURL(/\/demo\/callback/, { timeout: 15000 });
-  assert.equal(await bank.page.locator('#amr').textContent(), 'pwd swk mfa');
+  assert.equal(await bank.page.locator('#amr').textContent(), 'pwd swk mfa pin', 'unlocked with the code');
   await bank.context.close();
   await app.getByRole('button', { name: 'OK' }).click();
   await heading().filter({ hasText: 'Klar til opdateringer' }).waitFor();
@@ -304,6 +304,17 @@ test('the app locks when it closes; fingerprint unlock, and a failed fingerprint
   await closeAndReopen();
   await app.getByRole('button', { name: 'Lås op med fingeraftryk' }).click();
   await heading().filter({ hasText: 'Klar til opdateringer' }).waitFor();
+  // An approval from an app unlocked by fingerprint tells the service so (amr fpt).
+  await server.advance(120);
+  const bank = await bankLogin();
+  await heading().filter({ hasText: 'Anmodning' }).waitFor({ timeout: 10000 });
+  await app.getByLabel('Kode fra log-in-boksen').fill(bank.code);
+  await app.getByRole('slider', { name: 'Godkend' }).press('End');
+  await heading().filter({ hasText: 'Godkendelsen er modtaget' }).waitFor();
+  await bank.page.waitForURL(/\/demo\/callback/, { timeout: 15000 });
+  assert.equal(await bank.page.locator('#amr').textContent(), 'pwd swk mfa fpt');
+  await bank.context.close();
+  await app.getByRole('button', { name: 'OK' }).click();
 
   await closeAndReopen();
   await cdp.send('WebAuthn.setUserVerified', { authenticatorId: authenticator, isUserVerified: false });

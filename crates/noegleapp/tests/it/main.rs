@@ -145,7 +145,7 @@ async fn activate_with_two_keys_an_hour_apart_then_approve_a_login() {
     let bank = b.get(done.location.as_deref().unwrap()).await;
     assert_eq!(bank.status, 200, "{}", bank.body);
     assert!(bank.body.contains("<dd id=\"name\">Test Testesen</dd>"), "Demo Bank shows the user: {}", bank.body);
-    assert!(bank.body.contains("<dd id=\"amr\">pwd swk mfa</dd>"), "and how: {}", bank.body);
+    assert!(bank.body.contains("<dd id=\"amr\">pwd swk mfa pin</dd>"), "and how: {}", bank.body);
 
     // Deregister: refused without confirmation; then the server forgets the device first, then the data goes.
     let (ok, _, err) = app(&dir, &["deregister"], "").await;

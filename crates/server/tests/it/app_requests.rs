@@ -80,7 +80,7 @@ async fn approve_flow(backend: Backend) {
         [("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", CB), ("code_verifier", VERIFIER)];
     let (st, tokens) = token(&s.server, &form, Some((&s.client_id, &s.secret))).await;
     assert_eq!(st, 200, "{tokens}");
-    assert_eq!(id_token_amr(&tokens), ["pwd", "swk", "mfa"]);
+    assert_eq!(id_token_amr(&tokens), ["pwd", "swk", "mfa", "pin"], "unlocked with the code");
 
     // Approving twice is refused.
     let (st, body) = s.app.decide(&s.server, r, "approve", Some(&match_code(&waiting)), false).await;

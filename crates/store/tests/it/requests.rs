@@ -1,3 +1,4 @@
+use noegle_core::appcode::Unlock;
 use std::sync::Arc;
 
 use noegle_core::UnixTime;
@@ -50,6 +51,7 @@ async fn approve_racing_reject_has_exactly_one_winner() {
                         request::decide(
                             ctx(store.as_ref(), 101 + round * 4000),
                             &dev,
+                            Unlock::Code,
                             &r.request_id,
                             &d,
                             MatchPolicy::Type,
@@ -86,6 +88,7 @@ async fn one_pending_request_per_user_and_expiry() {
         let e = request::decide(
             ctx(s, 111),
             &dev,
+            Unlock::Code,
             &first.request_id,
             &decision(&first, "approve", Some(&first.match_code)),
             MatchPolicy::Type,
@@ -98,6 +101,7 @@ async fn one_pending_request_per_user_and_expiry() {
         let e = request::decide(
             ctx(s, 112),
             &dev,
+            Unlock::Code,
             &second.request_id,
             &decision(&second, "approve", Some("xx")),
             MatchPolicy::Type,
@@ -113,6 +117,7 @@ async fn one_pending_request_per_user_and_expiry() {
         let e = request::decide(
             ctx(s, late),
             &dev,
+            Unlock::Code,
             &second.request_id,
             &decision(&second, "approve", Some(&second.match_code)),
             MatchPolicy::Type,
@@ -133,15 +138,22 @@ async fn rejections_back_off_and_not_me_pauses_pushes() {
         let dev = active_device(s, &a.sub).await;
         let rng = &mut rand::rngs::OsRng;
         let r = request::create(ctx(s, 1000), rng, &a.sub, "c", "Bank", "Log på Bank").await.unwrap();
-        request::decide(ctx(s, 1001), &dev, &r.request_id, &decision(&r, "reject", None), MatchPolicy::Type)
-            .await
-            .unwrap();
+        request::decide(
+            ctx(s, 1001),
+            &dev,
+            Unlock::Code,
+            &r.request_id,
+            &decision(&r, "reject", None),
+            MatchPolicy::Type,
+        )
+        .await
+        .unwrap();
         let e = request::create(ctx(s, 1010), rng, &a.sub, "c", "Bank", "Log på Bank").await.unwrap_err();
         assert!(matches!(e, RequestError::Paused { until: UnixTime(1031) }), "{e}");
         let r = request::create(ctx(s, 1031), rng, &a.sub, "c", "Bank", "Log på Bank").await.unwrap();
         let mut d = decision(&r, "reject", None);
         d.not_me = true;
-        request::decide(ctx(s, 1032), &dev, &r.request_id, &d, MatchPolicy::Type).await.unwrap();
+        request::decide(ctx(s, 1032), &dev, Unlock::Code, &r.request_id, &d, MatchPolicy::Type).await.unwrap();
         let e = request::create(ctx(s, 2000), rng, &a.sub, "c", "Bank", "Log på Bank").await.unwrap_err();
         assert!(matches!(e, RequestError::Paused { until: UnixTime(4632) }), "{e}");
         let kinds: Vec<String> = s.audit(Some("alice"), 10).await.unwrap().into_iter().map(|e| e.kind).collect();

@@ -244,6 +244,26 @@ test('reject with "AFVIS" and a confirmation; the log-in box says so', async () 
   await heading().filter({ hasText: 'Klar til opdateringer' }).waitFor();
 });
 
+test('"Opdater" fetches a request the live channel did not bring', async () => {
+  await app.route('**/api/app/v1/events', (route) => route.abort());
+  await app.reload();
+  await unlock();
+  await server.advance(120); // past the back-off after the rejection
+  const bank = await bankLogin();
+  await app.waitForTimeout(1500);
+  assert.equal(await heading().textContent(), 'Klar til opdateringer', 'no live channel, so nothing yet');
+  await app.getByRole('button', { name: 'Opdater' }).click();
+  await heading().filter({ hasText: 'Anmodning' }).waitFor();
+  await app.getByLabel('Kode fra log-in-boksen').fill(bank.code);
+  await app.getByRole('slider', { name: 'Godkend' }).press('End');
+  await heading().filter({ hasText: 'Godkendelsen er modtaget' }).waitFor();
+  await bank.page.waitForURL(/\/demo\/callback/, { timeout: 15000 });
+  await bank.context.close();
+  await app.unroute('**/api/app/v1/events');
+  await app.reload();
+  await unlock();
+});
+
 test('help "?" explains the screen; settings hold every item; English by switch', async () => {
   await app.getByRole('button', { name: 'Hjælp' }).click();
   await app.getByRole('dialog').getByText('Opdater').waitFor();

@@ -85,8 +85,7 @@ pub async fn register_finish(ctx: Ctx<'_>, device: &Device, upload_b64: &str) ->
         .map_err(|_| AppCodeError::Malformed("registration upload"))?;
     let record = ServerRegistration::<Suite>::finish(upload).serialize().to_vec();
     ctx.store.set_app_code(&device.device_id, &record).await?;
-    let user = ctx.store.user_by_sub(&device.sub).await?.map(|u| u.user_id.to_string());
-    ctx.audit(AuditKind::AppCodeSet, user.as_deref(), serde_json::json!({ "device": device.serial })).await?;
+    ctx.audit_device(AuditKind::AppCodeSet, device, serde_json::json!({})).await?;
     Ok(())
 }
 
@@ -192,9 +191,7 @@ pub async fn blocked(ctx: Ctx<'_>, device: &Device) -> Result<bool, StoreError> 
 /// Records a failed login and answers how many attempts remain.
 async fn wrong_code(ctx: Ctx<'_>, device: &Device) -> Result<AppCodeError, StoreError> {
     let failures = ctx.store.code_failures(&device.device_id).await?;
-    let user = ctx.store.user_by_sub(&device.sub).await?.map(|u| u.user_id.to_string());
-    let detail = serde_json::json!({ "device": device.serial, "failures": failures });
-    ctx.audit(AuditKind::AppCodeRejected, user.as_deref(), detail).await?;
+    ctx.audit_device(AuditKind::AppCodeRejected, device, serde_json::json!({ "failures": failures })).await?;
     Ok(AppCodeError::WrongCode { remaining: (MAX_CODE_FAILURES - failures).max(0) })
 }
 

@@ -227,13 +227,7 @@ pub async fn revoke(ctx: Ctx<'_>, device: &Device, why: &str) -> Result<bool, St
     // Nothing of a revoked device is kept that it no longer needs: its fingerprint credential, its push address.
     ctx.store.clear_attachments(&device.device_id).await?;
     if changed {
-        let user = ctx.store.user_by_sub(&device.sub).await?.map(|u| u.user_id.to_string());
-        ctx.audit(
-            crate::audit::AuditKind::DeviceRevoked,
-            user.as_deref(),
-            serde_json::json!({ "device": device.serial, "why": why }),
-        )
-        .await?;
+        ctx.audit_device(crate::audit::AuditKind::DeviceRevoked, device, serde_json::json!({ "why": why })).await?;
     }
     Ok(changed)
 }

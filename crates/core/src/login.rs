@@ -35,6 +35,21 @@ impl Ctx<'_> {
     ) -> Result<(), StoreError> {
         self.store.append_audit(&AuditEvent::new(self.now, kind, user, self.source).with(detail)).await
     }
+
+    /// Appends an audit event of `kind` about a key-app device: its user, its serial, and the fields of `extra`.
+    pub async fn audit_device(
+        &self,
+        kind: AuditKind,
+        device: &crate::device::Device,
+        extra: serde_json::Value,
+    ) -> Result<(), StoreError> {
+        let user = self.store.user_by_sub(&device.sub).await?.map(|u| u.user_id.to_string());
+        let mut detail = serde_json::json!({ "device": device.serial });
+        if let (Some(d), serde_json::Value::Object(extra)) = (detail.as_object_mut(), extra) {
+            d.extend(extra);
+        }
+        self.audit(kind, user.as_deref(), detail).await
+    }
 }
 
 /// Checks a password against a stored hash. The server runs this off the async threads.

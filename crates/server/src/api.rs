@@ -360,15 +360,8 @@ pub async fn cancel_activation(
     if !state.store.set_device_status(&target.device_id, DeviceStatus::Pending, DeviceStatus::Cancelled).await? {
         return Err(not_found());
     }
-    let user = state.store.user_by_sub(&me.sub).await?.map(|u| u.user_id.to_string());
-    state
-        .ctx(None)
-        .audit(
-            noegle_core::audit::AuditKind::DeviceCancelled,
-            user.as_deref(),
-            json!({ "device": target.serial, "by": me.serial }),
-        )
-        .await?;
+    let kind = noegle_core::audit::AuditKind::DeviceCancelled;
+    state.ctx(None).audit_device(kind, &target, json!({ "by": me.serial })).await?;
     Ok(Json(json!({ "device_id": target.device_id, "status": "cancelled" })).into_response())
 }
 

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Json, Response};
 use noegle_core::audit::AuditKind;
 use noegle_core::device::{Device, DeviceStatus};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use webauthn_rs::prelude::{
     AuthenticatorAttachment, Passkey, PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential,
     RegisterPublicKeyCredential, Url, Uuid, Webauthn, WebauthnBuilder,
@@ -47,16 +47,6 @@ fn rp(state: &AppState) -> Result<&Webauthn, ApiError> {
 
 fn refused(message: &str) -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, "fingerprint_refused", message)
-}
-
-async fn audit(state: &AppState, kind: AuditKind, device: &Device, detail: Value) -> Result<(), ApiError> {
-    let user = state.store.user_by_sub(&device.sub).await?.map(|u| u.user_id.to_string());
-    let mut d = json!({ "device": device.serial });
-    if let (Some(obj), Value::Object(extra)) = (d.as_object_mut(), detail) {
-        obj.extend(extra);
-    }
-    state.ctx(None).audit(kind, user.as_deref(), d).await?;
-    Ok(())
 }
 
 /// `POST /api/app/v1/fingerprint/register/start` (signed, active, unlocked): the creation options.
@@ -109,7 +99,7 @@ pub async fn register_finish(
         .map_err(|e| refused(&format!("the fingerprint credential was not accepted: {e}")))?;
     let value = serde_json::to_string(&passkey).map_err(internal)?;
     state.store.set_attachment(&me.device_id, KIND, Some(&value)).await?;
-    audit(&state, AuditKind::FingerprintSet, &me, json!({})).await?;
+    state.ctx(None).audit_device(AuditKind::FingerprintSet, &me, json!({})).await?;
     Ok(Json(json!({ "device_id": me.device_id, "fingerprint": true })).into_response())
 }
 
@@ -123,7 +113,7 @@ pub async fn remove(
 ) -> Result<Response, ApiError> {
     let me = signed(&state, &method, &uri, &headers, &body, &[DeviceStatus::Active]).await?;
     state.store.set_attachment(&me.device_id, KIND, None).await?;
-    audit(&state, AuditKind::FingerprintRemoved, &me, json!({})).await?;
+    state.ctx(None).audit_device(AuditKind::FingerprintRemoved, &me, json!({})).await?;
     Ok(Json(json!({ "device_id": me.device_id, "fingerprint": false })).into_response())
 }
 
@@ -180,7 +170,8 @@ pub async fn login_finish(
     let result = match rp(&state)?.finish_passkey_authentication(&b.credential, &authentication) {
         Ok(r) => r,
         Err(e) => {
-            audit(&state, AuditKind::FingerprintRejected, &device, json!({ "reason": e.to_string() })).await?;
+            let reason = json!({ "reason": e.to_string() });
+            state.ctx(None).audit_device(AuditKind::FingerprintRejected, &device, reason).await?;
             return Err(refused("the fingerprint was not verified; use the code"));
         }
     };

@@ -1,7 +1,6 @@
 // Every text of the key app, Danish first (the seed's words) and English. `{name}` marks a value put in.
 
 const da = {
-  appName: 'nøgleapp',
   settings: 'Indstillinger',
   help: 'Hjælp',
   helpTitle: 'Hjælpemenu',
@@ -13,7 +12,6 @@ const da = {
   userId: 'Bruger-id',
   password: 'Adgangskode',
   language: 'English',
-  working: 'Et øjeblik …',
   offline: 'Der er ingen forbindelse til serveren. Prøv igen, når du er online.',
 
   activateTitle: 'Aktivér din nøgleapp',
@@ -74,7 +72,6 @@ const da = {
   wrongCode: 'Forkert kode. Du har {remaining} forsøg tilbage.',
   blocked: 'Nøgleappen er spærret efter for mange forkerte koder. Vælg "Glemt kode" for at vælge en ny kode.',
   requestWaiting: 'En anmodning venter på din godkendelse.',
-  lock: 'Lås',
   requestTitle: 'Anmodning',
   service: 'Tjeneste',
   action: 'Handling',
@@ -118,7 +115,6 @@ const da = {
   deregisterTitle: 'Afmeld nøgleappen?',
   deregisterText: 'Nøgleappen afmeldes i systemet, og alle data på enheden slettes. Vi anbefaler, at du gør det, før du sletter appen. Du kan aktivere igen med dit nøglekort.',
   deregistered: 'Nøgleappen er afmeldt, og dens data er slettet.',
-  needsUnlock: 'Lås appen op først.',
 
   newCodeTitle: 'Vælg en ny firecifret kode',
   codeChangedTitle: 'Din kode er ændret',
@@ -167,7 +163,6 @@ const da = {
 };
 
 const en = {
-  appName: 'key app',
   settings: 'Settings',
   help: 'Help',
   helpTitle: 'Help',
@@ -179,7 +174,6 @@ const en = {
   userId: 'User ID',
   password: 'Password',
   language: 'Dansk',
-  working: 'One moment …',
   offline: 'The server cannot be reached. Try again when you are online.',
 
   activateTitle: 'Activate your key app',
@@ -240,7 +234,6 @@ const en = {
   wrongCode: 'Wrong code. You have {remaining} attempts left.',
   blocked: 'The key app is blocked after too many wrong codes. Choose "Forgot code" to choose a new code.',
   requestWaiting: 'A request is waiting for your approval.',
-  lock: 'Lock',
   requestTitle: 'Request',
   service: 'Service',
   action: 'Action',
@@ -284,7 +277,6 @@ const en = {
   deregisterTitle: 'Deregister the key app?',
   deregisterText: 'The key app is deregistered in the system and all data on the device is deleted. We recommend this before you delete the app. You can activate again with your key card.',
   deregistered: 'The key app is deregistered and its data deleted.',
-  needsUnlock: 'Unlock the app first.',
 
   newCodeTitle: 'Choose a new 4-digit code',
   codeChangedTitle: 'Your code has been changed',

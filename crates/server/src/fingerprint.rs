@@ -45,6 +45,19 @@ fn rp(state: &AppState) -> Result<&Webauthn, ApiError> {
     })
 }
 
+/// Keeps a ceremony's state between its two calls (for [`CEREMONY_SECS`]).
+async fn keep<T: serde::Serialize>(state: &AppState, key: &str, value: &T) -> Result<(), ApiError> {
+    let saved = serde_json::to_string(value).map_err(internal)?;
+    state.store.put_session(key, &saved, state.now().plus(CEREMONY_SECS)).await?;
+    Ok(())
+}
+
+/// Takes a ceremony's state (once); `again` says what to do when it is gone or too old.
+async fn take<T: serde::de::DeserializeOwned>(state: &AppState, key: &str, again: &str) -> Result<T, ApiError> {
+    let saved = state.store.take_session(key, state.now()).await?.ok_or_else(|| refused(again))?;
+    serde_json::from_str(&saved).map_err(internal)
+}
+
 fn refused(message: &str) -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, "fingerprint_refused", message)
 }
@@ -66,8 +79,7 @@ pub async fn register_start(
     if let Some(sel) = options.public_key.authenticator_selection.as_mut() {
         sel.authenticator_attachment = Some(AuthenticatorAttachment::Platform);
     }
-    let saved = serde_json::to_string(&registration).map_err(internal)?;
-    state.store.put_session(&format!("wr:{}", me.device_id), &saved, state.now().plus(CEREMONY_SECS)).await?;
+    keep(&state, &format!("wr:{}", me.device_id), &registration).await?;
     Ok(Json(options).into_response())
 }
 
@@ -88,12 +100,8 @@ pub async fn register_finish(
     let me = signed(&state, &method, &uri, &headers, &body, &[DeviceStatus::Active]).await?;
     unlocked(&state, &headers, &me).await?;
     let b: RegisterFinish = parse(&headers, &body)?;
-    let saved = state
-        .store
-        .take_session(&format!("wr:{}", me.device_id), state.now())
-        .await?
-        .ok_or_else(|| refused("start the fingerprint registration again"))?;
-    let registration: PasskeyRegistration = serde_json::from_str(&saved).map_err(internal)?;
+    let registration: PasskeyRegistration =
+        take(&state, &format!("wr:{}", me.device_id), "start the fingerprint registration again").await?;
     let passkey = rp(&state)?
         .finish_passkey_registration(&b.credential, &registration)
         .map_err(|e| refused(&format!("the fingerprint credential was not accepted: {e}")))?;
@@ -140,8 +148,7 @@ pub async fn login_start(State(state): State<AppState>, headers: HeaderMap, body
     let device = code_device(&state, &b.device_id).await?;
     let passkey = passkey_of(&state, &device).await?;
     let (options, authentication) = rp(&state)?.start_passkey_authentication(&[passkey]).map_err(internal)?;
-    let saved = serde_json::to_string(&authentication).map_err(internal)?;
-    state.store.put_session(&format!("wa:{}", device.device_id), &saved, state.now().plus(CEREMONY_SECS)).await?;
+    keep(&state, &format!("wa:{}", device.device_id), &authentication).await?;
     Ok(Json(options).into_response())
 }
 
@@ -161,12 +168,8 @@ pub async fn login_finish(
     let b: LoginFinish = parse(&headers, &body)?;
     let device = code_device(&state, &b.device_id).await?;
     let mut passkey = passkey_of(&state, &device).await?;
-    let saved = state
-        .store
-        .take_session(&format!("wa:{}", device.device_id), state.now())
-        .await?
-        .ok_or_else(|| refused("start the fingerprint unlock again"))?;
-    let authentication: PasskeyAuthentication = serde_json::from_str(&saved).map_err(internal)?;
+    let authentication: PasskeyAuthentication =
+        take(&state, &format!("wa:{}", device.device_id), "start the fingerprint unlock again").await?;
     let result = match rp(&state)?.finish_passkey_authentication(&b.credential, &authentication) {
         Ok(r) => r,
         Err(e) => {

@@ -72,6 +72,20 @@ async function bankLogin() {
   return { context, page, code };
 }
 
+/**
+ * Approves the request on screen from the keyboard (the slider's End key) with the match code of `bank`;
+ * waits until Demo Bank has logged the user in, closes its context and answers the `amr` Demo Bank shows.
+ */
+async function approveWithKeyboard(bank) {
+  await app.getByLabel('Kode fra log-in-boksen').fill(bank.code);
+  await app.getByRole('slider', { name: 'Godkend' }).press('End');
+  await heading().filter({ hasText: 'Godkendelsen er modtaget' }).waitFor();
+  await bank.page.waitForURL(/\/demo\/callback/, { timeout: 15000 });
+  const amr = await bank.page.locator('#amr').textContent();
+  await bank.context.close();
+  return amr;
+}
+
 /** A real pointer drag of the slider's arrow from its place to the right end. */
 async function drag() {
   const knob = app.getByRole('slider', { name: 'Godkend' });
@@ -254,11 +268,7 @@ test('"Opdater" fetches a request the live channel did not bring', async () => {
   assert.equal(await heading().textContent(), 'Klar til opdateringer', 'no live channel, so nothing yet');
   await app.getByRole('button', { name: 'Opdater' }).click();
   await heading().filter({ hasText: 'Anmodning' }).waitFor();
-  await app.getByLabel('Kode fra log-in-boksen').fill(bank.code);
-  await app.getByRole('slider', { name: 'Godkend' }).press('End');
-  await heading().filter({ hasText: 'Godkendelsen er modtaget' }).waitFor();
-  await bank.page.waitForURL(/\/demo\/callback/, { timeout: 15000 });
-  await bank.context.close();
+  await approveWithKeyboard(bank);
   await app.unroute('**/api/app/v1/events');
   await app.reload();
   await unlock();
@@ -328,12 +338,7 @@ test('the app locks when it closes; fingerprint unlock, and a failed fingerprint
   await server.advance(120);
   const bank = await bankLogin();
   await heading().filter({ hasText: 'Anmodning' }).waitFor({ timeout: 10000 });
-  await app.getByLabel('Kode fra log-in-boksen').fill(bank.code);
-  await app.getByRole('slider', { name: 'Godkend' }).press('End');
-  await heading().filter({ hasText: 'Godkendelsen er modtaget' }).waitFor();
-  await bank.page.waitForURL(/\/demo\/callback/, { timeout: 15000 });
-  assert.equal(await bank.page.locator('#amr').textContent(), 'pwd swk mfa fpt');
-  await bank.context.close();
+  assert.equal(await approveWithKeyboard(bank), 'pwd swk mfa fpt');
   await app.getByRole('button', { name: 'OK' }).click();
 
   await closeAndReopen();
@@ -400,11 +405,7 @@ test('5 wrong codes block the app; "Glemt kode" (user ID, password, a key) gives
   await server.advance(120);
   const bank = await bankLogin();
   await heading().filter({ hasText: 'Anmodning' }).waitFor({ timeout: 10000 });
-  await app.getByLabel('Kode fra log-in-boksen').fill(bank.code);
-  await app.getByRole('slider', { name: 'Godkend' }).press('End');
-  await heading().filter({ hasText: 'Godkendelsen er modtaget' }).waitFor();
-  await bank.page.waitForURL(/\/demo\/callback/, { timeout: 15000 });
-  await bank.context.close();
+  assert.equal(await approveWithKeyboard(bank), 'pwd swk mfa pin');
   await app.getByRole('button', { name: 'OK' }).click();
 });
 

@@ -83,6 +83,9 @@ pub enum ActivationError {
     /// The user has no usable key card.
     #[error("the user has no usable key card")]
     NoKeyCard,
+    /// The server is too busy to check now; nothing was counted.
+    #[error(transparent)]
+    Busy(#[from] crate::login::Busy),
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -93,6 +96,7 @@ impl From<LoginError> for ActivationError {
         match e {
             LoginError::Rejected => ActivationError::Rejected,
             LoginError::NoKeyCard => ActivationError::NoKeyCard,
+            LoginError::Busy(b) => ActivationError::Busy(b),
             LoginError::Store(s) => ActivationError::Store(s),
         }
     }

@@ -52,13 +52,19 @@ impl Ctx<'_> {
     }
 }
 
-/// Checks a password against a stored hash. The server runs this off the async threads.
+/// The password checks are saturated: too many wait already, or this one waited too long. Nothing was
+/// checked, so nothing is counted or stored; the caller answers "busy, try again".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("too many password checks are waiting; try again in a moment")]
+pub struct Busy;
+
+/// Checks a password against a stored hash. The server runs this on a bounded pool of worker threads.
 #[async_trait]
 pub trait PasswordCheck: Send + Sync {
-    /// Whether `password` matches `phc`.
-    async fn verify(&self, password: &str, phc: &str) -> bool;
-    /// Spends the time of one check, for unknown users and locked accounts; always false.
-    async fn verify_dummy(&self, password: &str) -> bool;
+    /// Whether `password` matches `phc`; [`Busy`] when the check was turned away unrun.
+    async fn verify(&self, password: &str, phc: &str) -> Result<bool, Busy>;
+    /// Spends the time of one check, for unknown users and locked accounts; `Ok(false)` or [`Busy`].
+    async fn verify_dummy(&self, password: &str) -> Result<bool, Busy>;
 }
 
 /// Runs the check on the calling thread (tests, commands).
@@ -67,11 +73,11 @@ pub struct InlinePasswordCheck;
 
 #[async_trait]
 impl PasswordCheck for InlinePasswordCheck {
-    async fn verify(&self, pw: &str, phc: &str) -> bool {
-        password::verify(pw, phc)
+    async fn verify(&self, pw: &str, phc: &str) -> Result<bool, Busy> {
+        Ok(password::verify(pw, phc))
     }
-    async fn verify_dummy(&self, pw: &str) -> bool {
-        password::verify_dummy(pw)
+    async fn verify_dummy(&self, pw: &str) -> Result<bool, Busy> {
+        Ok(password::verify_dummy(pw))
     }
 }
 
@@ -84,6 +90,9 @@ pub enum LoginError {
     /// The user has no key card with unused keys.
     #[error("the user has no usable key card")]
     NoKeyCard,
+    /// The password could not be checked now (see [`Busy`]); nothing was counted.
+    #[error(transparent)]
+    Busy(#[from] Busy),
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -131,7 +140,8 @@ async fn refuse(ctx: Ctx<'_>, user: &User, g: Gate, step: &str) -> Result<LoginE
     }
 }
 
-/// Step 1: user ID and password.
+/// Step 1: user ID and password. A check the pool turns away ([`LoginError::Busy`]) returns before anything
+/// is counted or audited.
 pub async fn check_password(
     ctx: Ctx<'_>,
     check: &dyn PasswordCheck,
@@ -144,7 +154,7 @@ pub async fn check_password(
         None => None,
     };
     let Some(user) = user else {
-        check.verify_dummy(password).await;
+        check.verify_dummy(password).await?;
         let who = parsed.as_ref().map(UserId::as_str);
         ctx.audit(AuditKind::PasswordRejected, who, serde_json::json!({ "reason": "unknown_user" })).await?;
         return Err(LoginError::Rejected);
@@ -152,11 +162,11 @@ pub async fn check_password(
     match gate(&user, ctx.now) {
         Gate::Open => {}
         g => {
-            check.verify_dummy(password).await;
+            check.verify_dummy(password).await?;
             return Err(refuse(ctx, &user, g, "password").await?);
         }
     }
-    if check.verify(password, &user.password_hash).await {
+    if check.verify(password, &user.password_hash).await? {
         ctx.audit(AuditKind::PasswordAccepted, Some(user.user_id.as_str()), serde_json::Value::Null).await?;
         Ok(user)
     } else {

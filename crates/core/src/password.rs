@@ -1,7 +1,7 @@
 //! Passwords: NFKC-normalised, length-checked before hashing, hashed with Argon2id (NIST SP 800-63B, OWASP).
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use unicode_normalization::UnicodeNormalization;
 
 use crate::SecureRng;
@@ -65,24 +65,94 @@ pub fn hash(password: &str, rng: &mut dyn SecureRng) -> Result<String, PasswordE
 const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$bm9lZ2xlLWR1bW15LXNhbHQ$5W1o3nGsU3sh1aMuTxTN9hSrJ4Wj2Bqvq6a8mYF9lXM";
 
-/// Checks a password against a stored PHC string. Input that could never be a password (too long) is
-/// still checked against a dummy hash, so the answer takes the same time.
+/// Most Argon2 memory a stored hash may ask for (KiB): a damaged or foreign hash asking for more is refused
+/// rather than allocated.
+const MAX_M_COST: u32 = 256 * 1024;
+
+/// Checks passwords with Argon2 working memory that it keeps between checks, so a worker thread that checks
+/// many passwords allocates (and the kernel faults in) its 19 MiB once, not once per check.
+pub struct Verifier {
+    blocks: Vec<Block>,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier").field("blocks", &self.blocks.len()).finish()
+    }
+}
+
+impl Default for Verifier {
+    fn default() -> Self {
+        Verifier::new()
+    }
+}
+
+impl Verifier {
+    /// A verifier with the memory of one check at the project's parameters, touched once so that it is
+    /// resident from the start.
+    pub fn new() -> Verifier {
+        Verifier { blocks: vec![Block::default(); M_COST as usize] }
+    }
+
+    /// Checks a password against a stored PHC string. Input that could never be a password (too long) is
+    /// still checked against a dummy hash, so the answer takes the same time.
+    pub fn verify(&mut self, password: &str, phc: &str) -> bool {
+        match normalise(password) {
+            Ok(candidate) => self.matches(candidate.as_bytes(), phc),
+            Err(_) => {
+                let _ = self.matches(b"", DUMMY_HASH);
+                false
+            }
+        }
+    }
+
+    /// Spends the time of one password check and answers false: for unknown users and locked accounts.
+    pub fn verify_dummy(&mut self, password: &str) -> bool {
+        let _ = self.verify(password, DUMMY_HASH);
+        false
+    }
+
+    /// Recomputes the hash in `phc` for `candidate` in this verifier's memory and compares in constant time.
+    fn matches(&mut self, candidate: &[u8], phc: &str) -> bool {
+        let Ok(parsed) = PasswordHash::new(phc) else {
+            return false;
+        };
+        let (Ok(algorithm), Ok(params)) = (Algorithm::new(parsed.algorithm.as_str()), Params::try_from(&parsed)) else {
+            return false;
+        };
+        let version = parsed.version.and_then(|v| Version::try_from(v).ok()).unwrap_or(Version::V0x13);
+        let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+            return false;
+        };
+        let mut salt_bytes = [0u8; argon2::password_hash::Salt::MAX_LENGTH];
+        let Ok(salt) = salt.decode_b64(&mut salt_bytes) else {
+            return false;
+        };
+        if params.m_cost() > MAX_M_COST {
+            return false;
+        }
+        let needed = params.block_count();
+        if self.blocks.len() < needed {
+            self.blocks.resize(needed, Block::default());
+        }
+        let mut out = vec![0u8; expected.len()];
+        let argon = Argon2::new(algorithm, version, params);
+        if argon.hash_password_into_with_memory(candidate, salt, &mut out, &mut self.blocks[..needed]).is_err() {
+            return false;
+        }
+        crate::secret::constant_time_eq(&out, expected.as_bytes())
+    }
+}
+
+/// Checks a password against a stored PHC string with fresh working memory (commands and tests; the server
+/// checks on a pool of [`Verifier`]s).
 pub fn verify(password: &str, phc: &str) -> bool {
-    let (candidate, phc, valid_input) = match normalise(password) {
-        Ok(n) => (n, phc, true),
-        Err(_) => (String::new(), DUMMY_HASH, false),
-    };
-    let Ok(parsed) = PasswordHash::new(phc) else {
-        return false;
-    };
-    let ok = argon2().verify_password(candidate.as_bytes(), &parsed).is_ok();
-    ok && valid_input
+    Verifier::new().verify(password, phc)
 }
 
 /// Spends the time of one password check and answers false: for unknown users and locked accounts.
 pub fn verify_dummy(password: &str) -> bool {
-    let _ = verify(password, DUMMY_HASH);
-    false
+    Verifier::new().verify_dummy(password)
 }
 
 #[cfg(test)]
@@ -114,6 +184,30 @@ mod tests {
         let h = hash(&"x".repeat(128), &mut rng).unwrap();
         assert!(!verify(&"x".repeat(129), &h));
         assert!(!verify_dummy("anything"));
+    }
+
+    #[test]
+    fn one_verifier_checks_many_hashes_in_the_same_memory() {
+        let mut rng = rand::rngs::OsRng;
+        let a = hash("korrekt hest batteri", &mut rng).unwrap();
+        let b = hash("en anden adgangskode", &mut rng).unwrap();
+        let mut v = Verifier::new();
+        for _ in 0..2 {
+            assert!(v.verify("korrekt hest batteri", &a));
+            assert!(!v.verify("korrekt hest batteri", &b));
+            assert!(v.verify("en anden adgangskode", &b));
+            assert!(!v.verify_dummy("korrekt hest batteri"));
+        }
+        // A hash with other (smaller) parameters, as an older version might have stored.
+        let small = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(1024, 1, 1, None).unwrap())
+            .hash_password(b"gammel adgangskode", &SaltString::encode_b64(b"0123456789abcdef").unwrap())
+            .unwrap()
+            .to_string();
+        assert!(v.verify("gammel adgangskode", &small));
+        assert!(!v.verify("gammel adgangskodE", &small));
+        assert!(!v.verify("korrekt hest batteri", "not a PHC string"));
+        let greedy = small.replace("m=1024", "m=4194304");
+        assert!(!v.verify("gammel adgangskode", &greedy), "a hash asking for 4 GiB is refused, not allocated");
     }
 
     #[test]

@@ -17,7 +17,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::state::{AppState, BlockingPasswordCheck};
+use crate::state::AppState;
 
 /// Seconds a log-in ticket lives.
 const TICKET_SECS: i64 = 300;
@@ -43,14 +43,25 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if self.status.is_server_error() {
+        let busy = self.code == "busy";
+        if self.status.is_server_error() && !busy {
             tracing::error!(error = %self.message, "app API failure");
         }
         let mut body = json!({ "error": self.code, "message": self.message });
         if let (Some(Value::Object(extra)), Some(obj)) = (self.extra, body.as_object_mut()) {
             obj.extend(extra);
         }
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if busy {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, crate::passwords::retry_after());
+        }
+        response
+    }
+}
+
+impl From<noegle_core::login::Busy> for ApiError {
+    fn from(e: noegle_core::login::Busy) -> Self {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", e.to_string())
     }
 }
 
@@ -71,6 +82,7 @@ impl From<LoginError> for ApiError {
             LoginError::NoKeyCard => {
                 ApiError::new(StatusCode::FORBIDDEN, "no_key_card", "the user has no usable key card")
             }
+            LoginError::Busy(b) => b.into(),
             LoginError::Store(s) => s.into(),
         }
     }
@@ -97,6 +109,7 @@ impl From<ActivationError> for ApiError {
             )
             .with(json!({ "ready_at": ready_at })),
             ActivationError::NotPending => ApiError::new(StatusCode::GONE, "activation_ended", msg),
+            ActivationError::Busy(b) => b.into(),
             ActivationError::Store(s) => s.into(),
         }
     }
@@ -194,7 +207,7 @@ pub async fn login(
     let b: LoginBody = parse(&headers, &body)?;
     let source = peer.ip().to_string();
     let ctx = state.ctx(Some(&source));
-    let user = login::check_password(ctx, &BlockingPasswordCheck, &b.user_id, &b.password).await?;
+    let user = login::check_password(ctx, state.passwords.as_ref(), &b.user_id, &b.password).await?;
     let challenge = login::choose_challenge(ctx, &mut rand::rngs::OsRng, &user.sub).await?;
     let ticket = random_token(&mut rand::rngs::OsRng, 32);
     let data = serde_json::to_string(&Ticket { sub: user.sub, challenge: challenge.clone() })

@@ -45,6 +45,14 @@ pub struct Config {
     /// Accept `http://` and local (IP address, localhost) push endpoints — only for testing against a local
     /// endpoint; real push services use https and domain names. `NOEGLE_WEB_PUSH_ALLOW_HTTP`.
     pub web_push_allow_http: bool,
+    /// Threads that check passwords (each holds 19 MiB of Argon2 memory); 0 means one per CPU core.
+    /// `NOEGLE_PASSWORD_WORKERS`.
+    pub password_workers: usize,
+    /// Password checks that may wait for a worker; more are answered "busy" (503). `NOEGLE_PASSWORD_QUEUE`.
+    pub password_queue: usize,
+    /// Milliseconds a password check may wait for a worker before it is answered "busy" (503).
+    /// `NOEGLE_PASSWORD_WAIT_MS`.
+    pub password_wait_ms: u64,
 }
 
 impl Default for Config {
@@ -66,6 +74,9 @@ impl Default for Config {
             guesses_per_minute: 60,
             web_push_contact: "mailto:support@localhost".into(),
             web_push_allow_http: false,
+            password_workers: 0,
+            password_queue: 256,
+            password_wait_ms: 2000,
         }
     }
 }
@@ -138,6 +149,17 @@ impl Config {
             config.web_push_allow_http =
                 v.parse().map_err(|e| ConfigError(format!("NOEGLE_WEB_PUSH_ALLOW_HTTP={v}: {e}")))?;
         }
+        if let Some(v) = env("NOEGLE_PASSWORD_WORKERS") {
+            config.password_workers =
+                v.parse().map_err(|e| ConfigError(format!("NOEGLE_PASSWORD_WORKERS={v}: {e}")))?;
+        }
+        if let Some(v) = env("NOEGLE_PASSWORD_QUEUE") {
+            config.password_queue = v.parse().map_err(|e| ConfigError(format!("NOEGLE_PASSWORD_QUEUE={v}: {e}")))?;
+        }
+        if let Some(v) = env("NOEGLE_PASSWORD_WAIT_MS") {
+            config.password_wait_ms =
+                v.parse().map_err(|e| ConfigError(format!("NOEGLE_PASSWORD_WAIT_MS={v}: {e}")))?;
+        }
         config.validate()?;
         Ok(config)
     }
@@ -174,6 +196,15 @@ impl Config {
         }
         if !(1..=100_000).contains(&self.guesses_per_minute) {
             return Err(ConfigError("guesses_per_minute must be between 1 and 100000".into()));
+        }
+        if self.password_workers > 256 {
+            return Err(ConfigError("password_workers must be between 0 (one per core) and 256".into()));
+        }
+        if !(1..=100_000).contains(&self.password_queue) {
+            return Err(ConfigError("password_queue must be between 1 and 100000".into()));
+        }
+        if !(1..=60_000).contains(&self.password_wait_ms) {
+            return Err(ConfigError("password_wait_ms must be between 1 and 60000".into()));
         }
         if !matches!(self.match_code.as_str(), "type" | "show" | "off") {
             return Err(ConfigError(format!("match_code must be type, show or off, not {:?}", self.match_code)));
@@ -212,6 +243,14 @@ impl Config {
                 min_ios: self.min_ios.clone(),
                 min_android: self.min_android.clone(),
             },
+        }
+    }
+
+    /// The number of password workers: as configured, or one per CPU core.
+    pub fn password_workers(&self) -> usize {
+        match self.password_workers {
+            0 => std::thread::available_parallelism().map_or(2, usize::from),
+            n => n,
         }
     }
 

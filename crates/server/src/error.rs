@@ -29,6 +29,9 @@ pub enum AppError {
     /// Too many guesses from this address.
     #[error("too many attempts from this address")]
     TooManyRequests,
+    /// Too many password checks wait already; nothing was checked (503 with `Retry-After`).
+    #[error("too busy to check the password now")]
+    Busy,
     /// An authorization request that cannot be answered by redirect (unknown client, wrong redirect URI).
     #[error("invalid authorization request: {0}")]
     InvalidAuthorization(String),
@@ -61,7 +64,7 @@ impl AppError {
             AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             AppError::NotFound => StatusCode::NOT_FOUND,
-            AppError::Storage(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Storage(_) | AppError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -77,6 +80,7 @@ impl AppError {
             }
             AppError::TooLarge => (t.invalid_request, t.too_large, None),
             AppError::TooManyRequests => (t.invalid_request, t.slow_down, None),
+            AppError::Busy => (t.title, t.busy, None),
             AppError::InvalidAuthorization(d) => (t.invalid_request, t.start_from_service, Some(d.clone())),
             AppError::NotFound => (t.invalid_request, t.not_found, None),
             AppError::Storage(_) | AppError::Internal(_) => (t.invalid_request, t.server_error, None),
@@ -90,6 +94,9 @@ impl IntoResponse for AppError {
             tracing::error!(error = %self, "request failed");
         }
         let mut response = (self.status(), self.to_string()).into_response();
+        if matches!(self, AppError::Busy) {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, crate::passwords::retry_after());
+        }
         response.extensions_mut().insert(self);
         response
     }
@@ -106,6 +113,8 @@ mod tests {
         assert_eq!(AppError::TooLarge.status(), StatusCode::PAYLOAD_TOO_LARGE);
         assert_eq!(AppError::UnsupportedMediaType.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
         assert_eq!(AppError::Storage("down".into()).status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(AppError::Busy.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(AppError::Busy.into_response().headers().contains_key("retry-after"));
         assert_eq!(AppError::Internal("bug".into()).status(), StatusCode::INTERNAL_SERVER_ERROR);
         let (_, _, detail) = AppError::Storage("password=secret".into()).user_message(&crate::i18n::DA);
         assert_eq!(detail, None, "server-side details are never shown");

@@ -118,6 +118,7 @@ pub struct Texts {
     pub send_again: &'static str,
     pub paused: &'static str,
     pub slow_down: &'static str,
+    pub busy: &'static str,
 }
 
 /// Dansk.
@@ -161,6 +162,7 @@ pub static DA: Texts = Texts {
     send_again: "Send igen",
     paused: "Anmodninger til din nøgleapp er sat på pause et stykke tid efter afviste anmodninger. Brug dit nøglekort.",
     slow_down: "Der er gjort for mange forsøg fra din forbindelse. Vent et minut, og prøv igen.",
+    busy: "Der er travlt lige nu – prøv igen om et øjeblik.",
 };
 
 /// English.
@@ -204,6 +206,7 @@ pub static EN: Texts = Texts {
     send_again: "Send again",
     paused: "Requests to your key app are paused for a while after rejected requests. Use your key card.",
     slow_down: "Too many attempts were made from your connection. Wait a minute and try again.",
+    busy: "We are busy right now – try again in a moment.",
 };
 
 #[cfg(test)]

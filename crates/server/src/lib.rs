@@ -22,6 +22,7 @@ pub mod keycard_pdf;
 pub mod oidc;
 pub mod ops;
 pub mod pages;
+pub mod passwords;
 pub mod push;
 pub mod ratelimit;
 pub mod secrets;
@@ -77,6 +78,11 @@ pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Resul
         } else {
             Arc::default()
         },
+        passwords: Arc::new(passwords::PasswordPool::start(
+            config.password_workers(),
+            config.password_queue,
+            std::time::Duration::from_millis(config.password_wait_ms),
+        )?),
         config: Arc::new(config),
         metrics: metrics_handle(),
     })

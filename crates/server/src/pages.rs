@@ -19,7 +19,7 @@ use crate::error::AppError;
 use crate::form::Form;
 use crate::i18n::{LANG_COOKIE, Lang, Texts};
 use crate::session::{self, Loaded, LoginSession, Step};
-use crate::state::{AppState, BlockingPasswordCheck};
+use crate::state::AppState;
 
 /// What every page frame shows: the words, the language and the language switch.
 pub struct Frame {
@@ -327,7 +327,7 @@ pub async fn password(
     let password = form.required("password")?;
     let source = peer.ip().to_string();
     let ctx = state.ctx(Some(&source));
-    let user = match login::check_password(ctx, &BlockingPasswordCheck, user_id, password).await {
+    let user = match login::check_password(ctx, state.passwords.as_ref(), user_id, password).await {
         Ok(u) => u,
         Err(LoginError::Rejected) => {
             metrics::counter!("noegle_login_steps_total", "step" => "password", "result" => "rejected").increment(1);
@@ -336,6 +336,17 @@ pub async fn password(
             data.step = Step::Password;
             return render_step(&state, lang, &data, StatusCode::UNAUTHORIZED, Some(lang.texts().rejected), shown)
                 .await;
+        }
+        Err(LoginError::Busy(_)) => {
+            // Nothing was checked or changed: the same form again, with the session as it was.
+            metrics::counter!("noegle_login_steps_total", "step" => "password", "result" => "busy").increment(1);
+            let shown = if user_id.chars().count() <= 64 { user_id } else { "" };
+            let data = LoginSession { step: Step::Password, ..loaded.data };
+            let mut page =
+                render_step(&state, lang, &data, StatusCode::SERVICE_UNAVAILABLE, Some(lang.texts().busy), shown)
+                    .await?;
+            page.headers_mut().insert(header::RETRY_AFTER, crate::passwords::retry_after());
+            return Ok(page);
         }
         Err(e) => return Err(login_error(e)),
     };
@@ -434,6 +445,7 @@ pub fn redirect_with(state: &AppState, authz: &PendingAuthorization, params: &[(
 fn login_error(e: LoginError) -> AppError {
     match e {
         LoginError::Store(s) => s.into(),
+        LoginError::Busy(_) => AppError::Busy,
         other => AppError::Internal(other.to_string()),
     }
 }

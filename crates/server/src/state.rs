@@ -3,10 +3,9 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use noegle_core::keycard::KeyPepper;
-use noegle_core::login::{Ctx, PasswordCheck};
-use noegle_core::{Clock, Store, UnixTime, password};
+use noegle_core::login::Ctx;
+use noegle_core::{Clock, Store, UnixTime};
 
 use crate::config::Config;
 use crate::i18n::Lang;
@@ -38,6 +37,8 @@ pub struct AppState {
     pub webpush: Arc<crate::webpush::WebPush>,
     /// The live channel to connected key apps.
     pub hub: Arc<crate::push::Hub>,
+    /// The bounded pool that checks passwords.
+    pub passwords: Arc<crate::passwords::PasswordPool>,
 }
 
 impl AppState {
@@ -73,21 +74,5 @@ impl Clock for SystemClock {
     fn now(&self) -> UnixTime {
         let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
         UnixTime(secs as i64)
-    }
-}
-
-/// Runs Argon2id on tokio's blocking pool, so password checks never stall the async threads.
-#[derive(Debug, Clone, Copy)]
-pub struct BlockingPasswordCheck;
-
-#[async_trait]
-impl PasswordCheck for BlockingPasswordCheck {
-    async fn verify(&self, pw: &str, phc: &str) -> bool {
-        let (pw, phc) = (pw.to_string(), phc.to_string());
-        tokio::task::spawn_blocking(move || password::verify(&pw, &phc)).await.unwrap_or(false)
-    }
-    async fn verify_dummy(&self, pw: &str) -> bool {
-        let pw = pw.to_string();
-        tokio::task::spawn_blocking(move || password::verify_dummy(&pw)).await.unwrap_or(false)
     }
 }

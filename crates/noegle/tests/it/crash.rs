@@ -1,53 +1,10 @@
 //! Nothing acknowledged is lost: a key accepted just before the server is killed stays used.
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-
 use noegle_core::keycard::ClearCard;
 use noegle_core::login::{Challenge, Ctx, LoginError, check_key};
 use noegle_testkit::{Browser, PASSWORD};
 
-use crate::json;
-
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-async fn serve(data_dir: &Path, database: Option<&str>, port: u16) -> Server {
-    let url = format!("http://127.0.0.1:{port}");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_noegle"));
-    cmd.arg("serve")
-        .env("NOEGLE_DATA_DIR", data_dir)
-        .env("NOEGLE_BIND", format!("127.0.0.1:{port}"))
-        .env("NOEGLE_PUBLIC_URL", &url)
-        .env("NOEGLE_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
-    if let Some(db) = database {
-        cmd.env("NOEGLE_DATABASE", db);
-    }
-    // Dropping the server kills and reaps the child, on every path.
-    let server = Server { child: cmd.spawn().unwrap(), url };
-    for _ in 0..300 {
-        if reqwest::get(format!("{}/readyz", server.url)).await.is_ok_and(|r| r.status().is_success()) {
-            return server;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("noegle serve did not become ready");
-}
+use crate::{free_port, json, serve};
 
 async fn crash_after_key(database: Option<String>) {
     let dir = tempfile::tempdir().unwrap();
@@ -60,7 +17,7 @@ async fn crash_after_key(database: Option<String>) {
     let cb = "http://localhost:9999/cb";
     let client = json(d, db, &["client", "add", "Bank", "--redirect-uri", cb, "--public", "--json"], "");
     let port = free_port();
-    let mut server = serve(d, db, port).await;
+    let mut server = serve(d, db, port, &[]).await;
 
     let authorize = format!(
         "{}/authorize?response_type=code&scope=openid&client_id={}&redirect_uri={}&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
@@ -98,7 +55,7 @@ async fn crash_after_key(database: Option<String>) {
     assert!(matches!(again, Err(LoginError::Rejected)), "{again:?}");
 
     // The restarted server never asks for it again, and still logs alice in with other keys.
-    let server = serve(d, db, free_port()).await;
+    let server = serve(d, db, free_port(), &[]).await;
     let authorize = authorize.replace(&format!("127.0.0.1:{port}"), server.url.trim_start_matches("http://"));
     for _ in 0..3 {
         let b = Browser::new(&server.url);

@@ -1,13 +1,64 @@
 //! Tests of the `noegle` binary as operators use it: admin commands, printed key cards, crash safety.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod burst;
 mod cli;
 mod crash;
 mod keycard;
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+
+/// A `noegle serve` process, killed and reaped when dropped.
+pub struct Server {
+    /// The process.
+    pub child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port nobody listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Starts `noegle serve` on `data_dir` (and `database`) at `port` with the extra environment `env`; answers
+/// once `/readyz` says ready. `NOEGLE_SERVE_BIN` names another build of the binary to run (`scripts/test`
+/// points it at the release build, the one operators run).
+pub async fn serve(data_dir: &Path, database: Option<&str>, port: u16, env: &[(&str, &str)]) -> Server {
+    let url = format!("http://127.0.0.1:{port}");
+    let mut cmd = Command::new(std::env::var("NOEGLE_SERVE_BIN").unwrap_or(env!("CARGO_BIN_EXE_noegle").into()));
+    cmd.arg("serve")
+        .env("NOEGLE_DATA_DIR", data_dir)
+        .env("NOEGLE_BIND", format!("127.0.0.1:{port}"))
+        .env("NOEGLE_PUBLIC_URL", &url)
+        .env("NOEGLE_LOG", "warn")
+        .env_remove("NOEGLE_DATABASE")
+        .env_remove("NOEGLE_CONFIG")
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    if let Some(db) = database {
+        cmd.env("NOEGLE_DATABASE", db);
+    }
+    // Dropping the server kills and reaps the child, on every path.
+    let server = Server { child: cmd.spawn().unwrap(), url };
+    for _ in 0..300 {
+        if reqwest::get(format!("{}/readyz", server.url)).await.is_ok_and(|r| r.status().is_success()) {
+            return server;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("noegle serve did not become ready");
+}
 
 /// Runs `noegle ARGS` on `data_dir` (and `database`, if any) with `stdin`; answers the output.
 pub fn noegle(data_dir: &Path, database: Option<&str>, args: &[&str], stdin: &str) -> Output {

@@ -152,6 +152,7 @@ impl Deployment {
         }
         for n in &started {
             wait_ready(&n.url).await?;
+            eprintln!("  noegle serve at {} (pid {})", n.url, n.pid.unwrap_or(0));
         }
         Ok(Deployment { nodes: started, data_dir, database, counter, postgres_admin, _dir: Some(dir) })
     }

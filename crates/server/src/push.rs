@@ -57,8 +57,16 @@ pub trait Notifier: Send + Sync {
 /// database's `NOTIFY` so that apps connected to other nodes hear them too.
 #[derive(Default)]
 pub struct Hub {
-    channels: Mutex<HashMap<String, broadcast::Sender<PushEvent>>>,
+    channels: Mutex<Channels>,
     relay: Option<noegle_store::relay::PgRelay>,
+}
+
+/// The users' channels, swept of those nobody listens to any more whenever their number has doubled since
+/// the last sweep (so that subscribing stays cheap with 100,000 apps connected).
+#[derive(Default)]
+struct Channels {
+    by_user: HashMap<String, broadcast::Sender<PushEvent>>,
+    sweep_at: usize,
 }
 
 impl Hub {
@@ -90,7 +98,7 @@ impl Hub {
     /// Hands `event` to this node's apps of `sub`.
     fn deliver(&self, sub: &str, event: PushEvent) {
         let channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(tx) = channels.get(sub) {
+        if let Some(tx) = channels.by_user.get(sub) {
             // No receivers is fine: the app will see the request with "Opdater".
             let _ = tx.send(event);
         }
@@ -99,8 +107,11 @@ impl Hub {
     /// Subscribes to `sub`'s events.
     pub fn subscribe(&self, sub: &str) -> broadcast::Receiver<PushEvent> {
         let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
-        channels.retain(|_, tx| tx.receiver_count() > 0);
-        channels.entry(sub.to_string()).or_insert_with(|| broadcast::channel(16).0).subscribe()
+        if channels.by_user.len() >= channels.sweep_at {
+            channels.by_user.retain(|_, tx| tx.receiver_count() > 0);
+            channels.sweep_at = (channels.by_user.len() * 2).max(64);
+        }
+        channels.by_user.entry(sub.to_string()).or_insert_with(|| broadcast::channel(4).0).subscribe()
     }
 }
 
@@ -150,19 +161,19 @@ pub async fn events(
                 return Some((Ok(Event::default().event(PushEvent::ActivationReady.name()).data("{}")), s));
             }
             let Some(rx) = s.rx.as_mut() else {
-                // A pending device that has heard `activation_ready` has heard all it may hear.
+                // A pending device that has heard `activation_ready` has heard all it may hear; until then it
+                // looks at the clock once a second (the clock may be a test's).
                 s.waiting?;
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
             };
-            // Wake at least once a second (the clock may be a test's).
-            match tokio::time::timeout(Duration::from_secs(1), rx.recv()).await {
-                Ok(Ok(e)) => return Some((Ok(Event::default().event(e.name()).data("{}")), s)),
-                Ok(Err(broadcast::error::RecvError::Lagged(_))) => {
+            // An active device sleeps until its user has news: an idle app costs no wake-ups.
+            match rx.recv().await {
+                Ok(e) => return Some((Ok(Event::default().event(e.name()).data("{}")), s)),
+                Err(broadcast::error::RecvError::Lagged(_)) => {
                     return Some((Ok(Event::default().event(PushEvent::Request.name()).data("{}")), s));
                 }
-                Ok(Err(broadcast::error::RecvError::Closed)) => return None,
-                Err(_) => {}
+                Err(broadcast::error::RecvError::Closed) => return None,
             }
         }
     });

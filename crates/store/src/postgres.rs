@@ -16,7 +16,14 @@ impl PgStore {
     /// Connects to `postgres://…` and runs the migrations.
     pub async fn open(url: &str) -> Result<PgStore, StoreError> {
         let options = PgConnectOptions::from_str(url).map_err(backend)?.options([("synchronous_commit", "on")]);
-        let pool = PgPoolOptions::new().max_connections(16).connect_with(options).await.map_err(backend)?;
+        // No ping before each use (a round trip per statement); a connection the server dropped fails its
+        // statement, which the caller sees as a storage error, and the pool replaces the connection.
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .test_before_acquire(false)
+            .connect_with(options)
+            .await
+            .map_err(backend)?;
         sqlx::migrate!("../../migrations/postgres").run(&pool).await.map_err(backend)?;
         Ok(PgStore { pool })
     }

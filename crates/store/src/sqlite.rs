@@ -25,7 +25,14 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
-        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await.map_err(backend)?;
+        // No ping before each use: on SQLite it is one more hand-off to the connection's worker thread per
+        // statement, and a broken file fails the statement itself just as clearly.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .test_before_acquire(false)
+            .connect_with(options)
+            .await
+            .map_err(backend)?;
         sqlx::migrate!("../../migrations/sqlite").run(&pool).await.map_err(backend)?;
         Ok(SqliteStore { pool })
     }

@@ -168,6 +168,7 @@ pub async fn run(setup: &Setup, backend: Backend, opts: &Opts) -> anyhow::Result
     // The apps are listening once the live channel said `connected`; give them a moment.
     tokio::time::sleep(Duration::from_millis(500)).await;
 
+    eprintln!("  B2 {}: offering {} log-ins/s for {:?}", backend.name(), opts.app_rate, opts.warmup + opts.window);
     let lb = LoginBox::new(LoginBox::http(), &url, &client_id);
     let free: Arc<Mutex<VecDeque<Arc<Slot>>>> = Arc::new(Mutex::new(slots.into_iter().collect()));
     let start = now();

@@ -55,7 +55,7 @@ pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Resul
     Ok(AppState {
         store: store.clone(),
         clock: clock.clone(),
-        signer: Arc::new(jose::TokenSigner::new(secrets::signing_key(&config.data_dir)?)),
+        signer: Arc::new(jose::TokenSigner::new(secrets::signing_key(&config.data_dir)?)?),
         pepper: Arc::new(secrets::pepper(&config.data_dir)?),
         opaque: Arc::new(secrets::opaque_setup(&config.data_dir)?),
         limiter: Arc::new(ratelimit::limiter(config.guesses_per_minute)),

@@ -259,7 +259,13 @@ pub async fn token(
         claims["name"] = json!(user.display_name);
         claims["preferred_username"] = json!(user.user_id.as_str());
     }
-    let id_token = state.signer.sign(&claims);
+    let id_token = match state.signer.sign(&claims) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!(error = %e, "the ID token could not be signed");
+            return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "the ID token could not be signed");
+        }
+    };
     metrics::counter!("noegle_token_requests_total", "result" => "issued").increment(1);
     let mut r = Json(json!({
         "access_token": grant.access_token,

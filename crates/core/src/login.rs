@@ -110,6 +110,8 @@ pub struct Challenge {
 /// What a good key leads to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeyAccepted {
+    /// The user, as read when the key was checked.
+    pub user: User,
     /// Unused keys left on the card.
     pub remaining: i64,
     /// A new card was issued because few keys remain (R-KC3); its clear form, to be printed and sent.
@@ -241,7 +243,7 @@ pub async fn check_key(
     } else {
         None
     };
-    Ok(KeyAccepted { remaining, new_card })
+    Ok(KeyAccepted { user, remaining, new_card })
 }
 
 /// Issues a key card to `user`: active when the user has no usable card, otherwise pending until first used.

@@ -103,6 +103,8 @@ pub trait SessionStore: Send + Sync {
     async fn put_session(&self, id_digest: &str, data: &str, expires_at: UnixTime) -> StoreResult<()>;
     /// A session that has not expired at `now`.
     async fn session(&self, id_digest: &str, now: UnixTime) -> StoreResult<Option<String>>;
+    /// Moves a session to a new id with new data, in one statement; false if there was none under `old`.
+    async fn rotate_session(&self, old: &str, new: &str, data: &str, expires_at: UnixTime) -> StoreResult<bool>;
     /// Deletes a session.
     async fn delete_session(&self, id_digest: &str) -> StoreResult<()>;
     /// Deletes a live session and answers its data, in one statement: of concurrent takers only one gets it.

@@ -398,7 +398,7 @@ pub async fn key(
         Err(e) => return Err(login_error(e)),
     };
     metrics::counter!("noegle_login_steps_total", "step" => "key", "result" => "accepted").increment(1);
-    let user = state.store.user_by_sub(sub).await?.ok_or(AppError::Csrf)?;
+    let user = accepted.user;
     if let Some(card) = accepted.new_card {
         let path = crate::keycard_pdf::write_to_outbox(&state.config.data_dir, &user, &card)
             .map_err(|e| AppError::Internal(format!("cannot write the new key card: {e}")))?;

@@ -97,9 +97,14 @@ pub async fn save_rotated(
     let id = random_token(&mut rand::rngs::OsRng, 32);
     let text = serde_json::to_string(data).map_err(|e| AppError::Internal(e.to_string()))?;
     let lifetime = state.config.session_minutes * 60;
-    state.store.put_session(&token_digest(&id), &text, state.now().plus(lifetime)).await?;
-    if let Some(old) = old_id {
-        state.store.delete_session(&token_digest(old)).await?;
+    let (new, expires_at) = (token_digest(&id), state.now().plus(lifetime));
+    // The old id stops working in the same statement that stores the new one.
+    let rotated = match old_id {
+        Some(old) => state.store.rotate_session(&token_digest(old), &new, &text, expires_at).await?,
+        None => false,
+    };
+    if !rotated {
+        state.store.put_session(&new, &text, expires_at).await?;
     }
     let secure = if state.config.is_https() { "; Secure" } else { "" };
     let value = format!("{}={id}; Path=/; HttpOnly; SameSite=Lax; Max-Age={lifetime}{secure}", cookie_name(state));

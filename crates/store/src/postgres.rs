@@ -6,10 +6,12 @@ use std::str::FromStr;
 
 use crate::backend;
 
-/// The PostgreSQL store.
+/// The PostgreSQL store. Reads and writes share one pool (`writer` is the same pool): PostgreSQL has many
+/// writers at once.
 #[derive(Clone, Debug)]
 pub struct PgStore {
     pub(crate) pool: PgPool,
+    pub(crate) writer: PgPool,
 }
 
 impl PgStore {
@@ -25,11 +27,11 @@ impl PgStore {
             .await
             .map_err(backend)?;
         sqlx::migrate!("../../migrations/postgres").run(&pool).await.map_err(backend)?;
-        Ok(PgStore { pool })
+        Ok(PgStore { writer: pool.clone(), pool })
     }
 
     pub(crate) async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, StoreError> {
-        self.pool.begin().await.map_err(backend)
+        self.writer.begin().await.map_err(backend)
     }
 }
 

@@ -1,8 +1,8 @@
 //! The store's SQL, written once and expanded for each backend by [`impl_store!`].
 
-/// Implements every core store trait for `$store` (which has a `pool` and a `begin()` for write
-/// transactions) over the sqlx database `$db`. `$lock_user` is the statement that, inside a write
-/// transaction, holds a user's row until commit (PostgreSQL needs `FOR UPDATE`; SQLite's `BEGIN IMMEDIATE`
+/// Implements every core store trait for `$store` (which has a `pool` for reads, a `writer` for every
+/// statement that writes, and a `begin()` for write transactions on the writer) over the sqlx database
+/// `$db`. `$lock_user` is the statement that, inside a write transaction, holds a user's row until commit (PostgreSQL needs `FOR UPDATE`; SQLite's `BEGIN IMMEDIATE`
 /// already serialises writers).
 macro_rules! impl_store {
     ($store:ty, $db:ty, $lock_user:expr) => {
@@ -176,7 +176,7 @@ macro_rules! impl_store {
                 .bind(u.failed_attempts)
                 .bind(u.last_failure_at.map(|t| t.0))
                 .bind(u.created_at.0)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err(|e| crate::conflict_or_backend(e, &format!("user {}", u.user_id)))?;
                 Ok(())
@@ -199,7 +199,7 @@ macro_rules! impl_store {
                 let r = sqlx::query("UPDATE users SET password_hash = $2 WHERE sub = $1")
                     .bind(sub)
                     .bind(hash)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await
                     .map_err(crate::backend)?;
                 Ok(r.rows_affected() == 1)
@@ -211,7 +211,7 @@ macro_rules! impl_store {
                 } else {
                     "UPDATE users SET blocked = $2, failed_attempts = 0, last_failure_at = NULL WHERE sub = $1"
                 };
-                let r = sqlx::query(sql).bind(sub).bind(blocked).execute(&self.pool).await.map_err(crate::backend)?;
+                let r = sqlx::query(sql).bind(sub).bind(blocked).execute(&self.writer).await.map_err(crate::backend)?;
                 Ok(r.rows_affected() == 1)
             }
 
@@ -222,7 +222,7 @@ macro_rules! impl_store {
                 )
                 .bind(sub)
                 .bind(at.0)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.writer)
                 .await
                 .map_err(crate::backend)?;
                 match row {
@@ -234,7 +234,7 @@ macro_rules! impl_store {
             async fn reset_failures(&self, sub: &str) -> StoreResult<()> {
                 sqlx::query("UPDATE users SET failed_attempts = 0, last_failure_at = NULL WHERE sub = $1")
                     .bind(sub)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await
                     .map_err(crate::backend)?;
                 Ok(())
@@ -305,7 +305,7 @@ macro_rules! impl_store {
                 .bind(serial)
                 .bind(number)
                 .bind(at.0)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err(crate::backend)?;
                 Ok(r.rows_affected() == 1)
@@ -316,7 +316,7 @@ macro_rules! impl_store {
                     .bind(serial)
                     .bind(from.as_str())
                     .bind(to.as_str())
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await
                     .map_err(crate::backend)?;
                 Ok(r.rows_affected() == 1)
@@ -336,7 +336,7 @@ macro_rules! impl_store {
                 .bind(&c.secret_digest)
                 .bind(uris)
                 .bind(c.created_at.0)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err(|e| crate::conflict_or_backend(e, &format!("client {}", c.client_id)))?;
                 Ok(())
@@ -386,7 +386,7 @@ macro_rules! impl_store {
                 .bind(c.amr.join(" "))
                 .bind(c.auth_time.0)
                 .bind(c.expires_at.0)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err(crate::backend)?;
                 Ok(())
@@ -400,7 +400,7 @@ macro_rules! impl_store {
                 let r = sqlx::query("UPDATE auth_codes SET used_at = $2 WHERE code_digest = $1 AND used_at IS NULL")
                     .bind(code_digest)
                     .bind(at.0)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await
                     .map_err(crate::backend)?;
                 Ok(r.rows_affected() == 1)
@@ -418,7 +418,7 @@ macro_rules! impl_store {
                 .bind(&t.code_digest)
                 .bind(t.expires_at.0)
                 .bind(t.revoked)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err(crate::backend)?;
                 Ok(())
@@ -431,7 +431,7 @@ macro_rules! impl_store {
             async fn revoke_tokens_of_code(&self, code_digest: &str) -> StoreResult<u64> {
                 let r = sqlx::query("UPDATE access_tokens SET revoked = TRUE WHERE code_digest = $1 AND revoked = FALSE")
                     .bind(code_digest)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await
                     .map_err(crate::backend)?;
                 Ok(r.rows_affected())
@@ -448,10 +448,22 @@ macro_rules! impl_store {
                 .bind(id_digest)
                 .bind(data)
                 .bind(expires_at.0)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err(crate::backend)?;
                 Ok(())
+            }
+
+            async fn rotate_session(&self, old: &str, new: &str, data: &str, expires_at: UnixTime) -> StoreResult<bool> {
+                let r = sqlx::query("UPDATE sessions SET id_digest = $2, data = $3, expires_at = $4 WHERE id_digest = $1")
+                    .bind(old)
+                    .bind(new)
+                    .bind(data)
+                    .bind(expires_at.0)
+                    .execute(&self.writer)
+                    .await
+                    .map_err(crate::backend)?;
+                Ok(r.rows_affected() == 1)
             }
 
             async fn session(&self, id_digest: &str, now: UnixTime) -> StoreResult<Option<String>> {
@@ -468,7 +480,7 @@ macro_rules! impl_store {
                 let row = sqlx::query("DELETE FROM sessions WHERE id_digest = $1 AND expires_at > $2 RETURNING data")
                     .bind(id_digest)
                     .bind(now.0)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&self.writer)
                     .await
                     .map_err(crate::backend)?;
                 row.map(|r| r.try_get(0)).transpose().map_err(crate::backend)
@@ -477,12 +489,12 @@ macro_rules! impl_store {
             async fn purge_expired(&self, now: UnixTime, nonces_before: UnixTime) -> StoreResult<u64> {
                 let a = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
                     .bind(now.0)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await
                     .map_err(crate::backend)?;
                 let b = sqlx::query("DELETE FROM device_nonces WHERE seen_at < $1")
                     .bind(nonces_before.0)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await
                     .map_err(crate::backend)?;
                 Ok(a.rows_affected() + b.rows_affected())
@@ -491,7 +503,7 @@ macro_rules! impl_store {
             async fn delete_session(&self, id_digest: &str) -> StoreResult<()> {
                 sqlx::query("DELETE FROM sessions WHERE id_digest = $1")
                     .bind(id_digest)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await
                     .map_err(crate::backend)?;
                 Ok(())
@@ -507,7 +519,7 @@ macro_rules! impl_store {
                     .bind(&e.user)
                     .bind(&e.source)
                     .bind(e.detail.to_string())
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await
                     .map_err(crate::backend)?;
                 Ok(())
@@ -549,7 +561,7 @@ macro_rules! impl_store {
                 .bind(d.ready_at.0)
                 .bind(d.expires_at.0)
                 .bind(d.activated_at.map(|t| t.0))
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err(|e| crate::conflict_or_backend(e, &format!("device {}", d.serial)))?;
                 Ok(())
@@ -608,7 +620,7 @@ macro_rules! impl_store {
                     .bind(device_id)
                     .bind(from.as_str())
                     .bind(to.as_str())
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await
                     .map_err(crate::backend)?;
                 Ok(r.rows_affected() == 1)
@@ -618,7 +630,7 @@ macro_rules! impl_store {
                 sqlx::query("UPDATE devices SET public_key = $2 WHERE device_id = $1")
                     .bind(device_id)
                     .bind(public_key)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await
                     .map_err(crate::backend)?;
                 Ok(())
@@ -637,7 +649,7 @@ macro_rules! impl_store {
                         .bind(device_id)
                         .bind(kind),
                 };
-                q.execute(&self.pool).await.map_err(crate::backend)?;
+                q.execute(&self.writer).await.map_err(crate::backend)?;
                 Ok(())
             }
 
@@ -654,7 +666,7 @@ macro_rules! impl_store {
             async fn clear_attachments(&self, device_id: &str) -> StoreResult<()> {
                 sqlx::query("DELETE FROM device_attachments WHERE device_id = $1")
                     .bind(device_id)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await
                     .map_err(crate::backend)?;
                 Ok(())
@@ -680,7 +692,7 @@ macro_rules! impl_store {
                 sqlx::query("UPDATE devices SET opaque_record = $2, code_failures = 0 WHERE device_id = $1")
                     .bind(device_id)
                     .bind(record)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await
                     .map_err(crate::backend)?;
                 Ok(())
@@ -703,7 +715,7 @@ macro_rules! impl_store {
                     "UPDATE devices SET code_failures = code_failures + 1 WHERE device_id = $1 RETURNING code_failures",
                 )
                 .bind(device_id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.writer)
                 .await
                 .map_err(crate::backend)?;
                 match row {
@@ -727,7 +739,7 @@ macro_rules! impl_store {
             async fn reset_code_failures(&self, device_id: &str) -> StoreResult<()> {
                 sqlx::query("UPDATE devices SET code_failures = 0 WHERE device_id = $1")
                     .bind(device_id)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await
                     .map_err(crate::backend)?;
                 Ok(())
@@ -741,7 +753,7 @@ macro_rules! impl_store {
                 .bind(device_id)
                 .bind(nonce)
                 .bind(at.0)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err(crate::backend)?;
                 Ok(r.rows_affected() == 1)
@@ -818,7 +830,7 @@ macro_rules! impl_store {
                 .bind(at.0)
                 .bind(device_id)
                 .bind(unlock)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err(crate::backend)?;
                 Ok(r.rows_affected() == 1)
@@ -828,7 +840,7 @@ macro_rules! impl_store {
                 sqlx::query("UPDATE users SET push_blocked_until = $2 WHERE sub = $1")
                     .bind(sub)
                     .bind(until.0)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await
                     .map_err(crate::backend)?;
                 Ok(())

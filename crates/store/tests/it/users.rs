@@ -76,6 +76,13 @@ async fn sessions_expire() {
         assert_eq!(s.take_session("old", noegle_core::UnixTime(150)).await.unwrap(), None, "expired");
         assert!(s.purge_expired(noegle_core::UnixTime(150), noegle_core::UnixTime(0)).await.unwrap() >= 1);
         assert_eq!(s.session("new", noegle_core::UnixTime(150)).await.unwrap().as_deref(), Some("y"));
+
+        // Rotation moves a session to a new id in one step: the old id is gone, the new one holds the new data.
+        assert!(s.rotate_session("new", "newer", "z", noegle_core::UnixTime(400)).await.unwrap());
+        assert_eq!(s.session("new", noegle_core::UnixTime(150)).await.unwrap(), None);
+        assert_eq!(s.session("newer", noegle_core::UnixTime(350)).await.unwrap().as_deref(), Some("z"));
+        assert!(!s.rotate_session("new", "newest", "w", noegle_core::UnixTime(400)).await.unwrap(), "gone already");
+        assert_eq!(s.session("newest", noegle_core::UnixTime(150)).await.unwrap(), None);
     })
     .await;
 }

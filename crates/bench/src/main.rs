@@ -48,9 +48,17 @@ struct Cli {
     /// Write the report to this Markdown file, its plot beside it (PNG) and the figures as JSON.
     #[arg(long)]
     report: Option<PathBuf>,
+    /// Run nothing: write the report (--report) again from figures saved as JSON by an earlier run (after
+    /// editing the notes beside it, say).
+    #[arg(long, requires = "report")]
+    from_json: Option<PathBuf>,
     /// Measured seconds per load point.
     #[arg(long)]
     window: Option<u64>,
+    /// B1 and B2 on PostgreSQL: count the statements and round trips of each log-in (through a relay that
+    /// adds a hop to every round trip; B4 always counts).
+    #[arg(long)]
+    count_statements: bool,
     /// B3: connected apps wanted (fewer if open-file limits do not allow them).
     #[arg(long)]
     idle_connections: Option<usize>,
@@ -105,6 +113,12 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let (Some(json), Some(path)) = (&cli.from_json, &cli.report) {
+        let results: Results = serde_json::from_str(&std::fs::read_to_string(json)?)?;
+        report::write(&results, path)?;
+        eprintln!("report written to {}", path.display());
+        return Ok(());
+    }
     let limit = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(0);
     let noegle = match &cli.noegle {
         Some(p) => p.clone(),
@@ -134,6 +148,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(w) = cli.window {
         opts.window = std::time::Duration::from_secs(w);
     }
+    opts.count_statements = cli.count_statements;
     if let Some(n) = cli.idle_connections {
         opts.idle_connections = n;
     }

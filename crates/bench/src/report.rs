@@ -107,6 +107,14 @@ fn opt(v: Option<f64>, digits: usize) -> String {
     v.map_or("–".into(), |v| format!("{v:.digits$}"))
 }
 
+/// Statements and round trips per log-in, when they were counted (`--count-statements`, PostgreSQL).
+fn counted(p: &crate::load::Point) -> String {
+    match (p.db_statements, p.db_round_trips) {
+        (Some(s), Some(r)) => format!("{s:.1} / {r:.1}"),
+        _ => "–".into(),
+    }
+}
+
 fn verdict(ok: bool) -> &'static str {
     if ok { "met" } else { "**not met** (see below)" }
 }
@@ -243,7 +251,7 @@ pub fn markdown(r: &Results, png: Option<&str>, notes: Option<&str>) -> String {
             for p in &k.points {
                 let _ = writeln!(
                     md,
-                    "| {} | {} | {:.1} | {:.1} | {:.1} | {} ms | {} | {} |",
+                    "| {} | {} | {:.1} | {:.1} | {:.1} | {} ms | {} | {} | {} |",
                     k.backend.name(),
                     p.concurrency,
                     p.per_sec,
@@ -251,6 +259,7 @@ pub fn markdown(r: &Results, png: Option<&str>, notes: Option<&str>) -> String {
                     p.p99_ms,
                     opt(p.cpu_ms, 2),
                     opt(p.cpu_ms.map(|c| c / k.argon2_ms), 2),
+                    counted(p),
                     p.errors
                 );
             }
@@ -289,7 +298,7 @@ pub fn markdown(r: &Results, png: Option<&str>, notes: Option<&str>) -> String {
         for a in &r.app {
             let _ = writeln!(
                 md,
-                "| {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {} ms | {} ms | {} | {} |",
+                "| {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {} ms | {} ms | {} | {} | {} |",
                 a.backend.name(),
                 a.devices,
                 a.offered_per_sec,
@@ -300,6 +309,7 @@ pub fn markdown(r: &Results, png: Option<&str>, notes: Option<&str>) -> String {
                 a.push_p99_ms,
                 opt(a.point.cpu_ms, 2),
                 opt(a.cpu_beyond_argon2_ms(), 2),
+                counted(&a.point),
                 a.missed,
                 a.point.errors
             );

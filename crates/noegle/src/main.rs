@@ -101,6 +101,11 @@ async fn serve(mut config: Config, args: ServeArgs, demo: bool) -> anyhow::Resul
     } else {
         axum::Router::new()
     };
+    // Every connected key app holds a connection open: as many as the system lets this process have.
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(files) => tracing::info!(open_files = files, "open-files limit"),
+        Err(e) => tracing::warn!(error = %e, "the open-files limit could not be raised"),
+    }
     tracing::info!(address = %bound, public_url = %state.config.public_url, database = %noegle_store::redact(&state.config.database_url()), "nøgle is listening");
     let housekeeping = noegle_server::spawn_housekeeping(state.clone());
     let app = noegle_server::app(state, extra);

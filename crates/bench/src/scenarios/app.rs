@@ -134,7 +134,7 @@ async fn app_login(lb: &LoginBox, slot: &Slot) -> anyhow::Result<Duration> {
 
 /// Runs B2 on `backend`.
 pub async fn run(setup: &Setup, backend: Backend, opts: &Opts) -> anyhow::Result<AppResult> {
-    let dep = Deployment::start(setup, backend, 1, false).await?;
+    let dep = Deployment::start(setup, backend, 1, opts.count_statements).await?;
     let argon2_ms = stats::argon2_verify_ms().await?;
     let store = dep.store().await?;
     let client_id = seed::client(store.as_ref()).await?;
@@ -177,7 +177,7 @@ pub async fn run(setup: &Setup, backend: Backend, opts: &Opts) -> anyhow::Result
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut running = Vec::new();
     let mut missed = 0;
-    let (mut cpu_from, mut measured_from) = (None, None);
+    let (mut cpu_from, mut measured_from, mut db_from) = (None, None, None);
     loop {
         ticker.tick().await;
         let t = now();
@@ -186,6 +186,7 @@ pub async fn run(setup: &Setup, backend: Backend, opts: &Opts) -> anyhow::Result
         }
         if t >= from && measured_from.is_none() {
             cpu_from = dep.cpu_secs();
+            db_from = dep.counter.as_ref().map(|c| c.snapshot());
             measured_from = Some(t);
         }
         let Some(slot) = free.lock().map_err(|_| anyhow!("poisoned"))?.pop_front() else {
@@ -204,6 +205,7 @@ pub async fn run(setup: &Setup, backend: Backend, opts: &Opts) -> anyhow::Result
         }));
     }
     let cpu_until = dep.cpu_secs();
+    let db = db_from.zip(dep.counter.as_ref().map(|c| c.snapshot())).map(|(a, b)| b - a);
     let measured_from = measured_from.unwrap_or(from);
     let secs = measured_from.elapsed().as_secs_f64();
     let (mut logins, mut errors, mut durations, mut pushes) = (0, 0, Vec::new(), Vec::new());
@@ -240,8 +242,8 @@ pub async fn run(setup: &Setup, backend: Backend, opts: &Opts) -> anyhow::Result
         p50_ms: percentile_ms(&mut durations, 50.0),
         p99_ms: percentile_ms(&mut durations, 99.0),
         cpu_ms: cpu_from.zip(cpu_until).filter(|_| logins > 0).map(|(a, b)| (b - a) * 1000.0 / logins as f64),
-        db_statements: None,
-        db_round_trips: None,
+        db_statements: db.filter(|_| logins > 0).map(|d| d.statements as f64 / logins as f64),
+        db_round_trips: db.filter(|_| logins > 0).map(|d| d.round_trips as f64 / logins as f64),
     };
     let result = AppResult {
         backend,

@@ -41,7 +41,7 @@ pub async fn prepare(dep: &Deployment, users: usize) -> anyhow::Result<(Vec<Logi
 
 /// Runs B1 on `backend`.
 pub async fn run(setup: &Setup, backend: Backend, opts: &Opts) -> anyhow::Result<KeycardResult> {
-    let dep = Deployment::start(setup, backend, 1, false).await?;
+    let dep = Deployment::start(setup, backend, 1, opts.count_statements).await?;
     let argon2_ms = stats::argon2_verify_ms().await?;
     let (boxes, users) = prepare(&dep, opts.keycard_users).await?;
     let mut points = Vec::new();

@@ -29,6 +29,9 @@ pub struct Opts {
     pub idle_deliver: usize,
     /// B4: workers.
     pub cluster_concurrency: usize,
+    /// B1 and B2 on PostgreSQL: count statements and round trips (through the counting relay, which adds
+    /// a hop to every round trip; B4 always counts).
+    pub count_statements: bool,
 }
 
 impl Opts {
@@ -44,6 +47,7 @@ impl Opts {
             idle_connections: 100_000,
             idle_deliver: 10_000,
             cluster_concurrency: 8,
+            count_statements: false,
         }
     }
 
@@ -59,6 +63,7 @@ impl Opts {
             idle_connections: 300,
             idle_deliver: 60,
             cluster_concurrency: 4,
+            count_statements: false,
         }
     }
 }

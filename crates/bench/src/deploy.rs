@@ -146,9 +146,13 @@ impl Deployment {
             }
             None => database.clone(),
         };
+        // Nodes that share the machine share its cores: each gets its part of them for password checks, as an
+        // operator would configure it (one node keeps the default, one worker per core).
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let workers = if nodes > 1 { (cores / nodes).max(1).to_string() } else { "0".to_string() };
         let mut started = Vec::new();
         for _ in 0..nodes {
-            started.push(start_node(&setup.noegle, &data_dir, &node_database)?);
+            started.push(start_node(&setup.noegle, &data_dir, &node_database, &workers)?);
         }
         for n in &started {
             wait_ready(&n.url).await?;
@@ -205,7 +209,7 @@ async fn create_database(admin: &str) -> anyhow::Result<(String, String)> {
     Ok((url.to_string(), name))
 }
 
-fn start_node(noegle: &Path, data_dir: &Path, database: &str) -> anyhow::Result<Node> {
+fn start_node(noegle: &Path, data_dir: &Path, database: &str, password_workers: &str) -> anyhow::Result<Node> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let url = format!("http://127.0.0.1:{port}");
     let child = Command::new(noegle)
@@ -217,6 +221,7 @@ fn start_node(noegle: &Path, data_dir: &Path, database: &str) -> anyhow::Result<
         // By name, as a real deployment is (WebAuthn needs a domain name); the bench connects by address.
         .env("NOEGLE_PUBLIC_URL", format!("http://localhost:{port}"))
         .envs(BENCH_ENV)
+        .env("NOEGLE_PASSWORD_WORKERS", password_workers)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())

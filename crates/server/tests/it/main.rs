@@ -5,6 +5,7 @@ mod app;
 mod app_activation;
 mod app_code;
 mod app_requests;
+mod busy;
 mod keycards;
 mod lockout;
 mod oidc_flow;

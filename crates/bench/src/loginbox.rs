@@ -146,6 +146,16 @@ impl LoginBox {
         }
     }
 
+    /// Step 1 with a wrong password; answers the HTTP status (401 refused, 503 busy).
+    pub async fn wrong_password(&self, flow: &mut Flow, user: &BenchUser) -> anyhow::Result<u16> {
+        let csrf = flow.csrf()?;
+        let fields = [("csrf", csrf.as_str()), ("user_id", &user.user_id), ("password", "forkert adgangskode")];
+        Ok(match self.post(flow, "/login/password", &fields).await? {
+            Answer::Redirect(_) => 303,
+            Answer::Page(s, _) => s,
+        })
+    }
+
     /// Step 2 with the key card: the key asked for; answers the code for the relying party.
     pub async fn key(&self, flow: &mut Flow, user: &BenchUser) -> anyhow::Result<String> {
         let number = flow.asked_number()?;

@@ -48,8 +48,9 @@ struct Cli {
     /// Write the report to this Markdown file, its plot beside it (PNG) and the figures as JSON.
     #[arg(long)]
     report: Option<PathBuf>,
-    /// Run nothing: write the report (--report) again from figures saved as JSON by an earlier run (after
-    /// editing the notes beside it, say).
+    /// Start from figures saved as JSON by an earlier run: with no scenario named, only write the report
+    /// (--report) again (after editing the notes beside it, say); with scenarios, run those and replace
+    /// their figures.
     #[arg(long, requires = "report")]
     from_json: Option<PathBuf>,
     /// Measured seconds per load point.
@@ -87,6 +88,8 @@ enum Scenario {
     Idle,
     /// B4: two nodes on one PostgreSQL.
     Cluster,
+    /// 1,000 password posts at once: the server's peak memory.
+    Burst,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -113,9 +116,12 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    if let (Some(json), Some(path)) = (&cli.from_json, &cli.report) {
-        let results: Results = serde_json::from_str(&std::fs::read_to_string(json)?)?;
-        report::write(&results, path)?;
+    let earlier: Option<Results> = match &cli.from_json {
+        Some(json) => Some(serde_json::from_str(&std::fs::read_to_string(json)?)?),
+        None => None,
+    };
+    if let (Some(results), Some(path), true) = (&earlier, &cli.report, cli.scenarios.is_empty()) {
+        report::write(results, path)?;
         eprintln!("report written to {}", path.display());
         return Ok(());
     }
@@ -138,10 +144,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     });
     let mut scenarios = cli.scenarios.clone();
     if scenarios.is_empty() {
-        scenarios = vec![Scenario::LoginKeycard, Scenario::LoginApp, Scenario::Idle, Scenario::Cluster];
+        scenarios =
+            vec![Scenario::LoginKeycard, Scenario::LoginApp, Scenario::Idle, Scenario::Cluster, Scenario::Burst];
     }
-    if existing.is_some() && scenarios.iter().any(|s| matches!(s, Scenario::Idle | Scenario::Cluster)) {
-        bail!("with --server only login-keycard and login-app can run: idle and cluster start their own servers");
+    if existing.is_some() && scenarios.iter().any(|s| matches!(s, Scenario::Idle | Scenario::Cluster | Scenario::Burst))
+    {
+        bail!(
+            "with --server only login-keycard and login-app can run: idle, cluster and burst start their own servers"
+        );
     }
     let setup = Setup { noegle: noegle.clone(), postgres: cli.postgres.clone(), existing };
     let mut opts = if cli.quick { Opts::quick() } else { Opts::full() };
@@ -158,6 +168,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         None => cli.backend.list(),
     };
     let mut results = Results::new(&noegle, cli.quick, &setup.postgres).await;
+    if let Some(earlier) = earlier {
+        // Keep the earlier figures of the scenarios not run now.
+        let kept = |s: Scenario| !scenarios.contains(&s);
+        results.keycard = if kept(Scenario::LoginKeycard) { earlier.keycard } else { Vec::new() };
+        results.app = if kept(Scenario::LoginApp) { earlier.app } else { Vec::new() };
+        results.idle = if kept(Scenario::Idle) { earlier.idle } else { Vec::new() };
+        results.cluster = if kept(Scenario::Cluster) { earlier.cluster } else { None };
+        results.burst = if kept(Scenario::Burst) { earlier.burst } else { Vec::new() };
+    }
     eprintln!("noegle-bench: {} on {} cores (open files {limit})", noegle.display(), results.machine.cores);
     for s in &scenarios {
         for &b in &backends {
@@ -179,6 +198,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     results.cluster = Some(scenarios::cluster::run(&setup, &opts).await?);
                 }
                 Scenario::Cluster => {}
+                Scenario::Burst => {
+                    eprintln!("burst on {}", b.name());
+                    results.burst.push(scenarios::burst::run(&setup, b, &opts).await?);
+                }
             }
         }
     }

@@ -8,6 +8,7 @@ use sqlx::Connection;
 
 use crate::procfs::Machine;
 use crate::scenarios::app::AppResult;
+use crate::scenarios::burst::BurstResult;
 use crate::scenarios::cluster::ClusterResult;
 use crate::scenarios::idle::IdleResult;
 use crate::scenarios::keycard::KeycardResult;
@@ -48,6 +49,9 @@ pub struct Results {
     pub idle: Vec<IdleResult>,
     /// B4.
     pub cluster: Option<ClusterResult>,
+    /// Bursts per backend.
+    #[serde(default)]
+    pub burst: Vec<BurstResult>,
 }
 
 impl Results {
@@ -221,10 +225,23 @@ pub fn markdown(r: &Results, png: Option<&str>, notes: Option<&str>) -> String {
             verdict(ratio >= B4_RATIO)
         );
     }
-    let _ = writeln!(
-        md,
-        "| Bursts: 1,000 parallel password posts | SQLite | peak RSS ≤ 64 MiB + 19 MiB × workers | tested, not benchmarked: `crates/noegle/tests/it/burst.rs` | | |\n"
-    );
+    for b in &r.burst {
+        let _ = writeln!(
+            md,
+            "| Bursts: {} password posts at once | {} | peak RSS ≤ 64 MiB + 19 MiB × {} workers = {} MiB | {:.1} MiB ({} checked, {} busy, {} other) | {:.2} | {} |",
+            b.posts,
+            b.backend.name(),
+            b.workers,
+            b.bound_kib / 1024,
+            b.peak_kib as f64 / 1024.0,
+            b.checked,
+            b.busy,
+            b.other,
+            b.peak_kib as f64 / b.bound_kib as f64,
+            verdict(b.peak_kib < b.bound_kib && b.other == 0)
+        );
+    }
+    let _ = writeln!(md);
 
     if !r.keycard.is_empty() {
         let _ = writeln!(md, "## B1 `login-keycard`\n");

@@ -1,9 +1,10 @@
 //! The scenarios of SPEC §7, each on SQLite and PostgreSQL: B1 [`keycard`], B2 [`app`], B3 [`idle`],
-//! B4 [`cluster`].
+//! B4 [`cluster`], and the [`burst`] of password posts.
 
 use std::time::Duration;
 
 pub mod app;
+pub mod burst;
 pub mod cluster;
 pub mod idle;
 pub mod keycard;
@@ -29,6 +30,8 @@ pub struct Opts {
     pub idle_deliver: usize,
     /// B4: workers.
     pub cluster_concurrency: usize,
+    /// Bursts: password posts sent at once.
+    pub burst_posts: usize,
     /// B1 and B2 on PostgreSQL: count statements and round trips (through the counting relay, which adds
     /// a hop to every round trip; B4 always counts).
     pub count_statements: bool,
@@ -47,6 +50,7 @@ impl Opts {
             idle_connections: 100_000,
             idle_deliver: 10_000,
             cluster_concurrency: 8,
+            burst_posts: 1000,
             count_statements: false,
         }
     }
@@ -63,6 +67,7 @@ impl Opts {
             idle_connections: 300,
             idle_deliver: 60,
             cluster_concurrency: 4,
+            burst_posts: 100,
             count_statements: false,
         }
     }

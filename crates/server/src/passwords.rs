@@ -65,11 +65,12 @@ impl PasswordPool {
     async fn check(&self, password: &str, phc: Option<&str>) -> Result<bool, Busy> {
         let (reply, answer) = oneshot::channel();
         let job = Job { password: password.to_string(), phc: phc.map(str::to_string), queued_at: started(), reply };
-        match self.queue.try_send(job) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => return Err(busy()),
-        }
+        // Counted before it is queued, so that the worker's decrement never comes first.
         metrics::gauge!("noegle_password_checks_queued").increment(1.0);
+        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = self.queue.try_send(job) {
+            metrics::gauge!("noegle_password_checks_queued").decrement(1.0);
+            return Err(busy());
+        }
         // A worker that turns the job away drops `reply` unanswered.
         answer.await.map_err(|_| busy())
     }

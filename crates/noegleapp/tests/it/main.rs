@@ -67,11 +67,20 @@ async fn activate_with_two_keys_an_hour_apart_then_approve_a_login() {
     let (_, serial, _) = app(&dir, &["serial"], "").await;
     assert_eq!(serial.trim(), started["serial"].as_str().unwrap());
 
-    // The live channel tells the pending app when its wait is over.
-    let watcher = tokio::spawn({
-        let dir = dir.clone();
-        async move { app(&dir, &["watch", "--until", "activation_ready", "--json"], "").await }
-    });
+    // The live channel tells the pending app when its wait is over. The clock moves only once the app is
+    // connected: a signed call started before a move would carry the old time.
+    let mut ready_watcher = tokio::process::Command::new(env!("CARGO_BIN_EXE_noegleapp"))
+        .args(["watch", "--until", "activation_ready", "--json"])
+        .env("NOEGLEAPP_DIR", &dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ready_lines = tokio::io::BufReader::new(ready_watcher.stdout.take().unwrap()).lines();
+    let first =
+        tokio::time::timeout(std::time::Duration::from_secs(20), ready_lines.next_line()).await.unwrap().unwrap();
+    assert_eq!(json(first.as_deref().unwrap_or("null"))["event"], "connected");
 
     // Too early: refused with when to come back; nothing is spent.
     server.clock.advance(30 * 60);
@@ -84,9 +93,10 @@ async fn activate_with_two_keys_an_hour_apart_then_approve_a_login() {
     assert_eq!(server.unused_keys(&card.serial).await, unused);
 
     server.clock.advance(30 * 60);
-    let (ok, out, err) = tokio::time::timeout(std::time::Duration::from_secs(10), watcher).await.unwrap().unwrap();
-    assert!(ok, "{err}");
-    assert_eq!(json(out.trim().lines().last().unwrap())["event"], "activation_ready");
+    let next =
+        tokio::time::timeout(std::time::Duration::from_secs(10), ready_lines.next_line()).await.unwrap().unwrap();
+    assert_eq!(json(next.as_deref().unwrap_or("null"))["event"], "activation_ready");
+    assert!(ready_watcher.wait().await.unwrap().success());
     let (ok, out, err) = app(&dir, &["status"], "").await;
     assert!(ok && out.contains("activate complete"), "{out}{err}");
     // A code on the blocklist is refused before anything is spent.

@@ -1,48 +1,59 @@
-//! The report's figure: B1 throughput and p99 latency against concurrency, one line per database. Drawn as
-//! SVG by plotters, rasterised to PNG by resvg with the system's fonts.
+//! The report's figure: B1 throughput and p99 latency against concurrency, one line per database. Drawn by
+//! plotters into an RGB buffer (text by ab_glyph with a TrueType font of the system's), written as PNG.
+
+use std::sync::OnceLock;
 
 use anyhow::anyhow;
+use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::scenarios::keycard::KeycardResult;
 
 const WIDTH: u32 = 1100;
+const HEIGHT: u32 = 440;
 
 /// What one panel plots: its title, its y axis and the figure it reads from a point.
 type Panel = (&'static str, &'static str, fn(&crate::load::Point) -> f64);
-const HEIGHT: u32 = 440;
+
+/// Fonts to draw the labels with, the first one found (Debian's fonts-dejavu-core, fonts-liberation, …).
+const FONTS: [&str; 4] = [
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+    "/usr/share/fonts/truetype/freefont/FreeSans.ttf",
+    "/usr/share/fonts/truetype/noto/NotoSans-Regular.ttf",
+];
+
+/// Registers a system font as plotters' "sans-serif" (once per process).
+fn register_font() -> anyhow::Result<()> {
+    static REGISTERED: OnceLock<Result<(), String>> = OnceLock::new();
+    REGISTERED
+        .get_or_init(|| {
+            let bytes = FONTS.iter().find_map(|f| std::fs::read(f).ok()).ok_or_else(|| {
+                format!("no TrueType font found (looked for {}); install fonts-dejavu-core", FONTS[0])
+            })?;
+            // plotters keeps fonts for the life of the process.
+            let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+            plotters::style::register_font("sans-serif", FontStyle::Normal, bytes).map_err(|_| "unreadable font".into())
+        })
+        .clone()
+        .map_err(|e| anyhow!(e))
+}
 
 /// Draws the figure as PNG bytes.
 pub fn b1_png(results: &[KeycardResult]) -> anyhow::Result<Vec<u8>> {
-    let svg = b1_svg(results)?;
-    let mut options = resvg::usvg::Options::default();
-    let fonts = options.fontdb_mut();
-    fonts.load_system_fonts();
-    // plotters asks for "sans-serif"; name a family this machine has (without one, no text is drawn).
-    let families: Vec<String> = fonts.faces().flat_map(|f| f.families.iter().map(|(name, _)| name.clone())).collect();
-    let family = ["DejaVu Sans", "Liberation Sans", "Noto Sans", "FreeSans"]
-        .iter()
-        .map(|f| f.to_string())
-        .find(|f| families.contains(f))
-        .or_else(|| families.first().cloned());
-    match family {
-        Some(f) => {
-            fonts.set_sans_serif_family(f.clone());
-            options.font_family = f;
-        }
-        None => eprintln!("noegle-bench: no fonts found; the plot has no text (install fonts-dejavu-core)"),
-    }
-    let tree = resvg::usvg::Tree::from_str(&svg, &options)?;
-    let mut pixmap = resvg::tiny_skia::Pixmap::new(WIDTH, HEIGHT).ok_or_else(|| anyhow!("empty figure"))?;
-    pixmap.fill(resvg::tiny_skia::Color::WHITE);
-    resvg::render(&tree, resvg::tiny_skia::Transform::default(), &mut pixmap.as_mut());
-    Ok(pixmap.encode_png()?)
+    register_font()?;
+    let mut rgb = vec![0u8; (WIDTH * HEIGHT * 3) as usize];
+    draw(BitMapBackend::with_buffer(&mut rgb, (WIDTH, HEIGHT)).into_drawing_area(), results)?;
+    let mut png = Vec::new();
+    let mut encoder = png::Encoder::new(&mut png, WIDTH, HEIGHT);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder.write_header()?.write_image_data(&rgb)?;
+    Ok(png)
 }
 
-fn b1_svg(results: &[KeycardResult]) -> anyhow::Result<String> {
-    let mut svg = String::new();
+fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, results: &[KeycardResult]) -> anyhow::Result<()> {
     {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
         let (left, right) = root.split_horizontally(WIDTH / 2);
         // Concurrency doubles from point to point: plot it on a log₂ axis, labelled with the concurrency.
@@ -95,5 +106,5 @@ fn b1_svg(results: &[KeycardResult]) -> anyhow::Result<String> {
         }
         root.present().map_err(|e| anyhow!("{e}"))?;
     }
-    Ok(svg)
+    Ok(())
 }

@@ -142,11 +142,15 @@ impl PlatformPolicy {
         let minimum = match platform {
             "ios" => &self.min_ios,
             "android" => &self.min_android,
-            "web" | "terminal" => return Ok(()),
-            other => return Err(PlatformError::Unknown(other.chars().take(20).collect())),
+            // No minimum, but the version is shown to operators and users: a short plain version string.
+            "web" | "terminal" => return plain_version(version),
+            other => {
+                return Err(PlatformError::Unknown(other.chars().filter(|c| c.is_ascii_graphic()).take(20).collect()));
+            }
         };
-        let have =
-            version_parts(version).ok_or_else(|| PlatformError::BadVersion(version.chars().take(20).collect()))?;
+        let have = version_parts(version).ok_or_else(|| {
+            PlatformError::BadVersion(version.chars().filter(|c| c.is_ascii_graphic()).take(20).collect())
+        })?;
         let need = version_parts(minimum).unwrap_or_default();
         if have < need {
             return Err(PlatformError::TooOld {
@@ -156,6 +160,17 @@ impl PlatformPolicy {
             });
         }
         Ok(())
+    }
+}
+
+/// A version as apps report it: 1 to 32 characters of letters, digits, `.`, `-`, `+` and `_`.
+fn plain_version(version: &str) -> Result<(), PlatformError> {
+    let plain = (1..=32).contains(&version.len())
+        && version.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'+' | b'_'));
+    if plain {
+        Ok(())
+    } else {
+        Err(PlatformError::BadVersion(version.chars().filter(|c| c.is_ascii_graphic()).take(20).collect()))
     }
 }
 
@@ -253,7 +268,13 @@ mod tests {
         assert!(matches!(p.check("ios", "8.4"), Err(PlatformError::TooOld { .. })));
         assert!(matches!(p.check("ios", "nine"), Err(PlatformError::BadVersion(_))));
         assert!(matches!(p.check("symbian", "1"), Err(PlatformError::Unknown(_))));
-        assert!(p.check("terminal", "").is_ok());
+        assert!(p.check("terminal", "0.1.0").is_ok());
+        assert!(p.check("web", "131.0.6778.85").is_ok());
+        // What an operator later reads must not steer the terminal, nor run on for kilobytes.
+        for bad in ["", "\u{1b}[2J", "1.0\nserial 0000-0000-0000", &"1".repeat(33), "1.0 (evil)"] {
+            assert!(matches!(p.check("web", bad), Err(PlatformError::BadVersion(_))), "{bad:?}");
+            assert!(matches!(p.check("terminal", bad), Err(PlatformError::BadVersion(_))), "{bad:?}");
+        }
         let e = p.check("android", "4.3").unwrap_err().to_string();
         assert_eq!(e, "the key app needs Android 4.4 or newer; this device has 4.3");
     }

@@ -105,6 +105,8 @@ pub struct Grant {
     pub code: AuthCode,
     /// The client.
     pub client: Client,
+    /// The user, as read when the code was redeemed (not blocked).
+    pub user: User,
     /// A new access token.
     pub access_token: String,
     /// Its lifetime in seconds.
@@ -112,7 +114,8 @@ pub struct Grant {
 }
 
 /// Authenticates the client, then redeems the code. Checks run before the code is marked used, so a bad
-/// request leaves the code as it was; a code seen a second time revokes the tokens issued from it.
+/// request leaves the code as it was; a code seen a second time revokes the tokens issued from it. A code
+/// of a user blocked since it was issued is refused.
 pub async fn exchange_code(ctx: Ctx<'_>, rng: &mut dyn SecureRng, req: &TokenRequest) -> Result<Grant, TokenError> {
     if req.grant_type.as_deref() != Some("authorization_code") {
         return Err(match req.grant_type {
@@ -172,6 +175,9 @@ pub async fn exchange_code(ctx: Ctx<'_>, rng: &mut dyn SecureRng, req: &TokenReq
             return Err(TokenError::InvalidGrant(refused("code_verifier does not match code_challenge").await?));
         }
     }
+    let Some(user) = ctx.store.user_by_sub(&code.sub).await?.filter(|u| !u.blocked) else {
+        return Err(TokenError::InvalidGrant(refused("the user is blocked or gone").await?));
+    };
     if !ctx.store.mark_code_used(&digest, ctx.now).await? {
         let revoked = ctx.store.revoke_tokens_of_code(&digest).await?;
         ctx.audit(
@@ -195,7 +201,7 @@ pub async fn exchange_code(ctx: Ctx<'_>, rng: &mut dyn SecureRng, req: &TokenReq
         })
         .await?;
     ctx.audit(AuditKind::TokenIssued, None, serde_json::json!({ "client_id": client_id, "sub": code.sub })).await?;
-    Ok(Grant { code, client, access_token, expires_in: ACCESS_TOKEN_TTL_SECS })
+    Ok(Grant { code, client, user, access_token, expires_in: ACCESS_TOKEN_TTL_SECS })
 }
 
 /// The user behind a valid access token, or `None` (unknown, expired, revoked, or the user is blocked).

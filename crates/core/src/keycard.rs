@@ -107,6 +107,15 @@ impl KeyPepper {
         KeyPepper(bytes)
     }
 
+    /// A key for another `purpose`, derived from the pepper (HKDF-SHA256): one secret file serves them all,
+    /// and no derived key reveals the pepper or another purpose's key.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        // 32 bytes is far below HKDF-SHA256's limit of 8160, so `expand` cannot fail.
+        let _ = hkdf::Hkdf::<Sha256>::new(Some(b"noegle"), &self.0).expand(purpose.as_bytes(), &mut out);
+        out
+    }
+
     /// The digest the store keeps for `key` at `number` on card `serial`.
     pub fn digest(&self, serial: &str, number: &str, key: &str) -> Vec<u8> {
         // HMAC accepts keys of any length, so `new_from_slice` cannot fail here.

@@ -212,12 +212,13 @@ pub async fn check_key(
     let Some(card) = card.filter(|_| matches) else {
         return Err(fail(ctx, &user, AuditKind::KeyRejected, detail).await?);
     };
-    if !ctx.store.consume_key(&challenge.serial, &challenge.number, ctx.now).await? {
+    // The key is spent and its audit event written in one transaction: a crash leaves both or neither.
+    let accepted = AuditEvent::new(ctx.now, AuditKind::KeyAccepted, who, ctx.source).with(detail.clone());
+    if !ctx.store.consume_key_audited(&challenge.serial, &challenge.number, ctx.now, &accepted).await? {
         // Lost a race with another use of the same key: it is used now.
         return Err(fail(ctx, &user, AuditKind::KeyRejected, detail).await?);
     }
     ctx.store.reset_failures(&user.sub).await?;
-    ctx.audit(AuditKind::KeyAccepted, who, detail).await?;
     if card.status == CardStatus::Pending
         && ctx.store.set_card_status(&card.serial, CardStatus::Pending, CardStatus::Active).await?
     {

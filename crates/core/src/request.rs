@@ -127,12 +127,16 @@ pub enum RequestError {
     /// The approval does not name this request's nonce, client or expiry.
     #[error("the approval does not match the request")]
     Mismatch,
+    /// The user is blocked (or gone): no request is sent, none is approved into a log-in.
+    #[error("access is blocked")]
+    Blocked,
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
-/// Sends a new request to `sub`'s key apps, replacing any pending one (one pending per user, X-2).
+/// Sends a new request to `sub`'s key apps, replacing any pending one (one pending per user, X-2); never for
+/// a blocked user.
 pub async fn create(
     ctx: Ctx<'_>,
     rng: &mut dyn SecureRng,
@@ -141,6 +145,9 @@ pub async fn create(
     client_name: &str,
     action: &str,
 ) -> Result<AuthRequest, RequestError> {
+    if ctx.store.user_by_sub(sub).await?.is_none_or(|u| u.blocked) {
+        return Err(RequestError::Blocked);
+    }
     if let Some(until) = paused_until(ctx, sub).await?
         && ctx.now < until
     {

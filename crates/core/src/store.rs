@@ -62,6 +62,15 @@ pub trait KeyCardStore: Send + Sync {
     async fn unused_key_digest(&self, serial: &str, number: &str) -> StoreResult<Option<Vec<u8>>>;
     /// Marks a key used if it was unused: the single compare-and-set that makes a key single-use.
     async fn consume_key(&self, serial: &str, number: &str, at: UnixTime) -> StoreResult<bool>;
+    /// [`consume_key`](Self::consume_key) and the audit `event` that records it, in one transaction: after a
+    /// crash either both are stored or neither.
+    async fn consume_key_audited(
+        &self,
+        serial: &str,
+        number: &str,
+        at: UnixTime,
+        event: &AuditEvent,
+    ) -> StoreResult<bool>;
     /// Changes a card's status if it is currently `from`; true when it changed.
     async fn set_card_status(&self, serial: &str, from: CardStatus, to: CardStatus) -> StoreResult<bool>;
 }

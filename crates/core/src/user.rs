@@ -98,10 +98,16 @@ pub fn validate_display_name(name: &str) -> Result<String, &'static str> {
     if name.is_empty() || name.chars().count() > DISPLAY_NAME_MAX {
         return Err("a name has 1 to 100 characters");
     }
-    if name.chars().any(char::is_control) {
-        return Err("a name may not hold control characters");
+    if name.chars().any(|c| c.is_control() || invisible(c)) {
+        return Err("a name may not hold control characters or invisible marks");
     }
     Ok(name.to_string())
+}
+
+/// Characters that show nothing themselves but reorder or hide the text around them (bidirectional
+/// overrides and isolates, zero-width marks): refused in names so that no name can pose as another.
+pub fn invisible(c: char) -> bool {
+    matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
 }
 
 #[cfg(test)]

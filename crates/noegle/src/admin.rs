@@ -21,12 +21,12 @@ fn when(t: noegle_core::UnixTime) -> String {
         .map_or_else(|| t.0.to_string(), |d| d.format("%Y-%m-%d %H:%M:%S UTC").to_string())
 }
 
-/// Prints `value` as JSON, or `text` for people.
+/// Prints `value` as JSON, or `text` for people; either way nothing a client set can steer the terminal.
 fn emit(out: Output, value: Value, text: impl FnOnce() -> String) {
     if out.json {
-        println!("{value:#}");
+        println!("{}", crate::terminal::safe_json(&format!("{value:#}")));
     } else {
-        println!("{}", text());
+        println!("{}", crate::terminal::safe_text(&text()));
     }
 }
 

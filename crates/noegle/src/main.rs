@@ -10,6 +10,7 @@ use noegle_server::{Config, SystemClock};
 mod admin;
 mod cli;
 mod demo;
+mod terminal;
 
 use cli::{Cli, Command, ServeArgs};
 
@@ -19,7 +20,7 @@ async fn main() -> ExitCode {
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("noegle: error: {e:#}");
+            eprintln!("noegle: error: {}", terminal::safe_text(&format!("{e:#}")));
             ExitCode::FAILURE
         }
     }

@@ -35,6 +35,11 @@ impl ApiError {
     pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
         ApiError { status, code, message: message.into(), extra: None }
     }
+    /// A failure on our side: the cause goes to the log, the client hears only that it was ours.
+    pub(crate) fn internal(e: impl std::fmt::Display) -> ApiError {
+        tracing::error!(error = %e, "app API: internal failure");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "something went wrong on our side; try again")
+    }
     fn with(mut self, extra: Value) -> ApiError {
         self.extra = Some(extra);
         self
@@ -65,9 +70,14 @@ impl From<noegle_core::login::Busy> for ApiError {
     }
 }
 
+/// What a client is told when storage fails: the cause goes to the log, never to the client (it may name
+/// tables, files or the database's own words).
+pub(crate) const UNAVAILABLE: &str = "the service is unavailable just now; try again shortly";
+
 impl From<noegle_core::StoreError> for ApiError {
     fn from(e: noegle_core::StoreError) -> Self {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", e.to_string())
+        tracing::error!(error = %e, "app API: storage failed");
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", UNAVAILABLE)
     }
 }
 
@@ -210,8 +220,8 @@ pub async fn login(
     let user = login::check_password(ctx, state.passwords.as_ref(), &b.user_id, &b.password).await?;
     let challenge = login::choose_challenge(ctx, &mut rand::rngs::OsRng, &user.sub).await?;
     let ticket = random_token(&mut rand::rngs::OsRng, 32);
-    let data = serde_json::to_string(&Ticket { sub: user.sub, challenge: challenge.clone() })
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    let data =
+        serde_json::to_string(&Ticket { sub: user.sub, challenge: challenge.clone() }).map_err(ApiError::internal)?;
     state.store.put_session(&format!("t:{}", token_digest(&ticket)), &data, ctx.now.plus(TICKET_SECS)).await?;
     Ok(Json(json!({
         "ticket": ticket,
@@ -391,6 +401,7 @@ impl From<noegle_core::request::RequestError> for ApiError {
             E::Paused { until } => {
                 ApiError::new(StatusCode::TOO_MANY_REQUESTS, "paused", msg).with(json!({ "until": until }))
             }
+            E::Blocked => ApiError::new(StatusCode::FORBIDDEN, "blocked", msg),
             E::Store(s) => s.into(),
         }
     }

@@ -38,7 +38,38 @@ pub struct Bank {
     issuer: String,
     client: BankClient,
     http: reqwest::Client,
-    pending: Arc<Mutex<HashMap<String, Pending>>>,
+    pending: Arc<Mutex<Started>>,
+}
+
+/// Log-ins started and not yet finished, at most [`MAX_STARTED`]: past that the oldest are forgotten (their
+/// browser then hears "not started here"), so hitting "Log på" in a loop costs the bank no memory.
+#[derive(Default)]
+struct Started {
+    by_id: HashMap<String, Pending>,
+    order: std::collections::VecDeque<String>,
+}
+
+/// The most log-ins the bank keeps open at once.
+pub const MAX_STARTED: usize = 1000;
+
+impl Started {
+    fn insert(&mut self, id: String, p: Pending) {
+        self.order.push_back(id.clone());
+        self.by_id.insert(id, p);
+        while self.by_id.len() > MAX_STARTED {
+            let Some(oldest) = self.order.pop_front() else { break };
+            self.by_id.remove(&oldest);
+        }
+        // Ids already finished leave stale entries in `order`; keep it from outgrowing the map.
+        if self.order.len() > 2 * MAX_STARTED {
+            let by_id = &self.by_id;
+            self.order.retain(|id| by_id.contains_key(id));
+        }
+    }
+
+    fn take(&mut self, id: &str) -> Option<Pending> {
+        self.by_id.remove(id)
+    }
 }
 
 const COOKIE: &str = "demobank";
@@ -158,7 +189,7 @@ async fn finish_login(bank: &Bank, headers: &HeaderMap, q: &HashMap<String, Stri
         .pending
         .lock()
         .map_err(|_| anyhow::anyhow!("lock poisoned"))?
-        .remove(&id)
+        .take(&id)
         .context("the log-in was not started here or was already used")?;
     anyhow::ensure!(
         q.get("state").map(String::as_str) == Some(pending.state.secret().as_str()),

@@ -31,7 +31,7 @@ pub fn relying_party(public_url: &str) -> anyhow::Result<Webauthn> {
 }
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
-    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+    ApiError::internal(e)
 }
 
 /// The relying party, or a clear refusal when fingerprint unlock is off on this server.

@@ -25,6 +25,7 @@ pub mod pages;
 pub mod passwords;
 pub mod push;
 pub mod ratelimit;
+pub mod sealed;
 pub mod secrets;
 pub mod session;
 pub mod state;
@@ -52,11 +53,13 @@ fn metrics_handle() -> metrics_exporter_prometheus::PrometheusHandle {
 pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
     secrets::ensure_data_dir(&config.data_dir)?;
     let store = noegle_store::open(&config.database_url()).await?;
+    let pepper = secrets::pepper(&config.data_dir)?;
     Ok(AppState {
         store: store.clone(),
         clock: clock.clone(),
         signer: Arc::new(jose::TokenSigner::new(secrets::signing_key(&config.data_dir)?)?),
-        pepper: Arc::new(secrets::pepper(&config.data_dir)?),
+        sealer: Arc::new(sealed::Sealer::new(pepper.derive("log-in box cookie"))),
+        pepper: Arc::new(pepper),
         opaque: Arc::new(secrets::opaque_setup(&config.data_dir)?),
         limiter: Arc::new(ratelimit::limiter(config.guesses_per_minute)),
         webauthn: match fingerprint::relying_party(&config.public_url) {

@@ -140,7 +140,8 @@ pub async fn authorize(
     }
     let old = session::load(&state, &headers).await?.map(|l| l.id);
     let data = LoginSession { csrf: session::new_csrf(), authz, step: Step::Password };
-    let cookie = session::save_rotated(&state, old.as_deref(), &data).await?;
+    // Nothing is stored until the first form post: the log-in waits in the browser's cookie, sealed.
+    let cookie = session::start_sealed(&state, old.as_deref(), &data).await?;
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response())
 }
 
@@ -237,11 +238,7 @@ pub async fn token(
             return token_error(e);
         }
     };
-    let user = match state.store.user_by_sub(&grant.code.sub).await {
-        Ok(Some(u)) => u,
-        Ok(None) => return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "the user no longer exists"),
-        Err(e) => return token_error(e.into()),
-    };
+    let user = &grant.user;
     let now = state.now();
     let mut claims = json!({
         "iss": state.config.public_url,

@@ -207,6 +207,10 @@ pub async fn show(
         match r.map(|r| r.state) {
             Some(RequestState::Approved) => {
                 let user = state.store.user_by_sub(sub).await?.ok_or(AppError::Csrf)?;
+                if user.blocked {
+                    // Blocked after the request was sent: the approval opens nothing.
+                    return render_step(&state, lang, &loaded.data, StatusCode::FORBIDDEN, Some(t.rejected), "").await;
+                }
                 state.store.reset_failures(sub).await?;
                 metrics::counter!("noegle_logins_total", "method" => "app").increment(1);
                 return finish(&state, &source, &loaded, &user, amr_app(unlock.as_deref())).await;
@@ -278,6 +282,11 @@ pub async fn send_to_app(
             let lang = lang_of(&state, &headers);
             let data = LoginSession { step: Step::Choose { sub, user_id }, ..loaded.data };
             render_step(&state, lang, &data, StatusCode::TOO_MANY_REQUESTS, Some(lang.texts().paused), "").await
+        }
+        Err(RequestError::Blocked) => {
+            let lang = lang_of(&state, &headers);
+            let data = LoginSession { step: Step::Choose { sub, user_id }, ..loaded.data };
+            render_step(&state, lang, &data, StatusCode::FORBIDDEN, Some(lang.texts().rejected), "").await
         }
         Err(RequestError::Store(e)) => Err(e.into()),
         Err(e) => Err(AppError::Internal(e.to_string())),
@@ -456,13 +465,23 @@ pub struct Back {
     back: Option<String>,
 }
 
+/// `back` if it is a path on this server, as a browser will read it: it starts with one `/`, and holds no
+/// backslash, whitespace or control character — browsers drop tabs and newlines from a URL before they
+/// read it, so `/\t/evil.example/` would take them to `//evil.example/`, another site.
+fn local_path(back: &str) -> Option<&str> {
+    let plain = back.chars().all(|c| !c.is_control() && !c.is_whitespace() && c != '\\');
+    let base = url::Url::parse("http://local.invalid/").ok()?;
+    let stays = base.join(back).ok().is_some_and(|u| u.origin() == base.origin());
+    (plain && stays && back.starts_with('/') && !back.starts_with("//")).then_some(back)
+}
+
 /// `GET /lang/{da|en}?back=/path`: remembers the choice and goes back (only to a path on this server).
 pub async fn switch_language(Path(code): Path<String>, Query(q): Query<Back>) -> Result<Response, AppError> {
     let lang = Lang::parse(&code).ok_or(AppError::NotFound)?;
-    let back = q.back.filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\'));
+    let back = q.back.as_deref().and_then(local_path);
     let cookie = format!("{LANG_COOKIE}={}; Path=/; SameSite=Lax; Max-Age=31536000", lang.code());
     let cookie = HeaderValue::from_str(&cookie).map_err(|e| AppError::Internal(e.to_string()))?;
-    Ok(([(header::SET_COOKIE, cookie)], Redirect::to(back.as_deref().unwrap_or("/login"))).into_response())
+    Ok(([(header::SET_COOKIE, cookie)], Redirect::to(back.unwrap_or("/login"))).into_response())
 }
 
 /// Renders an [`AppError`] as a page in `lang`.
@@ -470,4 +489,32 @@ pub fn error_page(e: &AppError, lang: Lang, back: &str) -> Response {
     let (heading, message, detail) = e.user_message(lang.texts());
     let html = render(&MessagePage { f: Frame::new(lang, back), heading, message, detail }).unwrap_or_default();
     (e.status(), Html(html)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_path;
+
+    #[test]
+    fn the_language_switch_returns_only_to_paths_on_this_server() {
+        for ok in ["/login", "/app/", "/demo/login?x=1", "/a/b%2F"] {
+            assert_eq!(local_path(ok), Some(ok), "{ok}");
+        }
+        for bad in [
+            "//evil.example/",
+            "/\t/evil.example/",
+            "/\n/evil.example/",
+            "/\r/evil.example/",
+            "/\0/x",
+            "/\\evil.example",
+            "\\/evil.example",
+            "https://evil.example/",
+            "evil.example",
+            "/ /evil.example",
+            "/\u{2028}/evil.example",
+            "",
+        ] {
+            assert_eq!(local_path(bad), None, "{bad:?}");
+        }
+    }
 }

@@ -1,6 +1,10 @@
 //! Log-in box sessions: a random 256-bit id in an HttpOnly, SameSite cookie (`__Host-` and `Secure` when the
 //! public URL is https), the state kept server-side under the id's digest, a new id after each step, and a
 //! per-session CSRF token that every form must echo.
+//!
+//! The first step (user ID and password) is kept in the browser instead: the cookie then holds the state
+//! sealed (see `sealed.rs`) with its expiry, marked by the prefix `s.`, and the server stores nothing until
+//! the first form post moves the log-in on to a server-side session.
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use noegle_core::login::Challenge;
@@ -76,11 +80,25 @@ pub fn cookie_name(state: &AppState) -> &'static str {
     if state.config.is_https() { "__Host-noegle_session" } else { "noegle_session" }
 }
 
-/// Loads the session the request's cookie points at.
+/// The prefix of a session kept sealed in the cookie rather than on the server.
+const SEALED: &str = "s.";
+
+/// A session kept in the cookie: its state and when it lapses.
+#[derive(Serialize, Deserialize)]
+struct InCookie {
+    exp: i64,
+    data: LoginSession,
+}
+
+/// Loads the session the request's cookie points at (or holds, sealed).
 pub async fn load(state: &AppState, headers: &HeaderMap) -> Result<Option<Loaded>, AppError> {
     let Some(id) = cookie(headers, cookie_name(state)) else {
         return Ok(None);
     };
+    if let Some(sealed) = id.strip_prefix(SEALED) {
+        let held = state.sealer.open(sealed).and_then(|b| serde_json::from_slice::<InCookie>(&b).ok());
+        return Ok(held.filter(|h| h.exp > state.now().0).map(|h| Loaded { id, data: h.data }));
+    }
     let Some(text) = state.store.session(&token_digest(&id), state.now()).await? else {
         return Ok(None);
     };
@@ -98,8 +116,8 @@ pub async fn save_rotated(
     let text = serde_json::to_string(data).map_err(|e| AppError::Internal(e.to_string()))?;
     let lifetime = state.config.session_minutes * 60;
     let (new, expires_at) = (token_digest(&id), state.now().plus(lifetime));
-    // The old id stops working in the same statement that stores the new one.
-    let rotated = match old_id {
+    // The old id stops working in the same statement that stores the new one (a sealed one has no row).
+    let rotated = match old_id.filter(|old| !old.starts_with(SEALED)) {
         Some(old) => state.store.rotate_session(&token_digest(old), &new, &text, expires_at).await?,
         None => false,
     };
@@ -111,9 +129,30 @@ pub async fn save_rotated(
     HeaderValue::from_str(&value).map_err(|e| AppError::Internal(e.to_string()))
 }
 
+/// Starts a log-in in the browser's cookie, sealed, storing nothing on the server; answers the `Set-Cookie`
+/// value. A server-side session `old` (a log-in started before in this browser) ends.
+pub async fn start_sealed(state: &AppState, old: Option<&str>, data: &LoginSession) -> Result<HeaderValue, AppError> {
+    if let Some(old) = old.filter(|o| !o.starts_with(SEALED)) {
+        state.store.delete_session(&token_digest(old)).await?;
+    }
+    let lifetime = state.config.session_minutes * 60;
+    let held = serde_json::to_vec(&InCookie { exp: state.now().plus(lifetime).0, data: data.clone() })
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let sealed = state
+        .sealer
+        .seal(&mut rand::rngs::OsRng, &held)
+        .ok_or_else(|| AppError::Internal("the log-in could not be sealed".into()))?;
+    let secure = if state.config.is_https() { "; Secure" } else { "" };
+    let value =
+        format!("{}={SEALED}{sealed}; Path=/; HttpOnly; SameSite=Lax; Max-Age={lifetime}{secure}", cookie_name(state));
+    HeaderValue::from_str(&value).map_err(|e| AppError::Internal(e.to_string()))
+}
+
 /// Ends a session and answers the `Set-Cookie` value that clears it.
 pub async fn end(state: &AppState, id: &str) -> Result<HeaderValue, AppError> {
-    state.store.delete_session(&token_digest(id)).await?;
+    if !id.starts_with(SEALED) {
+        state.store.delete_session(&token_digest(id)).await?;
+    }
     clearing_cookie(state)
 }
 

@@ -39,6 +39,8 @@ pub struct AppState {
     pub hub: Arc<crate::push::Hub>,
     /// The bounded pool that checks passwords.
     pub passwords: Arc<crate::passwords::PasswordPool>,
+    /// Seals what the browser keeps for the server (the log-in box's first step).
+    pub sealer: Arc<crate::sealed::Sealer>,
 }
 
 impl AppState {

@@ -311,6 +311,40 @@ macro_rules! impl_store {
                 Ok(r.rows_affected() == 1)
             }
 
+            async fn consume_key_audited(
+                &self,
+                serial: &str,
+                number: &str,
+                at: UnixTime,
+                e: &AuditEvent,
+            ) -> StoreResult<bool> {
+                let mut tx = self.begin().await?;
+                let r = sqlx::query(
+                    "UPDATE card_keys SET used_at = $3 WHERE serial = $1 AND number = $2 AND used_at IS NULL",
+                )
+                .bind(serial)
+                .bind(number)
+                .bind(at.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(crate::backend)?;
+                if r.rows_affected() != 1 {
+                    // Dropping the transaction rolls it back: nothing changed.
+                    return Ok(false);
+                }
+                sqlx::query("INSERT INTO audit_log (at, kind, user_id, source, detail) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(e.at.0)
+                    .bind(e.kind.as_str())
+                    .bind(&e.user)
+                    .bind(&e.source)
+                    .bind(e.detail.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(crate::backend)?;
+                tx.commit().await.map_err(crate::backend)?;
+                Ok(true)
+            }
+
             async fn set_card_status(&self, serial: &str, from: CardStatus, to: CardStatus) -> StoreResult<bool> {
                 let r = sqlx::query("UPDATE key_cards SET status = $3 WHERE serial = $1 AND status = $2")
                     .bind(serial)

@@ -78,3 +78,16 @@ test('cancel returns to Demo Bank with access_denied', async () => {
   assert.match(await page.locator('.error').textContent(), /access_denied/);
   await context.close();
 });
+
+test('the language switch never leaves our origin, however its way back is disguised', async () => {
+  const context = await browser.newContext({ locale: 'da-DK' });
+  const page = await context.newPage();
+  const origin = new URL(demo.base).origin;
+  // Browsers drop tabs and newlines from a URL, so `/\t/evil.example/` would read as `//evil.example/`.
+  for (const back of ['/%09/evil.example/', '/%0a/evil.example/', '/%5Cevil.example/', '//evil.example/']) {
+    const response = await page.goto(`${demo.base}/lang/en?back=${back}`);
+    assert.equal(new URL(page.url()).origin, origin, `back=${back} stays on ${origin}, not ${page.url()}`);
+    assert.ok(response.status() < 500, `back=${back}: ${response.status()}`);
+  }
+  await context.close();
+});

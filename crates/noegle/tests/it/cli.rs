@@ -117,3 +117,44 @@ async fn support_finds_and_revokes_a_key_app_by_serial() {
     let audit = json(d, None, &["audit", "--user", "alice", "--json"], "");
     assert!(audit.as_array().unwrap().iter().any(|e| e["kind"] == "device_revoked"));
 }
+
+/// Issue 9, finding 5: a device stored with escape codes in its name and OS version (by an older version,
+/// or written past the API) reaches the operator's terminal as visible escapes, never as commands.
+#[tokio::test]
+async fn operator_output_shows_escape_codes_instead_of_obeying_them() {
+    use noegle_core::device::{Device, DeviceStatus};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let u = json(d, None, &["user", "add", "mallory", "--password-stdin", "--json"], "korrekt hest batteri\n");
+    let store = noegle_store::open(&noegle_store::testing::sqlite_url(d)).await.unwrap();
+    let forged = "\u{1b}[2J\u{1b}[H1111-2222-3333  active    ios      17  Bankens telefon";
+    store
+        .insert_device(&Device {
+            device_id: "d-evil".into(),
+            serial: "9999-8888-7777".into(),
+            sub: u["sub"].as_str().unwrap().into(),
+            public_key: vec![4; 65],
+            platform: "web".into(),
+            os_version: "1\u{9b}31m".into(),
+            name: format!("{forged}\u{202e}"),
+            status: DeviceStatus::Active,
+            created_at: noegle_core::UnixTime(1),
+            ready_at: noegle_core::UnixTime(2),
+            expires_at: noegle_core::UnixTime(3),
+            activated_at: Some(noegle_core::UnixTime(2)),
+        })
+        .await
+        .unwrap();
+    drop(store);
+    for args in [&["device", "list", "mallory"][..], &["device", "list", "mallory", "--json"][..]] {
+        let out = noegle(d, None, args, "");
+        assert!(out.status.success());
+        let text = String::from_utf8(out.stdout).unwrap();
+        for raw in ['\u{1b}', '\u{9b}', '\u{202e}'] {
+            assert!(!text.contains(raw), "{args:?} printed {raw:?} raw: {text:?}");
+        }
+        assert_eq!(text.lines().count() > 1, args.contains(&"--json"), "no forged second line: {text:?}");
+    }
+    let list = json(d, None, &["device", "list", "mallory", "--json"], "");
+    assert!(list[0]["name"].as_str().unwrap().starts_with('\u{1b}'), "scripts still get the stored value");
+}

@@ -100,6 +100,22 @@ async fn a_fourth_device_and_an_old_platform_are_refused() {
     assert_eq!(b["message"], "the key app needs Android 4.4 or newer; this device has 4.3");
     let (s, b) = App::new(&server).start("bob", &card_b, "ios", "8.4", "Gammel").await;
     assert_eq!((s, b["error"].as_str()), (422, Some("platform_unsupported")), "{b}");
+
+    // Issue 9, finding 5: what an app reports about itself is shown to operators later, so escape codes,
+    // reordering marks and kilobytes of text are refused — and no key is spent on them.
+    let unused = server.unused_keys(&card_b.serial).await;
+    let long = "9".repeat(4096);
+    for (platform, version, name) in [
+        ("web", "\u{1b}[2J\u{1b}[H", "Browser"),
+        ("terminal", long.as_str(), "Terminal"),
+        ("web", "131.0", "Bankens \u{202e}enofelet"),
+        ("web", "131.0", "Telefon\u{1b}[31m"),
+    ] {
+        let (s, b) = App::new(&server).start("bob", &card_b, platform, version, name).await;
+        assert_eq!(s, 422, "{platform} {version:?} {name:?}: {b}");
+        assert!(!b["message"].as_str().unwrap().contains('\u{1b}'), "the refusal does not echo the escape: {b}");
+    }
+    assert_eq!(server.unused_keys(&card_b.serial).await, unused, "no key spent");
 }
 
 #[tokio::test]

@@ -266,3 +266,48 @@ async fn a_pending_device_hears_only_that_its_wait_is_over() {
     assert!(all.contains("event: connected") && all.contains("event: activation_ready"), "{all}");
     assert!(!all.contains("event: request"), "a pending device learns nothing of the user's log-ins: {all}");
 }
+
+/// Issue 9, finding 3: blocking a user stops every log-in already on its way — a request not yet sent, one
+/// the app approves after the block, and a code issued just before it.
+#[tokio::test]
+async fn blocking_a_user_stops_the_log_ins_already_under_way() {
+    let s = setup(Backend::Sqlite).await;
+    let server = &s.server;
+    let block = |blocked: bool| async move {
+        noegle_core::accounts::set_blocked(server.state.ctx(Some("test")), "alice", blocked).await.unwrap();
+    };
+
+    // Past the password, then blocked: no request reaches the app.
+    let b = s.server.browser();
+    let choice = to_choice(&s, &b).await;
+    block(true).await;
+    let r = b.post("/login/app/send", &[("csrf", &choice.csrf())]).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(s.app.requests(&s.server).await.is_empty(), "nothing was sent");
+    block(false).await;
+
+    // A request sent, then the user blocked: the app's approval opens nothing.
+    let b = s.server.browser();
+    let waiting = send(&b, &to_choice(&s, &b).await).await;
+    let r = s.app.requests(&s.server).await.remove(0);
+    block(true).await;
+    let (st, body) = s.app.decide(&s.server, &r, "approve", Some(&match_code(&waiting)), false).await;
+    assert_eq!(st, 200, "{body}");
+    let after = b.get("/login").await;
+    assert_eq!(after.status, 403, "no code for a blocked user: {}", after.body);
+    assert!(after.location.is_none());
+    block(false).await;
+
+    // A code issued, then the user blocked: the code does not redeem.
+    let b = s.server.browser();
+    let waiting = send(&b, &to_choice(&s, &b).await).await;
+    let r = s.app.requests(&s.server).await.remove(0);
+    s.app.decide(&s.server, &r, "approve", Some(&match_code(&waiting)), false).await;
+    let done = b.get("/login").await;
+    let code = done.location_param("code").unwrap();
+    block(true).await;
+    let form =
+        [("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", CB), ("code_verifier", VERIFIER)];
+    let (st, body) = token(&s.server, &form, Some((&s.client_id, &s.secret))).await;
+    assert_eq!((st, body["error"].as_str()), (400, Some("invalid_grant")), "{body}");
+}

@@ -113,3 +113,53 @@ async fn a_blocked_card_refuses_its_keys() {
     })
     .await;
 }
+
+/// Issue 9, finding 8: a key is spent and its `key_accepted` audit event written in one transaction. With
+/// the event refused (a trigger on the database stands in for a crash between the two), the key is not
+/// spent either.
+async fn an_accepted_key_and_its_audit_event_commit_together(url: &str) {
+    let store = noegle_store::open(url).await.unwrap();
+    let s = store.as_ref();
+    let a = alice(s).await;
+    let card = issue_card(ctx(s, 1000), &mut rand::rngs::OsRng, &pepper(), &a).await.unwrap();
+    let number = card.keys.keys().next().unwrap().clone();
+    let ch = Challenge { serial: card.serial.clone(), number: number.clone() };
+    let r = check_key(ctx(s, 1001), &mut rand::rngs::OsRng, &pepper(), &a.sub, &ch, &card.keys[&number]).await;
+    assert!(matches!(r, Err(LoginError::Store(_))), "{r:?}");
+    assert!(s.unused_key_numbers(&card.serial).await.unwrap().contains(&number), "no event, no spent key");
+}
+
+#[tokio::test]
+async fn an_accepted_key_and_its_audit_event_commit_together_on_sqlite() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let url = noegle_store::testing::sqlite_url(dir.path());
+    noegle_store::open(&url).await.unwrap();
+    let mut raw = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::raw_sql(
+        "CREATE TRIGGER refuse_key_accepted BEFORE INSERT ON audit_log WHEN NEW.kind = 'key_accepted' \
+         BEGIN SELECT RAISE(ABORT, 'audit refused'); END",
+    )
+    .execute(&mut raw)
+    .await
+    .unwrap();
+    an_accepted_key_and_its_audit_event_commit_together(&url).await;
+}
+
+#[tokio::test]
+async fn an_accepted_key_and_its_audit_event_commit_together_on_postgres() {
+    use sqlx::Connection;
+    let url = noegle_store::testing::fresh_postgres_database().await.unwrap();
+    noegle_store::open(&url).await.unwrap();
+    let mut raw = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::raw_sql(
+        "CREATE FUNCTION refuse_audit() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'audit refused'; END $$ \
+         LANGUAGE plpgsql; \
+         CREATE TRIGGER refuse_key_accepted BEFORE INSERT ON audit_log FOR EACH ROW \
+         WHEN (NEW.kind = 'key_accepted') EXECUTE FUNCTION refuse_audit()",
+    )
+    .execute(&mut raw)
+    .await
+    .unwrap();
+    an_accepted_key_and_its_audit_event_commit_together(&url).await;
+}

@@ -88,9 +88,11 @@ pub struct Deployment {
     _dir: Option<tempfile::TempDir>,
 }
 
-/// Settings every benchmark server gets: many guesses from one address (the bench is one address), no
-/// activation wait, quiet logs.
-const BENCH_ENV: [(&str, &str); 4] = [
+/// Settings every benchmark server gets: many guesses and connections from one address (the bench is one
+/// address, or eight for B3's streams), room for B3's streams, no activation wait, quiet logs.
+const BENCH_ENV: [(&str, &str); 6] = [
+    ("NOEGLE_MAX_CONNECTIONS_PER_ADDRESS", "1000000"),
+    ("NOEGLE_MAX_LIVE_CONNECTIONS", "19900"),
     ("NOEGLE_GUESSES_PER_MINUTE", "100000"),
     ("NOEGLE_ACTIVATION_WAIT_SECS", "0"),
     ("NOEGLE_LOG", "warn"),

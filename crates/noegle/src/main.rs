@@ -94,6 +94,12 @@ async fn serve(mut config: Config, args: ServeArgs, demo: bool) -> anyhow::Resul
         // Follow the port actually bound when no public URL was chosen.
         config.public_url = format!("http://localhost:{}", bound.port());
     }
+    // Every connected key app holds a connection open: as many as the system lets this process have (the
+    // connection limits are shared out of it when the state is built).
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(files) => tracing::info!(open_files = files, "open-files limit"),
+        Err(e) => tracing::warn!(error = %e, "the open-files limit could not be raised"),
+    }
     let state = state(config).await?;
     let extra = if demo {
         let (bank, card) = demo::prepare(&state).await?;
@@ -102,15 +108,10 @@ async fn serve(mut config: Config, args: ServeArgs, demo: bool) -> anyhow::Resul
     } else {
         axum::Router::new()
     };
-    // Every connected key app holds a connection open: as many as the system lets this process have.
-    match rlimit::increase_nofile_limit(u64::MAX) {
-        Ok(files) => tracing::info!(open_files = files, "open-files limit"),
-        Err(e) => tracing::warn!(error = %e, "the open-files limit could not be raised"),
-    }
     tracing::info!(address = %bound, public_url = %state.config.public_url, database = %noegle_store::redact(&state.config.database_url()), "nøgle is listening");
     let housekeeping = noegle_server::spawn_housekeeping(state.clone());
-    let app = noegle_server::app(state, extra);
-    noegle_server::serve(listener, app, shutdown_signal()).await?;
+    let app = noegle_server::app(state.clone(), extra);
+    noegle_server::serve(listener, app, &state, shutdown_signal()).await?;
     housekeeping.abort();
     Ok(())
 }

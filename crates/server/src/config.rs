@@ -53,6 +53,17 @@ pub struct Config {
     /// Milliseconds a password check may wait for a worker before it is answered "busy" (503).
     /// `NOEGLE_PASSWORD_WAIT_MS`.
     pub password_wait_ms: u64,
+    /// Seconds a connection has to send a request's head; also the longest a kept-alive connection may sit
+    /// idle. `NOEGLE_HEADER_TIMEOUT_SECS`.
+    pub header_timeout_secs: u64,
+    /// Connections a node holds at once, live-channel streams apart; 0 means a quarter of what the
+    /// open-files limit leaves. `NOEGLE_MAX_CONNECTIONS`.
+    pub max_connections: usize,
+    /// Live-channel streams (connected key apps) a node holds at once; 0 means the rest of what the
+    /// open-files limit leaves. `NOEGLE_MAX_LIVE_CONNECTIONS`.
+    pub max_live_connections: usize,
+    /// Connections one client address may hold at once, streams included. `NOEGLE_MAX_CONNECTIONS_PER_ADDRESS`.
+    pub max_connections_per_address: usize,
 }
 
 impl Default for Config {
@@ -77,6 +88,10 @@ impl Default for Config {
             password_workers: 0,
             password_queue: 256,
             password_wait_ms: 2000,
+            header_timeout_secs: 10,
+            max_connections: 0,
+            max_live_connections: 0,
+            max_connections_per_address: 256,
         }
     }
 }
@@ -160,6 +175,21 @@ impl Config {
             config.password_wait_ms =
                 v.parse().map_err(|e| ConfigError(format!("NOEGLE_PASSWORD_WAIT_MS={v}: {e}")))?;
         }
+        if let Some(v) = env("NOEGLE_HEADER_TIMEOUT_SECS") {
+            config.header_timeout_secs =
+                v.parse().map_err(|e| ConfigError(format!("NOEGLE_HEADER_TIMEOUT_SECS={v}: {e}")))?;
+        }
+        if let Some(v) = env("NOEGLE_MAX_CONNECTIONS") {
+            config.max_connections = v.parse().map_err(|e| ConfigError(format!("NOEGLE_MAX_CONNECTIONS={v}: {e}")))?;
+        }
+        if let Some(v) = env("NOEGLE_MAX_LIVE_CONNECTIONS") {
+            config.max_live_connections =
+                v.parse().map_err(|e| ConfigError(format!("NOEGLE_MAX_LIVE_CONNECTIONS={v}: {e}")))?;
+        }
+        if let Some(v) = env("NOEGLE_MAX_CONNECTIONS_PER_ADDRESS") {
+            config.max_connections_per_address =
+                v.parse().map_err(|e| ConfigError(format!("NOEGLE_MAX_CONNECTIONS_PER_ADDRESS={v}: {e}")))?;
+        }
         config.validate()?;
         Ok(config)
     }
@@ -206,6 +236,15 @@ impl Config {
         if !(1..=60_000).contains(&self.password_wait_ms) {
             return Err(ConfigError("password_wait_ms must be between 1 and 60000".into()));
         }
+        if !(1..=3600).contains(&self.header_timeout_secs) {
+            return Err(ConfigError("header_timeout_secs must be between 1 and 3600".into()));
+        }
+        if !(1..=1_000_000).contains(&self.max_connections_per_address) {
+            return Err(ConfigError("max_connections_per_address must be between 1 and 1000000".into()));
+        }
+        if self.max_connections > 10_000_000 || self.max_live_connections > 10_000_000 {
+            return Err(ConfigError("max_connections and max_live_connections are at most 10000000".into()));
+        }
         if !matches!(self.match_code.as_str(), "type" | "show" | "off") {
             return Err(ConfigError(format!("match_code must be type, show or off, not {:?}", self.match_code)));
         }
@@ -251,6 +290,27 @@ impl Config {
         match self.password_workers {
             0 => std::thread::available_parallelism().map_or(2, usize::from),
             n => n,
+        }
+    }
+
+    /// The connection limits for a process that may hold `open_files` files: what is not configured is
+    /// shared out of the limit less 128 kept for the database and files, a quarter to connections, the rest
+    /// to live-channel streams.
+    pub fn limits(&self, open_files: u64) -> crate::listener::Limits {
+        let budget = (open_files.saturating_sub(128) as usize).max(128);
+        let connections = match self.max_connections {
+            0 => (budget / 4).max(64),
+            n => n,
+        };
+        let live = match self.max_live_connections {
+            0 => budget.saturating_sub(connections).max(64),
+            n => n,
+        };
+        crate::listener::Limits {
+            connections,
+            per_address: self.max_connections_per_address,
+            live,
+            header_timeout: std::time::Duration::from_secs(self.header_timeout_secs),
         }
     }
 

@@ -1,7 +1,6 @@
 //! The nøgle HTTP server: the log-in box, the OpenID Connect provider and the operations endpoints, over
 //! the domain in `noegle-core` and a store from `noegle-store`.
 
-use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
 use axum::Router;
@@ -19,6 +18,7 @@ pub mod headers;
 pub mod i18n;
 pub mod jose;
 pub mod keycard_pdf;
+pub mod listener;
 pub mod oidc;
 pub mod ops;
 pub mod pages;
@@ -54,7 +54,9 @@ pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Resul
     secrets::ensure_data_dir(&config.data_dir)?;
     let store = noegle_store::open(&config.database_url()).await?;
     let pepper = secrets::pepper(&config.data_dir)?;
+    let open_files = rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft);
     Ok(AppState {
+        gate: listener::Gate::new(config.limits(open_files)),
         store: store.clone(),
         clock: clock.clone(),
         signer: Arc::new(jose::TokenSigner::new(secrets::signing_key(&config.data_dir)?)?),
@@ -183,15 +185,14 @@ pub fn spawn_housekeeping(state: AppState) -> tokio::task::JoinHandle<()> {
     })
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves.
+/// Serves `app` on `listener` within the connection limits of `state` until `shutdown` resolves.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Router,
+    state: &AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
+    listener::serve(listener, app, state.gate.clone(), shutdown).await
 }
 
 #[cfg(test)]

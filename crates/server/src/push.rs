@@ -139,11 +139,20 @@ pub async fn events(
     method: Method,
     uri: OriginalUri,
     headers: HeaderMap,
+    slot: Option<axum::Extension<crate::listener::Slot>>,
     body: Bytes,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let device =
         crate::api::signed(&state, &method, &uri, &headers, &body, &[DeviceStatus::Pending, DeviceStatus::Active])
             .await?;
+    // From here the connection counts among the live channel's streams, not the node's other connections.
+    let live = state.gate.to_live(slot.as_ref().map(|s| &s.0)).ok_or_else(|| {
+        ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "too many key apps are connected to this server right now; try again shortly (\"Opdater\" works meanwhile)",
+        )
+    })?;
     let pending = device.status == DeviceStatus::Pending;
     let rx = (!pending).then(|| state.hub.subscribe(&device.sub));
     let waiting = pending.then_some(device.ready_at);
@@ -151,8 +160,9 @@ pub async fn events(
         rx: Option<broadcast::Receiver<PushEvent>>,
         waiting: Option<noegle_core::UnixTime>,
         state: AppState,
+        _live: crate::listener::LivePermit,
     }
-    let stream = futures::stream::unfold(S { rx, waiting, state: state.clone() }, |mut s| async move {
+    let stream = futures::stream::unfold(S { rx, waiting, state: state.clone(), _live: live }, |mut s| async move {
         loop {
             if let Some(ready_at) = s.waiting
                 && s.state.now() >= ready_at

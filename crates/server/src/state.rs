@@ -41,6 +41,8 @@ pub struct AppState {
     pub passwords: Arc<crate::passwords::PasswordPool>,
     /// Seals what the browser keeps for the server (the log-in box's first step).
     pub sealer: Arc<crate::sealed::Sealer>,
+    /// The connection limits and their counts.
+    pub gate: Arc<crate::listener::Gate>,
 }
 
 impl AppState {

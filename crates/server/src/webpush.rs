@@ -1,7 +1,15 @@
 //! Web Push: an extra notification path for the installed phone app, behind the same [`Notifier`] as the
 //! live channel. Messages are encrypted for the subscription (RFC 8291, aes128gcm) and signed with the
 //! server's VAPID key (RFC 8292) by `web-push-native`; the payload names only the event, never a person.
+//!
+//! The endpoint is chosen by the device, so the server must not become a way into the operator's network:
+//! messages go out over TLS only (rustls, the web's roots), by domain name, through no proxy, and to an
+//! address the name resolves to only when that address is public ([`is_public`]) — checked on the very
+//! addresses the connection is made to, so a name that resolves differently later (DNS rebinding) gains
+//! nothing.
 
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,6 +30,7 @@ use web_push_native::{Auth, WebPushBuilder, p256};
 use crate::api::{ApiError, parse, signed};
 use crate::push::{Notifier, PushEvent};
 use crate::state::AppState;
+use noegle_core::activation::ActivationError;
 
 /// The attachment kind a device's subscription is stored under.
 const KIND: &str = "push";
@@ -87,6 +96,95 @@ impl Subscription {
     }
 }
 
+/// Whether `ip` is an address on the public internet: not loopback, private, shared (CGNAT), link-local,
+/// unique-local, multicast, documentation, benchmarking or reserved — and for IPv6 forms that carry an IPv4
+/// address (mapped, NAT64, 6to4), the IPv4 address inside is judged; Teredo is refused.
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_public_v4(v4),
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public_v4(v4);
+            }
+            let embedded = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+            match s[0] {
+                // IPv4-compatible (deprecated) and unspecified/loopback.
+                0 if s[1..6].iter().all(|x| *x == 0) => false,
+                // NAT64 64:ff9b::/96 and 64:ff9b:1::/48.
+                0x64 if s[1] == 0xff9b => {
+                    s[2] == 0 && s[3..6].iter().all(|x| *x == 0) && is_public_v4(embedded(s[6], s[7]))
+                }
+                // 6to4: the IPv4 address is in the second and third segments.
+                0x2002 => is_public_v4(embedded(s[1], s[2])),
+                // Teredo 2001::/32 and documentation 2001:db8::/32; ORCHID and the other IETF blocks 2001:0::/23.
+                0x2001 => s[1] >= 0x0200 && s[1] != 0x0db8,
+                // Documentation 3fff::/20.
+                0x3fff if s[1] < 0x1000 => false,
+                // Global unicast 2000::/3, less the above.
+                x => (0x2000..=0x3fff).contains(&x),
+            }
+        }
+    }
+}
+
+fn is_public_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, c, _] = ip.octets();
+    !(ip.is_unspecified()
+        || ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || ip.is_multicast()
+        || ip.is_broadcast()
+        || ip.is_documentation()
+        || a == 0
+        || a >= 240
+        || (a == 100 && (64..128).contains(&b))
+        || (a == 192 && b == 0 && c == 0)
+        || (a == 198 && (b == 18 || b == 19)))
+}
+
+/// Resolves push-service names for the sender, keeping only the addresses it may connect to.
+struct PushResolver {
+    allow_internal: bool,
+    fixed: HashMap<String, Vec<IpAddr>>,
+}
+
+impl reqwest::dns::Resolve for PushResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_ascii_lowercase();
+        let fixed = self.fixed.get(&host).cloned();
+        let allow_internal = self.allow_internal;
+        Box::pin(async move {
+            let found: Vec<IpAddr> = match fixed {
+                Some(addresses) => addresses,
+                None => tokio::net::lookup_host((host.as_str(), 0)).await?.map(|a| a.ip()).collect(),
+            };
+            let usable: Vec<SocketAddr> = found
+                .into_iter()
+                .filter(|ip| allow_internal || is_public(*ip))
+                .map(|ip| SocketAddr::new(ip, 0))
+                .collect();
+            if usable.is_empty() {
+                metrics::counter!("noegle_web_push_refused_total").increment(1);
+                return Err(format!("{host} resolves to no public address; push services are on the internet").into());
+            }
+            Ok(Box::new(usable.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// How the sender reaches push services beyond the defaults: more trusted roots (PEM; a TLS-inspecting
+/// proxy's, or a test's) and fixed addresses for names, as `/etc/hosts` would give them. Fixed addresses
+/// pass the same public-address check.
+#[derive(Default)]
+pub struct Transport {
+    /// Roots trusted besides the web's (webpki-roots).
+    pub roots: Vec<reqwest::Certificate>,
+    /// Addresses for names, in place of DNS.
+    pub fixed: HashMap<String, Vec<IpAddr>>,
+}
+
 /// Sends Web Push messages to the subscribed devices of a user.
 pub struct WebPush {
     key: ES256KeyPair,
@@ -106,11 +204,34 @@ impl WebPush {
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
     ) -> WebPush {
-        let http = reqwest::Client::builder()
+        Self::with_transport(key, contact, allow_http, store, clock, Transport::default())
+    }
+
+    /// A sender signing with `key` that reaches push services by `transport`. `allow_http` (a test setting)
+    /// also allows internal addresses.
+    pub fn with_transport(
+        key: ES256KeyPair,
+        contact: String,
+        allow_http: bool,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        transport: Transport,
+    ) -> WebPush {
+        let resolver = PushResolver { allow_internal: allow_http, fixed: transport.fixed };
+        let mut builder = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_default();
+            .no_proxy()
+            .https_only(!allow_http)
+            .dns_resolver(Arc::new(resolver));
+        for root in transport.roots {
+            builder = builder.add_root_certificate(root);
+        }
+        let http = builder.build().unwrap_or_else(|e| {
+            // Only a broken TLS setup fails here; every send will then say the service cannot be reached.
+            tracing::error!(error = %e, "web push: cannot build the HTTP client");
+            reqwest::Client::new()
+        });
         WebPush { key, contact, allow_http, store, clock, http }
     }
 
@@ -150,7 +271,13 @@ impl WebPush {
                 false
             }
             Err(e) => {
-                tracing::warn!(error = %e, "web push: the push service cannot be reached");
+                let mut why = e.to_string();
+                let mut source = std::error::Error::source(&e);
+                while let Some(s) = source {
+                    why = format!("{why}: {s}");
+                    source = s.source();
+                }
+                tracing::warn!(error = %why, "web push: the push service cannot be reached");
                 false
             }
         }
@@ -228,6 +355,11 @@ pub async fn subscribe(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let me = signed(&state, &method, &uri, &headers, &body, &[DeviceStatus::Pending, DeviceStatus::Active]).await?;
+    // A pending device subscribes only to hear that its wait is over (R-APP1); once its activation has
+    // lapsed it has nothing to hear.
+    if me.status == DeviceStatus::Pending && !me.pending_and_alive(state.now()) {
+        return Err(ActivationError::NotPending.into());
+    }
     let s: Subscription = parse(&headers, &body)?;
     s.parts(state.config.web_push_allow_http)?;
     let value = serde_json::to_string(&s).map_err(|e| invalid(e.to_string()))?;
@@ -271,5 +403,42 @@ mod tests {
             assert!(subscription(bad).parts(false).is_err(), "{bad}");
         }
         assert!(subscription("http://127.0.0.1:9/x").parts(true).is_ok(), "the test setting allows a local endpoint");
+    }
+
+    #[test]
+    fn only_public_addresses_are_reached() {
+        for public in ["8.8.8.8", "142.250.74.10", "2a00:1450:400f:80d::200a", "2606:4700::1111", "64:ff9b::808:808"] {
+            assert!(is_public(public.parse().unwrap()), "{public}");
+        }
+        for internal in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "224.0.0.1",
+            "192.0.0.8",
+            "198.18.0.1",
+            "203.0.113.5",
+            "::1",
+            "::",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "::127.0.0.1",
+            "fe80::1",
+            "fc00::1",
+            "fd12:3456::1",
+            "ff02::1",
+            "2001:db8::1",
+            "2001::1",
+            "2002:7f00:1::1",
+            "64:ff9b::a00:1",
+            "3fff::1",
+        ] {
+            assert!(!is_public(internal.parse().unwrap()), "{internal}");
+        }
     }
 }

@@ -109,8 +109,9 @@ impl TestServer {
         };
         let app = noegle_server::app(state.clone(), extra);
         let (tx, rx) = oneshot::channel::<()>();
+        let serving = state.clone();
         let task = tokio::spawn(async move {
-            noegle_server::serve(listener, app, async {
+            noegle_server::serve(listener, app, &serving, async {
                 let _ = rx.await;
             })
             .await

@@ -3,6 +3,7 @@
 
 mod burst;
 mod cli;
+mod connections;
 mod crash;
 mod keycard;
 
@@ -34,10 +35,32 @@ pub fn free_port() -> u16 {
 /// once `/readyz` says ready. `NOEGLE_SERVE_BIN` names another build of the binary to run (`scripts/test`
 /// points it at the release build, the one operators run).
 pub async fn serve(data_dir: &Path, database: Option<&str>, port: u16, env: &[(&str, &str)]) -> Server {
+    serve_limited(data_dir, database, port, env, None).await
+}
+
+/// [`serve`], with the process's open-files limit set to `open_files` (soft and hard) when given.
+pub async fn serve_limited(
+    data_dir: &Path,
+    database: Option<&str>,
+    port: u16,
+    env: &[(&str, &str)],
+    open_files: Option<u64>,
+) -> Server {
     let url = format!("http://127.0.0.1:{port}");
-    let mut cmd = Command::new(std::env::var("NOEGLE_SERVE_BIN").unwrap_or(env!("CARGO_BIN_EXE_noegle").into()));
-    cmd.arg("serve")
-        .env("NOEGLE_DATA_DIR", data_dir)
+    let bin = std::env::var("NOEGLE_SERVE_BIN").unwrap_or(env!("CARGO_BIN_EXE_noegle").into());
+    let mut cmd = match open_files {
+        Some(n) => {
+            let mut c = Command::new("sh");
+            c.args(["-c", &format!("ulimit -n {n} && exec \"$0\" serve"), &bin]);
+            c
+        }
+        None => {
+            let mut c = Command::new(bin);
+            c.arg("serve");
+            c
+        }
+    };
+    cmd.env("NOEGLE_DATA_DIR", data_dir)
         .env("NOEGLE_BIND", format!("127.0.0.1:{port}"))
         .env("NOEGLE_PUBLIC_URL", &url)
         .env("NOEGLE_LOG", "warn")

@@ -182,3 +182,131 @@ async fn a_pending_device_hears_by_web_push_when_its_wait_is_over() {
     let message: Value = serde_json::from_slice(&receiver.decrypt(&body)).unwrap();
     assert_eq!(message, json!({ "event": "activation_ready" }));
 }
+
+/// A push service over TLS on a real socket, its certificate for `push.test` issued by a test CA: answers
+/// the port, the CA (to trust), how many connections reached it, and its inbox.
+async fn tls_endpoint() -> (
+    u16,
+    reqwest::Certificate,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    mpsc::UnboundedReceiver<(HeaderMap, Vec<u8>)>,
+) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    use tokio_rustls::rustls;
+    use tower::ServiceExt;
+
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["push.test".to_string()]).unwrap().signed_by(&key, &ca, &ca_key).unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.der().clone()], rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()))
+        .unwrap();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+
+    let (tx, rx) = mpsc::unbounded_channel();
+    let app = axum::Router::new().route(
+        "/push/{id}",
+        axum::routing::post(move |headers: HeaderMap, body: axum::body::Bytes| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send((headers, body.to_vec()));
+                axum::http::StatusCode::CREATED
+            }
+        }),
+    );
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        loop {
+            let (tcp, _) = listener.accept().await.unwrap();
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let (acceptor, app) = (acceptor.clone(), app.clone());
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else { return };
+                let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    app.clone().oneshot(req.map(axum::body::Body::new))
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                    .await;
+            });
+        }
+    });
+    (port, reqwest::Certificate::from_der(ca.der()).unwrap(), accepted, rx)
+}
+
+#[tokio::test]
+async fn web_push_goes_out_over_tls_and_never_to_an_internal_address() {
+    use noegle_server::push::PushEvent;
+    use noegle_server::webpush::{Subscription, Transport, WebPush};
+    use std::collections::HashMap;
+    use std::sync::atomic::Ordering;
+
+    let server = TestServer::start(Backend::Sqlite).await;
+    let (_, card) = server.user_with_card("alice").await;
+    let mut app = App::new(&server);
+    app.activate(&server, "alice", &card, "Alices telefon").await;
+    let (port, root, accepted, mut inbox) = tls_endpoint().await;
+    let receiver = Receiver::new();
+    let subscription: Subscription = serde_json::from_value(json!({
+        "endpoint": format!("https://push.test:{port}/push/abc"),
+        "keys": { "p256dh": B64.encode(receiver.public()), "auth": B64.encode(receiver.auth) },
+    }))
+    .unwrap();
+    // `push.test` resolves to this machine, as a name an attacker controls could.
+    let sender = |allow_internal: bool| {
+        WebPush::with_transport(
+            web_push_native::jwt_simple::algorithms::ES256KeyPair::generate(),
+            "mailto:drift@example.org".into(),
+            allow_internal,
+            server.state.store.clone(),
+            server.state.clock.clone(),
+            Transport {
+                roots: vec![root.clone()],
+                fixed: HashMap::from([("push.test".to_string(), vec![std::net::IpAddr::from([127, 0, 0, 1])])]),
+            },
+        )
+    };
+
+    // As the server runs in production: the name resolves only to an internal address — no connection.
+    assert!(!sender(false).send(&app.device_id, &subscription, PushEvent::Request).await);
+    assert_eq!(accepted.load(Ordering::SeqCst), 0, "nothing reached the internal address");
+
+    // With internal addresses allowed (the test setting) the same message goes out over TLS and decrypts.
+    assert!(sender(true).send(&app.device_id, &subscription, PushEvent::Request).await, "sent over TLS");
+    let (headers, body) =
+        tokio::time::timeout(std::time::Duration::from_secs(10), inbox.recv()).await.unwrap().unwrap();
+    let (_, claims) = check_vapid(&headers);
+    assert_eq!(claims["aud"], format!("https://push.test:{port}"));
+    let message: Value = serde_json::from_slice(&receiver.decrypt(&body)).unwrap();
+    assert_eq!(message, json!({ "event": "request" }));
+}
+
+#[tokio::test]
+async fn a_pending_device_whose_activation_lapsed_cannot_subscribe() {
+    let server = TestServer::start_with(Backend::Sqlite, |c| c.web_push_allow_http = true).await;
+    let (_, card) = server.user_with_card("alice").await;
+    let mut app = App::new(&server);
+    let (status, body) = app.start("alice", &card, "android", "14", "Alices telefon").await;
+    assert_eq!(status, 201, "{body}");
+    let receiver = Receiver::new();
+    let subscription = json!({
+        "endpoint": "http://127.0.0.1:9/push/abc",
+        "keys": { "p256dh": B64.encode(receiver.public()), "auth": B64.encode(receiver.auth) },
+    });
+    let device = server.state.store.device(&app.device_id).await.unwrap().unwrap();
+    server.clock.set(device.expires_at);
+    let (status, body) = app.signed(&server, "PUT", "/api/app/v1/push", Some(subscription)).await;
+    assert_eq!((status, body["error"].as_str()), (410, Some("activation_ended")), "{body}");
+    assert_eq!(server.state.store.attachment(&app.device_id, "push").await.unwrap(), None, "nothing stored");
+}

@@ -1,0 +1,79 @@
+//! Issue 9, finding 2: slow and idle connections cannot lock the server out. Under a 1,024 open-files limit,
+//! 1,100 connections that never finish their request head are held to the per-address limit (the rest are
+//! closed at once), those held are closed when the head timeout runs out, and meanwhile a normal log-in
+//! from another address goes through.
+
+use std::time::Duration;
+
+use noegle_core::login::{Ctx, issue_card};
+use noegle_core::{Clock, accounts};
+use noegle_testkit::{Browser, PASSWORD};
+use rand::rngs::OsRng;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+
+use crate::{free_port, serve_limited};
+
+const SLOW: usize = 1100;
+const PER_ADDRESS: usize = 200;
+
+/// A connection from 127.0.0.2 that sends half a request head and then nothing.
+async fn slow_connection(port: u16) -> Option<TcpStream> {
+    let socket = TcpSocket::new_v4().ok()?;
+    socket.bind("127.0.0.2:0".parse().ok()?).ok()?;
+    let mut stream = socket.connect(format!("127.0.0.1:{port}").parse().ok()?).await.ok()?;
+    stream.write_all(b"GET /login HTTP/1.1\r\nHost: localhost\r\nX-Slow: ").await.ok()?;
+    Some(stream)
+}
+
+/// Whether the server has closed `stream` (a read answers end-of-file or an error within `wait`).
+async fn closed_within(stream: &mut TcpStream, wait: Duration) -> bool {
+    let mut buf = [0u8; 256];
+    matches!(tokio::time::timeout(wait, stream.read(&mut buf)).await, Ok(Ok(0) | Err(_)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_connections_under_a_small_file_limit_do_not_lock_anyone_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let store = noegle_store::open(&noegle_store::testing::sqlite_url(d)).await.unwrap();
+    let ctx = Ctx { store: store.as_ref(), now: noegle_server::SystemClock.now(), source: Some("test") };
+    let alice = accounts::create_user(ctx, &mut OsRng, "alice", None, PASSWORD).await.unwrap();
+    let card = issue_card(ctx, &mut OsRng, &noegle_server::secrets::pepper(d).unwrap(), &alice).await.unwrap();
+    let cb = "http://localhost:9999/cb";
+    let client = accounts::add_client(ctx, &mut OsRng, "Bank", &[cb.into()], true).await.unwrap();
+    let per_address = PER_ADDRESS.to_string();
+    let env = [("NOEGLE_HEADER_TIMEOUT_SECS", "5"), ("NOEGLE_MAX_CONNECTIONS_PER_ADDRESS", per_address.as_str())];
+    let port = free_port();
+    let server = serve_limited(d, None, port, &env, Some(1024)).await;
+
+    let mut slow = Vec::new();
+    for _ in 0..SLOW {
+        if let Some(s) = slow_connection(port).await {
+            slow.push(s);
+        }
+    }
+    assert!(slow.len() > PER_ADDRESS, "the connections were made ({} of {SLOW})", slow.len());
+    // Past the per-address limit the server closed them at once.
+    let closed = futures::future::join_all(slow.iter_mut().map(|s| closed_within(s, Duration::from_millis(300)))).await;
+    let mut held: Vec<TcpStream> = slow.into_iter().zip(closed).filter(|(_, c)| !c).map(|(s, _)| s).collect();
+    assert!(!held.is_empty() && held.len() <= PER_ADDRESS, "{} held", held.len());
+
+    // A person logs in from another address while they hang on.
+    let authorize = format!(
+        "{}/authorize?response_type=code&scope=openid&client_id={}&redirect_uri={}&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
+        server.url,
+        client.client.client_id,
+        url::form_urlencoded::byte_serialize(cb.as_bytes()).collect::<String>()
+    );
+    let done =
+        tokio::time::timeout(Duration::from_secs(20), Browser::new(&server.url).log_in(&authorize, "alice", &card))
+            .await
+            .expect("the log-in went through while the slow connections hung on");
+    assert!(done.location.unwrap().starts_with(cb));
+    assert!(reqwest::get(format!("{}/healthz", server.url)).await.unwrap().status().is_success());
+
+    // The ones it held, the server closes when their head is not complete in time.
+    let cut = futures::future::join_all(held.iter_mut().map(|s| closed_within(s, Duration::from_secs(15)))).await;
+    assert!(cut.iter().all(|c| *c), "a slow head is cut off after the timeout");
+}

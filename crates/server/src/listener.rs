@@ -1,0 +1,270 @@
+//! Accepting connections with limits: a connection must send its request head within a time (which also
+//! ends keep-alive connections left idle), a node holds at most so many connections, one client address at
+//! most so many, and the live channel's long-lived streams are counted apart under a cap of their own — so
+//! slow or idle clients cannot use up the server's file descriptors and lock everyone out.
+//!
+//! A connection over a limit is closed at once, before a byte is read from it.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tower::ServiceExt;
+
+/// How long a stopping server waits for the requests in flight before it closes what is left.
+const DRAIN: Duration = Duration::from_secs(10);
+
+/// The limits of one node.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Connections at once (live-channel streams not counted).
+    pub connections: usize,
+    /// Connections at once from one client address, streams included.
+    pub per_address: usize,
+    /// Live-channel streams at once.
+    pub live: usize,
+    /// Time a connection has to send a request head, and the longest a kept-alive connection may idle.
+    pub header_timeout: Duration,
+}
+
+/// The counters the limits are kept with, shared by the accept loop and the live channel.
+#[derive(Debug)]
+pub struct Gate {
+    connections: Arc<Semaphore>,
+    live: Arc<Semaphore>,
+    per_address: Mutex<HashMap<IpAddr, usize>>,
+    limits: Limits,
+}
+
+/// A connection's place in the node's count, handed to its requests: a request that becomes a live-channel
+/// stream moves the connection from the general count to the live one ([`Gate::to_live`]).
+#[derive(Clone, Debug)]
+pub struct Slot(Arc<Mutex<Option<OwnedSemaphorePermit>>>);
+
+/// A live-channel stream's place in the live count; dropping it frees the place.
+#[derive(Debug)]
+pub struct LivePermit(#[allow(dead_code)] OwnedSemaphorePermit);
+
+/// A connection admitted from an address; dropping it counts the address down.
+struct Admitted {
+    gate: Arc<Gate>,
+    ip: IpAddr,
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        if let Ok(mut counts) = self.gate.per_address.lock()
+            && let Some(n) = counts.get_mut(&self.ip)
+        {
+            *n -= 1;
+            if *n == 0 {
+                counts.remove(&self.ip);
+            }
+        }
+    }
+}
+
+impl Gate {
+    /// Counters for `limits`.
+    pub fn new(limits: Limits) -> Arc<Gate> {
+        Arc::new(Gate {
+            connections: Arc::new(Semaphore::new(limits.connections)),
+            live: Arc::new(Semaphore::new(limits.live)),
+            per_address: Mutex::default(),
+            limits,
+        })
+    }
+
+    /// Admits a connection from `ip`, or `None` when a limit is reached.
+    fn admit(self: &Arc<Gate>, ip: IpAddr) -> Option<(Admitted, OwnedSemaphorePermit)> {
+        {
+            let mut counts = self.per_address.lock().ok()?;
+            let n = counts.entry(ip).or_insert(0);
+            if *n >= self.limits.per_address {
+                return None;
+            }
+            *n += 1;
+        }
+        let admitted = Admitted { gate: self.clone(), ip };
+        let permit = self.connections.clone().try_acquire_owned().ok()?;
+        Some((admitted, permit))
+    }
+
+    /// Moves the connection of `slot` to the live channel's count; `None` when the live channel is full
+    /// (the connection then stays as it was).
+    pub fn to_live(&self, slot: Option<&Slot>) -> Option<LivePermit> {
+        let live = self.live.clone().try_acquire_owned().ok()?;
+        if let Some(slot) = slot
+            && let Ok(mut held) = slot.0.lock()
+        {
+            held.take();
+        }
+        metrics::gauge!("noegle_live_connections").set((self.limits.live - self.live.available_permits()) as f64);
+        Some(LivePermit(live))
+    }
+}
+
+/// Serves `app` on `listener` within `gate`'s limits until `shutdown` resolves; then waits up to ten seconds
+/// for the requests in flight.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    gate: Arc<Gate>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors or a connection reset before accept: wait a moment, go on.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let Some((admitted, permit)) = gate.admit(peer.ip()) else {
+            metrics::counter!("noegle_connections_refused_total").increment(1);
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let slot = Slot(Arc::new(Mutex::new(Some(permit))));
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+            req.extensions_mut().insert(ConnectInfo(peer));
+            req.extensions_mut().insert(slot.clone());
+            let app = app.clone();
+            async move {
+                Ok::<_, Infallible>(app.oneshot(req.map(axum::body::Body::new)).await.unwrap_or_else(|e| match e {}))
+            }
+        });
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(gate.limits.header_timeout)
+            .serve_connection(TokioIo::new(stream), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+            drop(admitted);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(DRAIN, graceful.shutdown()).await.is_err() {
+        tracing::warn!("stopping: connections still open after {DRAIN:?} are closed");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn limits() -> Limits {
+        Limits { connections: 3, per_address: 2, live: 1, header_timeout: Duration::from_secs(1) }
+    }
+
+    #[test]
+    fn admission_counts_per_address_and_per_node_and_frees_on_drop() {
+        let gate = Gate::new(limits());
+        let (a, b) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        let a1 = gate.admit(a).unwrap();
+        let a2 = gate.admit(a).unwrap();
+        assert!(gate.admit(a).is_none(), "two per address");
+        let b1 = gate.admit(b).unwrap();
+        assert!(gate.admit(b).is_none(), "three per node");
+        drop(a1);
+        let b2 = gate.admit(b).unwrap();
+        drop((a2, b1, b2));
+        assert!(gate.per_address.lock().unwrap().is_empty(), "counts go back to nothing");
+    }
+
+    #[test]
+    fn a_live_stream_moves_its_connection_out_of_the_general_count() {
+        let gate = Gate::new(limits());
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        let (_admitted, permit) = gate.admit(ip).unwrap();
+        let slot = Slot(Arc::new(Mutex::new(Some(permit))));
+        assert_eq!(gate.connections.available_permits(), 2);
+        let live = gate.to_live(Some(&slot)).unwrap();
+        assert_eq!(gate.connections.available_permits(), 3, "no longer counted as a connection");
+        assert!(gate.to_live(None).is_none(), "one live stream at most");
+        drop(live);
+        assert!(gate.to_live(None).is_some());
+    }
+
+    /// Serves a one-route app with a one-second head timeout on a free port.
+    async fn tiny_server() -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = Router::new().route("/", axum::routing::get(|| async { "hej" }));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(serve(listener, app, Gate::new(limits()), async move {
+            let _ = stopped.await;
+        }));
+        (addr, stop)
+    }
+
+    async fn closed_within(stream: &mut tokio::net::TcpStream, wait: Duration) -> bool {
+        use tokio::io::AsyncReadExt;
+        let mut buf = [0u8; 1024];
+        loop {
+            match tokio::time::timeout(wait, stream.read(&mut buf)).await {
+                Ok(Ok(0) | Err(_)) => return true,
+                Ok(Ok(_)) => continue,
+                Err(_) => return false,
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_kept_alive_connection_left_idle_is_closed_and_a_busy_one_is_not() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (addr, _stop) = tiny_server().await;
+        let mut idle = tokio::net::TcpStream::connect(addr).await.unwrap();
+        idle.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+        let mut buf = [0u8; 1024];
+        let n = idle.read(&mut buf).await.unwrap();
+        assert!(String::from_utf8_lossy(&buf[..n]).ends_with("hej"), "answered and kept alive");
+        assert!(closed_within(&mut idle, Duration::from_secs(4)).await, "idle past the timeout: closed");
+
+        // A connection that keeps asking within the timeout stays open.
+        let mut busy = tokio::net::TcpStream::connect(addr).await.unwrap();
+        for _ in 0..3 {
+            busy.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+            let n = busy.read(&mut buf).await.unwrap();
+            assert!(String::from_utf8_lossy(&buf[..n]).ends_with("hej"));
+            tokio::time::sleep(Duration::from_millis(600)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_connection_over_the_per_address_limit_is_closed_before_it_is_read() {
+        let (addr, _stop) = tiny_server().await;
+        let mut held = Vec::new();
+        for _ in 0..2 {
+            held.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+        }
+        let mut third = tokio::net::TcpStream::connect(addr).await.unwrap();
+        assert!(closed_within(&mut third, Duration::from_millis(500)).await, "two per address");
+        drop(held);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut again = tokio::net::TcpStream::connect(addr).await.unwrap();
+        assert!(!closed_within(&mut again, Duration::from_millis(300)).await, "places freed when they close");
+    }
+}

@@ -104,6 +104,7 @@ function explain(err) {
   if (err.code === 'platform_unsupported' || err.code === 'invalid') return `${t(`errors.${err.code}`)} (${err.message})`;
   if (err.code === 'wrong_code') return t('wrongCode', { remaining: err.body.remaining ?? 0 });
   if (err.code === 'wrong_match_code') return t('wrongMatch');
+  if (err.code === 'cooling_off') return t('errors.cooling_off', { time: formatTime(err.body.until) });
   if (err.code === 'expired' || err.code === 'already_decided' || err.code === 'not_found') return t('requestGone');
   const known = TEXTS.da.errors[err.code];
   return known ? t(`errors.${err.code}`) : t('errors.unknown', { code: err.code });
@@ -325,6 +326,7 @@ function chooseCode(purpose, first) {
     }
     const o = await opaque();
     await api.registerCode(o, first, purpose === 'forgot' ? flow.resetToken : undefined);
+    await save('device', api.device);
     await api.unlock(o, first);
     armLock();
     flow = {};
@@ -416,6 +418,7 @@ function unlockScreen(notice) {
       if (!/^\d{4}$/.test(code.value)) throw new Error(t('codeFormat'));
       try {
         await api.unlock(await opaque(), code.value);
+        await save('device', api.device);
       } catch (err) {
         code.value = '';
         if (err instanceof ApiError && err.code === 'device_blocked') return unlockScreen('blocked');
@@ -477,19 +480,20 @@ async function refreshRequests(list, notices) {
   } catch (err) {
     if (err instanceof ApiError && err.code === 'locked') return lockNow();
     if (err instanceof ApiError && err.code === 'unknown_device') return deviceGone();
-    list.replaceChildren(message('error', explain(err)));
+    // Waiting after "Glemt kode" is expected, not an error.
+    list.replaceChildren(message(err instanceof ApiError && err.code === 'cooling_off' ? 'info' : 'error', explain(err)));
   }
 }
 
-/** X-3: another device of the user waits its hour; "Afbryd" ends it. */
+/** X-3: another device of the user waits its hour (a new activation, or "Glemt kode"); "Afbryd" ends it. */
 function pendingNotice(d, notices) {
   const box = h('section', { class: 'notice warn', role: 'alert' },
-    h('h2', {}, t('pendingActivationTitle')),
-    h('p', {}, t('pendingActivationText', { name: d.name, serial: d.serial })),
+    h('h2', {}, t(d.reason === 'code_reset' ? 'codeResetTitle' : 'pendingActivationTitle')),
+    h('p', {}, t(d.reason === 'code_reset' ? 'codeResetText' : 'pendingActivationText', { name: d.name, serial: d.serial })),
     button(t('abort'), async () => {
       try {
         await api.signed('POST', `/api/app/v1/activations/${encodeURIComponent(d.device_id)}/cancel`);
-        box.replaceWith(message('info', t('aborted', { name: d.name })));
+        box.replaceWith(message('info', t(d.reason === 'code_reset' ? 'abortedReset' : 'aborted', { name: d.name })));
       } catch (err) {
         box.append(message('error', explain(err)));
       }

@@ -187,19 +187,23 @@ export class Api {
     });
     const body = { message: registrationRecord };
     if (resetToken) body.reset_token = resetToken;
-    await this.signed('POST', '/api/app/v1/app-code/register/finish', body);
+    const done = await this.signed('POST', '/api/app/v1/app-code/register/finish', body);
+    // Every unlock names it, so that no one who merely knows the device id can use up its attempts.
+    this.device.unlockToken = done.unlock_token;
   }
 
   /** Unlocks with `code` by OPAQUE: opens an app session of at most 5 minutes. */
   async unlock(opaque, code) {
     const deviceId = this.device.deviceId;
     const { clientLoginState, startLoginRequest } = opaque.client.startLogin({ password: code });
-    const start = await this.call('POST', '/api/app/v1/app-code/login/start', { device_id: deviceId, message: startLoginRequest });
+    const unlockToken = this.device.unlockToken;
+    const start = await this.call('POST', '/api/app/v1/app-code/login/start', { device_id: deviceId, message: startLoginRequest, unlock_token: unlockToken });
     const finished = opaque.client.finishLogin({ clientLoginState, loginResponse: start.message, password: code });
     if (!finished) {
       throw new ApiError(401, 'wrong_code', 'wrong code', { remaining: start.remaining_if_wrong });
     }
-    const s = await this.call('POST', '/api/app/v1/app-code/login/finish', { device_id: deviceId, message: finished.finishLoginRequest });
+    const s = await this.call('POST', '/api/app/v1/app-code/login/finish', { device_id: deviceId, message: finished.finishLoginRequest, unlock_token: unlockToken });
+    if (s.unlock_token) this.device.unlockToken = s.unlock_token; // set up before unlock tokens
     this.openSession(s);
   }
 

@@ -317,7 +317,8 @@ impl AppClient {
         let response = v["message"].as_str().unwrap_or_default();
         let (upload, export_key) = appcode::register_finish(registering, code, response).map_err(code_error)?;
         let body = json!({ "message": upload, "reset_token": reset_token });
-        let _: Value = self.signed("POST", "/api/app/v1/app-code/register/finish", Some(body)).await?;
+        let v: Value = self.signed("POST", "/api/app/v1/app-code/register/finish", Some(body)).await?;
+        self.state.unlock_token = v["unlock_token"].as_str().map(str::to_string);
         let device_id = self.state.device_id.clone().unwrap_or_default();
         let key = self.key.as_ref().ok_or_else(|| ApiError::local("local", "no device key"))?;
         let sealed = appcode::seal(&export_key, &device_id, key.to_bytes().as_slice()).map_err(code_error)?;
@@ -347,7 +348,10 @@ impl AppClient {
             self.state.sealed_key.clone().ok_or_else(|| ApiError::local("no_code", "this key app has no code yet"))?;
         let (request, logging_in) = appcode::login_start(code).map_err(code_error)?;
         let v: Value = self
-            .post("/api/app/v1/app-code/login/start", json!({ "device_id": device_id, "message": request }))
+            .post(
+                "/api/app/v1/app-code/login/start",
+                json!({ "device_id": device_id, "message": request, "unlock_token": self.state.unlock_token }),
+            )
             .await?;
         let response = v["message"].as_str().unwrap_or_default();
         let remaining = v["remaining_if_wrong"].clone();
@@ -357,8 +361,14 @@ impl AppClient {
             e
         })?;
         let v: Value = self
-            .post("/api/app/v1/app-code/login/finish", json!({ "device_id": device_id, "message": finalization }))
+            .post(
+                "/api/app/v1/app-code/login/finish",
+                json!({ "device_id": device_id, "message": finalization, "unlock_token": self.state.unlock_token }),
+            )
             .await?;
+        if let Some(token) = v["unlock_token"].as_str() {
+            self.state.unlock_token = Some(token.to_string());
+        }
         let bytes = appcode::open(&export_key, &device_id, &sealed).map_err(code_error)?;
         self.key =
             Some(SigningKey::from_slice(&bytes).map_err(|_| ApiError::local("local", "the device key is damaged"))?);
@@ -381,8 +391,9 @@ impl AppClient {
         }
     }
 
-    /// "Glemt kode": with a fresh ticket and key-card key, the device gets a new key and `new_code`.
-    pub async fn forgot_code(&mut self, ticket: &str, key: &str, new_code: &str) -> Result<(), ApiError> {
+    /// "Glemt kode": with a fresh ticket and key-card key, the device gets a new key and `new_code`. Answers
+    /// the seconds until it can approve again: a reset device waits out the activation wait.
+    pub async fn forgot_code(&mut self, ticket: &str, key: &str, new_code: &str) -> Result<i64, ApiError> {
         noegle_proto::opaque::check_new_code(new_code).map_err(|e| ApiError::local("weak_code", e.to_string()))?;
         let device_id =
             self.state.device_id.clone().ok_or_else(|| ApiError::local("local", "this key app has no device yet"))?;
@@ -391,7 +402,8 @@ impl AppClient {
         let v: Value = self.post("/api/app/v1/app-code/forgot", body).await?;
         let reset = v["reset_token"].as_str().unwrap_or_default().to_string();
         self.key = Some(fresh);
-        self.register_code(new_code, Some(&reset)).await
+        self.register_code(new_code, Some(&reset)).await?;
+        Ok(v["ready_at"].as_i64().unwrap_or_default() - v["now"].as_i64().unwrap_or_default())
     }
 
     /// Deregisters this device on the server (the caller then deletes the app's data).

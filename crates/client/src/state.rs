@@ -26,6 +26,10 @@ pub struct DeviceState {
     pub private_key: Option<String>,
     /// The device key sealed under the app code's OPAQUE export key, once a code is chosen.
     pub sealed_key: Option<crate::appcode::SealedKey>,
+    /// The token the server gave with the code, which every unlock names (so that no one else can use up the
+    /// device's attempts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unlock_token: Option<String>,
     /// "Lås når appen lukker" (default on); the app always locks after 5 minutes regardless.
     #[serde(default = "default_true")]
     pub lock_on_close: bool,
@@ -74,6 +78,7 @@ impl DeviceState {
             ready_at: None,
             private_key: Some(B64.encode(key.as_slice())),
             sealed_key: None,
+            unlock_token: None,
             lock_on_close: true,
             notifications: true,
         }

@@ -2,6 +2,11 @@
 //! cannot be guessed offline from what the server stores. Every login *start* counts as a wrong code until
 //! its finish succeeds (a wrong code fails on the client, which then never finishes); five in a row block
 //! the device until "Glemt kode". A successful login opens an app session of at most five minutes.
+//!
+//! Because a start counts, only the device may start: registering a code gives the device an *unlock token*
+//! (kept beside its sealed key, its digest on the server), and a login names it — someone who merely knows
+//! a device id cannot use up its attempts. "Glemt kode" ([`reset_code`]) gives the device a new key but sets
+//! it cooling off for the activation wait, audited and shown to the user's other devices, which may cancel it.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -15,7 +20,7 @@ use crate::SecureRng;
 use crate::audit::AuditKind;
 use crate::device::Device;
 use crate::login::Ctx;
-use crate::secret::{random_token, token_digest};
+use crate::secret::{constant_time_eq, random_token, token_digest};
 use crate::store::StoreError;
 
 /// Wrong codes in a row that block the device (R-APP9 default).
@@ -207,6 +212,49 @@ pub async fn session_unlock(ctx: Ctx<'_>, device: &Device, token: &str) -> Resul
 /// Ends an app session (the app locked).
 pub async fn end_session(ctx: Ctx<'_>, token: &str) -> Result<(), StoreError> {
     ctx.store.delete_session(&format!("a:{}", token_digest(token))).await
+}
+
+/// The attachment kind under which the digest of a device's unlock token is kept.
+const UNLOCK: &str = "unlock";
+
+/// A new unlock token for `device` (replacing any earlier one), given to the device when it registers a code.
+pub async fn issue_unlock_token(ctx: Ctx<'_>, rng: &mut dyn SecureRng, device: &Device) -> Result<String, StoreError> {
+    let token = random_token(rng, 32);
+    ctx.store.set_attachment(&device.device_id, UNLOCK, Some(&token_digest(&token))).await?;
+    Ok(token)
+}
+
+/// Whether `presented` lets a login of `device` start: it must be the device's unlock token. A device set up
+/// before unlock tokens has none until its next successful login ([`needs_unlock_token`]) and needs none.
+pub async fn may_unlock(ctx: Ctx<'_>, device: &Device, presented: Option<&str>) -> Result<bool, StoreError> {
+    Ok(match ctx.store.attachment(&device.device_id, UNLOCK).await? {
+        None => true,
+        Some(digest) => presented.is_some_and(|t| constant_time_eq(token_digest(t).as_bytes(), digest.as_bytes())),
+    })
+}
+
+/// Whether `device` has no unlock token yet (set up before them): its next successful login gives it one.
+pub async fn needs_unlock_token(ctx: Ctx<'_>, device: &Device) -> Result<bool, StoreError> {
+    Ok(ctx.store.attachment(&device.device_id, UNLOCK).await?.is_none())
+}
+
+/// "Glemt kode" (R-APP8) once the caller has checked user ID, password and a key-card key for the device's
+/// user: the device gets `public_key` (its old key was sealed under the forgotten code), its wrong-code count
+/// is cleared, and it cools off for `wait_secs` ([`Device::cooling_off`]) — the event audited in the same
+/// transaction. Answers the proof for one new code, or `None` if the device is no longer active.
+pub async fn reset_code(
+    ctx: Ctx<'_>,
+    rng: &mut dyn SecureRng,
+    device: &Device,
+    public_key: &[u8],
+    wait_secs: i64,
+) -> Result<Option<String>, StoreError> {
+    let ready_at = ctx.now.plus(wait_secs);
+    let event = ctx.device_event(AuditKind::AppCodeReset, device, serde_json::json!({ "ready_at": ready_at })).await?;
+    if !ctx.store.reset_device_key(&device.device_id, public_key, ready_at, &event).await? {
+        return Ok(None);
+    }
+    Ok(Some(issue_reset(ctx, rng, device).await?))
 }
 
 /// A forgot-code proof ("Glemt kode", R-APP8): after password and key-card key, a short-lived token that

@@ -86,6 +86,18 @@ impl Device {
     pub fn pending_and_alive(&self, now: UnixTime) -> bool {
         self.status == DeviceStatus::Pending && now < self.expires_at
     }
+
+    /// Whether an active device is cooling off at `now` after "Glemt kode" gave it a new key: until
+    /// `ready_at` it may unlock and choose its code, but approve nothing — the activation hour again, while
+    /// the user's other devices may cancel it. Set by [`crate::appcode::reset_code`].
+    pub fn cooling_off(&self, now: UnixTime) -> bool {
+        self.status == DeviceStatus::Active && now < self.ready_at
+    }
+
+    /// Whether the device can approve log-ins at `now`: active, not cooling off.
+    pub fn can_approve(&self, now: UnixTime) -> bool {
+        self.status == DeviceStatus::Active && !self.cooling_off(now)
+    }
 }
 
 /// A fresh device id and support serial.

@@ -43,12 +43,24 @@ impl Ctx<'_> {
         device: &crate::device::Device,
         extra: serde_json::Value,
     ) -> Result<(), StoreError> {
+        let event = self.device_event(kind, device, extra).await?;
+        self.store.append_audit(&event).await
+    }
+
+    /// The audit event of `kind` about a device (as [`Ctx::audit_device`] writes it), for a caller that
+    /// commits it together with the change it records.
+    pub async fn device_event(
+        &self,
+        kind: AuditKind,
+        device: &crate::device::Device,
+        extra: serde_json::Value,
+    ) -> Result<AuditEvent, StoreError> {
         let user = self.store.user_by_sub(&device.sub).await?.map(|u| u.user_id.to_string());
         let mut detail = serde_json::json!({ "device": device.serial });
         if let (Some(d), serde_json::Value::Object(extra)) = (detail.as_object_mut(), extra) {
             d.extend(extra);
         }
-        self.audit(kind, user.as_deref(), detail).await
+        Ok(AuditEvent::new(self.now, kind, user.as_deref(), self.source).with(detail))
     }
 }
 

@@ -130,6 +130,14 @@ pub enum RequestError {
     /// The user is blocked (or gone): no request is sent, none is approved into a log-in.
     #[error("access is blocked")]
     Blocked,
+    /// The device's code was reset ("Glemt kode") and it waits out the activation hour before it approves.
+    #[error(
+        "for your security this key app can approve again when the wait after its code was reset is over; use the key card until then"
+    )]
+    CoolingOff {
+        /// When it can approve.
+        until: UnixTime,
+    },
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -227,6 +235,9 @@ pub async fn decide(
     d: &Decision,
     policy: MatchPolicy,
 ) -> Result<AuthRequest, RequestError> {
+    if device.cooling_off(ctx.now) {
+        return Err(RequestError::CoolingOff { until: device.ready_at });
+    }
     let r = refresh(ctx, request_id).await?.filter(|r| r.sub == device.sub).ok_or(RequestError::NotFound)?;
     if r.nonce != d.request_nonce || r.client_id != d.client_id || r.expires_at != d.expires_at {
         return Err(RequestError::Mismatch);

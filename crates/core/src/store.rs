@@ -147,8 +147,16 @@ pub trait DeviceStore: Send + Sync {
     async fn activate_device(&self, device_id: &str, at: UnixTime, max_active: i64) -> StoreResult<ActivateOutcome>;
     /// Changes a device's status if it is currently `from`; true when it changed.
     async fn set_device_status(&self, device_id: &str, from: DeviceStatus, to: DeviceStatus) -> StoreResult<bool>;
-    /// Replaces the device's public key ("Glemt kode": the old key was sealed under the forgotten code).
-    async fn set_device_public_key(&self, device_id: &str, public_key: &[u8]) -> StoreResult<()>;
+    /// "Glemt kode" on an active device: its new public key, its wrong-code count cleared, cooling off until
+    /// `ready_at` — committed together with the audit event `e`; false (nothing changed) if the device is
+    /// not active.
+    async fn reset_device_key(
+        &self,
+        device_id: &str,
+        public_key: &[u8],
+        ready_at: UnixTime,
+        e: &AuditEvent,
+    ) -> StoreResult<bool>;
     /// Stores the device's app-code (OPAQUE) record and clears its wrong-code count.
     async fn set_app_code(&self, device_id: &str, record: &[u8]) -> StoreResult<()>;
     /// The device's app-code record.

@@ -190,12 +190,17 @@ async fn unlocked(dir: &Path, input: &CodeInput) -> anyhow::Result<AppClient> {
     let mut app = client(dir)?;
     if app.state.sealed_key.is_some() {
         let code = read_code("Kode til nøgleapp (app code)", input.code_stdin)?;
+        let had_token = app.state.unlock_token.is_some();
         if let Err(e) = app.unlock(&code).await {
             if e.code == "wrong_code" {
                 let left = e.body["remaining"].as_i64().map(|n| format!(" ({n} attempts left)")).unwrap_or_default();
                 bail!("wrong code{left}");
             }
             return Err(e.into());
+        }
+        if !had_token && app.state.unlock_token.is_some() {
+            // A key app set up before unlock tokens keeps the one it was just given.
+            app.state.save(dir)?;
         }
     }
     Ok(app)
@@ -366,12 +371,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let mut app = client(dir)?;
             let (ticket, key) = login(&app, &l).await?;
             let new = choose_code(l.password_stdin)?;
-            app.forgot_code(&ticket, &key, &new).await?;
+            let wait = app.forgot_code(&ticket, &key, &new).await?;
             app.state.save(dir)?;
             print(
                 cli.json,
-                json!({ "code_changed": true }),
-                "Din nøgleapp kode er nulstillet. Koden er ændret.".into(),
+                json!({ "code_changed": true, "approves_in_secs": wait }),
+                format!(
+                    "Din nøgleapp kode er nulstillet. Koden er ændret. For din sikkerhed kan nøgleappen godkende igen \
+                     {} (your other key apps are told and may cancel it); use the key card until then.",
+                    when(wait, 0)
+                ),
             );
         }
         Command::Deregister { yes } => {

@@ -177,6 +177,8 @@ pub async fn run(dir: &Path, local_now: fn() -> i64) -> anyhow::Result<()> {
             Screen::Locked(_) => match app.unlock(&input).await {
                 Ok(()) => {
                     unlocked_at = Some(now());
+                    // The unlock token a key app set up before them was just given.
+                    app.state.save(dir)?;
                     if app.state.notifications {
                         let response = app.open_events().await?;
                         let tx = tx.clone();

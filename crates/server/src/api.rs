@@ -347,7 +347,8 @@ pub async fn device_status(
     Ok(Json(device_json(&state, &d)).into_response())
 }
 
-/// `GET /api/app/v1/activations` (signed, active): the user's pending activations, to cancel if unknown.
+/// `GET /api/app/v1/activations` (signed, active): the user's pending activations and the devices cooling off
+/// after "Glemt kode" (X-3, `reason` `activation` or `code_reset`), to cancel if unknown.
 pub async fn pending_activations(
     State(state): State<AppState>,
     method: Method,
@@ -362,13 +363,18 @@ pub async fn pending_activations(
         .devices_of(&me.sub)
         .await?
         .iter()
-        .filter(|d| d.pending_and_alive(now))
-        .map(|d| device_json(&state, d))
+        .filter(|d| d.pending_and_alive(now) || d.cooling_off(now))
+        .map(|d| {
+            let mut v = device_json(&state, d);
+            v["reason"] = json!(if d.status == DeviceStatus::Pending { "activation" } else { "code_reset" });
+            v
+        })
         .collect();
     Ok(Json(json!({ "pending": pending })).into_response())
 }
 
-/// `POST /api/app/v1/activations/{device_id}/cancel` (signed, active): ends another device's pending activation.
+/// `POST /api/app/v1/activations/{device_id}/cancel` (signed, active): ends another device's pending activation,
+/// or deregisters a device cooling off after a code reset.
 pub async fn cancel_activation(
     State(state): State<AppState>,
     Path(device_id): Path<String>,
@@ -380,6 +386,12 @@ pub async fn cancel_activation(
     let me = signed(&state, &method, &uri, &headers, &body, &[DeviceStatus::Active]).await?;
     let not_found = || ApiError::new(StatusCode::NOT_FOUND, "not_found", "no pending activation with that id");
     let target = state.store.device(&device_id).await?.filter(|d| d.sub == me.sub).ok_or_else(not_found)?;
+    if target.cooling_off(state.now()) && target.device_id != me.device_id {
+        // A code reset the user does not know of: the device is taken off altogether.
+        noegle_core::device::revoke(state.ctx(None), &target, &format!("code reset cancelled by {}", me.serial))
+            .await?;
+        return Ok(Json(json!({ "device_id": target.device_id, "status": "revoked" })).into_response());
+    }
     if !state.store.set_device_status(&target.device_id, DeviceStatus::Pending, DeviceStatus::Cancelled).await? {
         return Err(not_found());
     }
@@ -402,6 +414,9 @@ impl From<noegle_core::request::RequestError> for ApiError {
                 ApiError::new(StatusCode::TOO_MANY_REQUESTS, "paused", msg).with(json!({ "until": until }))
             }
             E::Blocked => ApiError::new(StatusCode::FORBIDDEN, "blocked", msg),
+            E::CoolingOff { until } => {
+                ApiError::new(StatusCode::FORBIDDEN, "cooling_off", msg).with(json!({ "until": until }))
+            }
             E::Store(s) => s.into(),
         }
     }
@@ -467,8 +482,9 @@ struct RegisterFinish {
     reset_token: Option<String>,
 }
 
-/// `POST /api/app/v1/app-code/register/finish` (signed, active): stores the code's record. Allowed for the
-/// first code, to an unlocked app (change code), or with a forgot-code reset token.
+/// `POST /api/app/v1/app-code/register/finish` (signed, active): stores the code's record and answers the
+/// device's new unlock token (which its logins name). Allowed for the first code, to an unlocked app (change
+/// code), or with a forgot-code reset token.
 pub async fn register_code_finish(
     State(state): State<AppState>,
     method: Method,
@@ -489,7 +505,8 @@ pub async fn register_code_finish(
         return Err(noegle_core::appcode::AppCodeError::NotAllowed.into());
     }
     noegle_core::appcode::register_finish(ctx, &me, &b.message).await?;
-    Ok(Json(json!({ "device_id": me.device_id, "code_set": true })).into_response())
+    let unlock_token = noegle_core::appcode::issue_unlock_token(ctx, &mut rand::rngs::OsRng, &me).await?;
+    Ok(Json(json!({ "device_id": me.device_id, "code_set": true, "unlock_token": unlock_token })).into_response())
 }
 
 #[derive(Deserialize)]
@@ -497,6 +514,19 @@ pub async fn register_code_finish(
 struct CodeLogin {
     device_id: String,
     message: String,
+    /// The unlock token the device got when it registered its code.
+    #[serde(default)]
+    unlock_token: Option<String>,
+}
+
+/// The active device a code login names, if the caller shows its unlock token; otherwise answered as an
+/// unknown device (nothing is counted against it).
+async fn code_login_device(state: &AppState, b: &CodeLogin) -> Result<Device, ApiError> {
+    let device = code_device(state, &b.device_id).await?;
+    if !noegle_core::appcode::may_unlock(state.ctx(None), &device, b.unlock_token.as_deref()).await? {
+        return Err(DeviceAuthError::UnknownDevice.into());
+    }
+    Ok(device)
 }
 
 pub(crate) async fn code_device(state: &AppState, device_id: &str) -> Result<Device, ApiError> {
@@ -509,14 +539,14 @@ pub(crate) async fn code_device(state: &AppState, device_id: &str) -> Result<Dev
 }
 
 /// `POST /api/app/v1/app-code/login/start`: unlocking, step 1 (not signed: the device key is sealed under the
-/// code). Counts as a wrong code until step 2 succeeds.
+/// code, but it names the device's unlock token). Counts as a wrong code until step 2 succeeds.
 pub async fn code_login_start(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let b: CodeLogin = parse(&headers, &body)?;
-    let device = code_device(&state, &b.device_id).await?;
+    let device = code_login_device(&state, &b).await?;
     let (response, remaining) =
         noegle_core::appcode::login_start(state.ctx(None), &mut rand::rngs::OsRng, &state.opaque, &device, &b.message)
             .await?;
@@ -530,10 +560,16 @@ pub async fn code_login_finish(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let b: CodeLogin = parse(&headers, &body)?;
-    let device = code_device(&state, &b.device_id).await?;
-    let (token, secs) =
-        noegle_core::appcode::login_finish(state.ctx(None), &mut rand::rngs::OsRng, &device, &b.message).await?;
-    Ok(Json(json!({ "app_session": token, "expires_in": secs })).into_response())
+    let device = code_login_device(&state, &b).await?;
+    let ctx = state.ctx(None);
+    let (token, secs) = noegle_core::appcode::login_finish(ctx, &mut rand::rngs::OsRng, &device, &b.message).await?;
+    let mut answer = json!({ "app_session": token, "expires_in": secs });
+    // A device set up before unlock tokens gets its own now.
+    if noegle_core::appcode::needs_unlock_token(ctx, &device).await? {
+        answer["unlock_token"] =
+            json!(noegle_core::appcode::issue_unlock_token(ctx, &mut rand::rngs::OsRng, &device).await?);
+    }
+    Ok(Json(answer).into_response())
 }
 
 /// `DELETE /api/app/v1/app-code/session`: the app locked; its session ends.
@@ -555,7 +591,8 @@ struct Forgot {
 
 /// `POST /api/app/v1/app-code/forgot` ("Glemt kode", R-APP8): user ID + password (the ticket) and a key-card
 /// key for this device's user; the device gets a new key (the old one was sealed under the forgotten code)
-/// and a reset token for one new code. The device stays activated.
+/// and a reset token for one new code. The device stays activated but approves nothing until the activation
+/// wait is over (`ready_at`); the user's other devices are told and may cancel it.
 pub async fn forgot_code(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -574,10 +611,14 @@ pub async fn forgot_code(
     let source = peer.ip().to_string();
     let ctx = state.ctx(Some(&source));
     login::check_key(ctx, &mut rand::rngs::OsRng, &state.pepper, &ticket.sub, &ticket.challenge, &b.key).await?;
-    state.store.set_device_public_key(&device.device_id, &public_key).await?;
-    state.store.reset_code_failures(&device.device_id).await?;
-    let token = noegle_core::appcode::issue_reset(ctx, &mut rand::rngs::OsRng, &device).await?;
-    Ok(Json(json!({ "reset_token": token, "expires_in": 300 })).into_response())
+    let wait = state.config.activation_wait_secs;
+    let token = noegle_core::appcode::reset_code(ctx, &mut rand::rngs::OsRng, &device, &public_key, wait)
+        .await?
+        .ok_or_else(|| ApiError::from(DeviceAuthError::UnknownDevice))?;
+    // The user's other devices hear of it and may cancel it.
+    state.notify(&device.sub, crate::push::PushEvent::PendingActivation);
+    let answer = json!({ "reset_token": token, "expires_in": 300, "ready_at": ctx.now.plus(wait), "now": ctx.now });
+    Ok(Json(answer).into_response())
 }
 
 /// `GET /api/app/v1/requests` (signed, active): the user's pending requests, with the service, the action and
@@ -593,6 +634,9 @@ pub async fn pending_requests(
     let me = signed(&state, &method, &uri, &headers, &body, &[DeviceStatus::Active]).await?;
     unlocked(&state, &headers, &me).await?;
     let now = state.now();
+    if me.cooling_off(now) {
+        return Err(noegle_core::request::RequestError::CoolingOff { until: me.ready_at }.into());
+    }
     let show = state.config.match_policy() == noegle_core::request::MatchPolicy::Show;
     let requests: Vec<Value> = state
         .store

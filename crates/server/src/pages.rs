@@ -8,7 +8,6 @@ use askama::Template;
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use noegle_core::device::DeviceStatus;
 use noegle_core::keycard::{self, CardStatus, REISSUE_BELOW};
 use noegle_core::login::{self, LoginError};
 use noegle_core::oidc::{PendingAuthorization, amr_app, amr_keycard};
@@ -360,7 +359,9 @@ pub async fn password(
         Err(e) => return Err(login_error(e)),
     };
     metrics::counter!("noegle_login_steps_total", "step" => "password", "result" => "accepted").increment(1);
-    let has_app = state.store.devices_of(&user.sub).await?.iter().any(|d| d.status == DeviceStatus::Active);
+    // Only a device that can approve now is offered (not one cooling off after "Glemt kode").
+    let now = state.now();
+    let has_app = state.store.devices_of(&user.sub).await?.iter().any(|d| d.can_approve(now));
     if has_app {
         return advance(&state, loaded, Step::Choose { sub: user.sub, user_id: user.user_id.to_string() }).await;
     }

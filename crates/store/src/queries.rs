@@ -23,6 +23,20 @@ macro_rules! impl_store {
 
         type DbRow = <$db as sqlx::Database>::Row;
 
+        /// Appends `e` to the audit log through `ex` (the writer, or a transaction the event commits with).
+        async fn insert_audit<'c, E: sqlx::Executor<'c, Database = $db>>(ex: E, e: &AuditEvent) -> StoreResult<()> {
+            sqlx::query("INSERT INTO audit_log (at, kind, user_id, source, detail) VALUES ($1, $2, $3, $4, $5)")
+                .bind(e.at.0)
+                .bind(e.kind.as_str())
+                .bind(&e.user)
+                .bind(&e.source)
+                .bind(e.detail.to_string())
+                .execute(ex)
+                .await
+                .map_err(crate::backend)?;
+            Ok(())
+        }
+
         const USER_COLUMNS: &str =
             "sub, user_id, display_name, password_hash, blocked, failed_attempts, last_failure_at, created_at";
         const CARD_COLUMNS: &str = "c.serial, c.sub, c.status, c.issued_at, \
@@ -332,15 +346,7 @@ macro_rules! impl_store {
                     // Dropping the transaction rolls it back: nothing changed.
                     return Ok(false);
                 }
-                sqlx::query("INSERT INTO audit_log (at, kind, user_id, source, detail) VALUES ($1, $2, $3, $4, $5)")
-                    .bind(e.at.0)
-                    .bind(e.kind.as_str())
-                    .bind(&e.user)
-                    .bind(&e.source)
-                    .bind(e.detail.to_string())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(crate::backend)?;
+                insert_audit(&mut *tx, e).await?;
                 tx.commit().await.map_err(crate::backend)?;
                 Ok(true)
             }
@@ -547,16 +553,7 @@ macro_rules! impl_store {
         #[async_trait]
         impl AuditStore for $store {
             async fn append_audit(&self, e: &AuditEvent) -> StoreResult<()> {
-                sqlx::query("INSERT INTO audit_log (at, kind, user_id, source, detail) VALUES ($1, $2, $3, $4, $5)")
-                    .bind(e.at.0)
-                    .bind(e.kind.as_str())
-                    .bind(&e.user)
-                    .bind(&e.source)
-                    .bind(e.detail.to_string())
-                    .execute(&self.writer)
-                    .await
-                    .map_err(crate::backend)?;
-                Ok(())
+                insert_audit(&self.writer, e).await
             }
 
             async fn audit(&self, user: Option<&str>, limit: i64) -> StoreResult<Vec<AuditRecord>> {
@@ -660,14 +657,30 @@ macro_rules! impl_store {
                 Ok(r.rows_affected() == 1)
             }
 
-            async fn set_device_public_key(&self, device_id: &str, public_key: &[u8]) -> StoreResult<()> {
-                sqlx::query("UPDATE devices SET public_key = $2 WHERE device_id = $1")
-                    .bind(device_id)
-                    .bind(public_key)
-                    .execute(&self.writer)
-                    .await
-                    .map_err(crate::backend)?;
-                Ok(())
+            async fn reset_device_key(
+                &self,
+                device_id: &str,
+                public_key: &[u8],
+                ready_at: UnixTime,
+                e: &AuditEvent,
+            ) -> StoreResult<bool> {
+                let mut tx = self.begin().await?;
+                let r = sqlx::query(
+                    "UPDATE devices SET public_key = $2, ready_at = $3, code_failures = 0 \
+                     WHERE device_id = $1 AND status = 'active'",
+                )
+                .bind(device_id)
+                .bind(public_key)
+                .bind(ready_at.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(crate::backend)?;
+                if r.rows_affected() != 1 {
+                    return Ok(false);
+                }
+                insert_audit(&mut *tx, e).await?;
+                tx.commit().await.map_err(crate::backend)?;
+                Ok(true)
             }
 
             async fn set_attachment(&self, device_id: &str, kind: &str, value: Option<&str>) -> StoreResult<()> {

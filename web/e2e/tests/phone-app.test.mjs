@@ -1,7 +1,7 @@
 // The phone key app at /app/ in Chromium on a 390×844 phone screen, against a server on a settable clock:
 // activation with the hour's wait, a Demo Bank log-in approved by dragging the slider, a wrong match code,
-// reject, the 5-minute lock, change code, forgot code, fingerprint unlock, the X-3 notice, help, settings and
-// deregistration. Every screen is saved as web/e2e/out/app-*.png.
+// reject, the 5-minute lock, change code, forgot code (and the hour it then waits), fingerprint unlock, the
+// X-3 notice, help, settings and deregistration. Every screen is saved as web/e2e/out/app-*.png.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -401,8 +401,14 @@ test('5 wrong codes block the app; "Glemt kode" (user ID, password, a key) gives
   CODE = '4093';
   await app.getByRole('button', { name: 'OK' }).click();
   await heading().filter({ hasText: 'Klar til opdateringer' }).waitFor();
-  // The new device key signs: a request still reaches the app and can be approved.
-  await server.advance(120);
+  // A reset app waits the activation hour before it approves (someone with the password and a key could
+  // have done this); meanwhile the log-in box asks for the key card.
+  await app.getByText(/For din sikkerhed kan nøgleappen først godkende igen kl\. \d/).waitFor();
+  await shot('21b-cooling-off');
+  await server.advance(3600);
+  await closeAndReopen();
+  await unlock();
+  // The new device key signs: a request reaches the app and can be approved.
   const bank = await bankLogin();
   await heading().filter({ hasText: 'Anmodning' }).waitFor({ timeout: 10000 });
   assert.equal(await approveWithKeyboard(bank), 'pwd swk mfa pin');

@@ -190,7 +190,10 @@ async fn five_wrong_codes_block_and_forgot_code_unblocks_then_change_code() {
     let forgot: Vec<&str> = ["forgot-code"].iter().copied().chain(activate).collect();
     let (ok, out, err) = app(&dir, &forgot, &format!("{pw}5820\n")).await;
     assert!(ok, "{err}");
-    assert!(out.contains("nulstillet"), "{out}");
+    assert!(out.contains("nulstillet") && out.contains("in 60 minutes"), "{out}");
+    let (ok, _, err) = app(&dir, &["requests", "--code-stdin"], "5820\n").await;
+    assert!(!ok && err.contains("can approve again when the wait"), "it unlocks, but waits the hour: {err}");
+    server.clock.advance(3600);
     let (ok, _, err) = app(&dir, &["requests", "--code-stdin"], "5820\n").await;
     assert!(ok, "the device stays activated with its new code: {err}");
     let device = server.state.store.devices_of(&server.user_with_sub_of("bob").await).await.unwrap().remove(0);

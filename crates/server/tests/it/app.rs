@@ -21,6 +21,8 @@ pub struct App {
     http: reqwest::Client,
     /// The app session once unlocked with the code.
     pub session: Option<String>,
+    /// The token the server gave with the code; unlocking names it.
+    pub unlock_token: Option<String>,
 }
 
 impl App {
@@ -32,7 +34,14 @@ impl App {
                 break k;
             }
         };
-        App { key, device_id: String::new(), base: server.url.clone(), http: reqwest::Client::new(), session: None }
+        App {
+            key,
+            device_id: String::new(),
+            base: server.url.clone(),
+            http: reqwest::Client::new(),
+            session: None,
+            unlock_token: None,
+        }
     }
 
     pub fn public_key(&self) -> String {
@@ -127,7 +136,12 @@ impl App {
     }
 
     /// Registers the app code (OPAQUE) as the app does right after activation.
-    pub async fn set_code(&self, server: &TestServer, code: &str) {
+    pub async fn set_code(&mut self, server: &TestServer, code: &str) {
+        self.set_code_with(server, code, None).await;
+    }
+
+    /// Registers the app code, with a reset token after "Glemt kode"; keeps the unlock token it answers.
+    pub async fn set_code_with(&mut self, server: &TestServer, code: &str, reset_token: Option<&str>) {
         use noegle_client::appcode;
         let (request, registering) = appcode::register_start(code).unwrap();
         let (s, b) = self
@@ -135,28 +149,30 @@ impl App {
             .await;
         assert_eq!(s, 200, "{b}");
         let (upload, _) = appcode::register_finish(registering, code, b["message"].as_str().unwrap()).unwrap();
-        let (s, b) = self
-            .signed(server, "POST", "/api/app/v1/app-code/register/finish", Some(json!({ "message": upload })))
-            .await;
+        let body = json!({ "message": upload, "reset_token": reset_token });
+        let (s, b) = self.signed(server, "POST", "/api/app/v1/app-code/register/finish", Some(body)).await;
         assert_eq!(s, 200, "{b}");
+        self.unlock_token = Some(b["unlock_token"].as_str().expect("an unlock token with the code").to_string());
+    }
+
+    /// A login start naming this device and its unlock token, as the app sends it.
+    pub fn login_start_body(&self, request: &str) -> Value {
+        json!({ "device_id": self.device_id, "message": request, "unlock_token": self.unlock_token })
     }
 
     /// Unlocks with `code`; answers the status of the last step (200 when unlocked).
     pub async fn unlock(&mut self, code: &str) -> u16 {
         use noegle_client::appcode;
         let (request, logging_in) = appcode::login_start(code).unwrap();
-        let (s, b) = self
-            .post("/api/app/v1/app-code/login/start", json!({ "device_id": self.device_id, "message": request }))
-            .await;
+        let (s, b) = self.post("/api/app/v1/app-code/login/start", self.login_start_body(&request)).await;
         if s != 200 {
             return s;
         }
         let Ok((fin, _)) = appcode::login_finish(logging_in, code, b["message"].as_str().unwrap()) else {
             return 401;
         };
-        let (s, b) = self
-            .post("/api/app/v1/app-code/login/finish", json!({ "device_id": self.device_id, "message": fin }))
-            .await;
+        let body = json!({ "device_id": self.device_id, "message": fin, "unlock_token": self.unlock_token });
+        let (s, b) = self.post("/api/app/v1/app-code/login/finish", body).await;
         self.session = b["app_session"].as_str().map(str::to_string);
         s
     }

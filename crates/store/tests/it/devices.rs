@@ -195,3 +195,35 @@ async fn attachments_are_set_replaced_removed_and_listed_for_active_devices_only
     })
     .await;
 }
+
+/// Issue 9, finding 9: "Glemt kode" changes an active device's key, clears its wrong codes and sets it
+/// cooling off, with its audit event in the same transaction; a device that is not active is left alone.
+#[tokio::test]
+async fn a_code_reset_changes_key_count_and_wait_together_with_its_audit_event() {
+    both(|store| async move {
+        let s = store.as_ref();
+        let a = alice(s).await;
+        let (active, pending) = (device(&a.sub, 1), device(&a.sub, 2));
+        s.insert_device(&active).await.unwrap();
+        s.insert_device(&pending).await.unwrap();
+        s.activate_device(&active.device_id, UnixTime(5), MAX_ACTIVE_DEVICES).await.unwrap();
+        s.add_code_failure(&active.device_id).await.unwrap();
+        let c = ctx(s, 2000);
+        let new_key = vec![9u8; 65];
+        let reset = noegle_core::appcode::reset_code(c, &mut rand::rngs::OsRng, &active, &new_key, 3600).await.unwrap();
+        assert!(reset.is_some(), "a proof for one new code");
+        let after = s.device(&active.device_id).await.unwrap().unwrap();
+        assert_eq!((&after.public_key, after.ready_at), (&new_key, UnixTime(5600)));
+        assert!(after.cooling_off(UnixTime(5599)) && !after.cooling_off(UnixTime(5600)));
+        assert_eq!(s.code_failures(&active.device_id).await.unwrap(), 0);
+        let audit = s.audit(Some("alice"), 50).await.unwrap();
+        assert_eq!(audit.iter().filter(|e| e.kind == "app_code_reset").count(), 1);
+
+        let r = noegle_core::appcode::reset_code(c, &mut rand::rngs::OsRng, &pending, &new_key, 3600).await.unwrap();
+        assert!(r.is_none(), "a pending device is not reset");
+        let untouched = s.device(&pending.device_id).await.unwrap().unwrap();
+        assert_eq!((untouched.public_key, untouched.ready_at), (pending.public_key.clone(), pending.ready_at));
+        assert_eq!(s.audit(Some("alice"), 50).await.unwrap().iter().filter(|e| e.kind == "app_code_reset").count(), 1);
+    })
+    .await;
+}

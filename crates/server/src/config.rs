@@ -104,14 +104,24 @@ pub struct ConfigError(pub String);
 impl Config {
     /// Reads the file at `path` (if any), then applies `NOEGLE_*` variables from `env`, then validates.
     pub fn load(path: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let mut config = match path {
+        match path {
             Some(p) => {
                 let text =
                     std::fs::read_to_string(p).map_err(|e| ConfigError(format!("cannot read {}: {e}", p.display())))?;
-                toml::from_str(&text).map_err(|e| ConfigError(format!("{}: {e}", p.display())))?
+                let config = toml::from_str(&text).map_err(|e| ConfigError(format!("{}: {e}", p.display())))?;
+                Config::with_env(config, env)
             }
-            None => Config::default(),
-        };
+            None => Config::with_env(Config::default(), env),
+        }
+    }
+
+    /// Reads `text` (TOML, as in `noegle.example.toml`), then applies `NOEGLE_*` variables from `env`, then
+    /// validates.
+    pub fn parse(text: &str, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        Config::with_env(toml::from_str(text).map_err(|e| ConfigError(e.to_string()))?, env)
+    }
+
+    fn with_env(mut config: Config, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         if let Some(v) = env("NOEGLE_DATA_DIR") {
             config.data_dir = v.into();
         }

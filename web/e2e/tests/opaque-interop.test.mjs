@@ -48,9 +48,10 @@ test('the browser unlocks a device whose code the Rust key app registered', asyn
   assert.equal(noegleapp(dir, ['activate', 'start', '--server', demo.base, ...login], 'demo-adgangskode\n').status, 0);
   const done = noegleapp(dir, ['activate', 'complete', ...login], `demo-adgangskode\n${CODE}\n`);
   assert.equal(done.status, 0, done.stderr);
-  const deviceId = JSON.parse(readFileSync(join(dir, 'device.json'), 'utf8')).device_id;
+  // The device id and the unlock token every unlock of the device names.
+  const { device_id: deviceId, unlock_token: unlockToken } = JSON.parse(readFileSync(join(dir, 'device.json'), 'utf8'));
 
-  const result = await page.evaluate(async ({ deviceId, code }) => {
+  const result = await page.evaluate(async ({ deviceId, unlockToken, code }) => {
     const { client } = window.opaque;
     const post = async (path, body) => {
       const r = await fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -58,20 +59,20 @@ test('the browser unlocks a device whose code the Rust key app registered', asyn
     };
     const attempt = async (password) => {
       const { clientLoginState, startLoginRequest } = client.startLogin({ password });
-      const start = await post('/api/app/v1/app-code/login/start', { device_id: deviceId, message: startLoginRequest });
+      const start = await post('/api/app/v1/app-code/login/start', { device_id: deviceId, message: startLoginRequest, unlock_token: unlockToken });
       const finished = client.finishLogin({ clientLoginState, loginResponse: start.body.message, password });
       if (!finished) return { opened: false };
-      const finish = await post('/api/app/v1/app-code/login/finish', { device_id: deviceId, message: finished.finishLoginRequest });
+      const finish = await post('/api/app/v1/app-code/login/finish', { device_id: deviceId, message: finished.finishLoginRequest, unlock_token: unlockToken });
       return { opened: true, status: finish.status, session: typeof finish.body.app_session === 'string' };
     };
     return { wrong: await attempt('0000'), right: await attempt(code) };
-  }, { deviceId, code: CODE });
+  }, { deviceId, unlockToken, code: CODE });
   assert.deepEqual(result, { wrong: { opened: false }, right: { opened: true, status: 200, session: true } });
 });
 
 test('the Rust key app unlocks a device whose code the browser registered', async () => {
   const card = JSON.parse(readFileSync(join(demo.dataDir, 'demo-keycard.json'), 'utf8'));
-  const deviceId = await page.evaluate(async ({ card, code }) => {
+  const { deviceId, unlockToken } = await page.evaluate(async ({ card, code }) => {
     const s = window.signing;
     const { client } = window.opaque;
     const json = (r) => r.json();
@@ -99,16 +100,16 @@ test('the Rust key app unlocks a device whose code the browser registered', asyn
     const { registrationRecord } = client.finishRegistration({ clientRegistrationState, registrationResponse: response.message, password: code });
     const set = await signed('POST', '/api/app/v1/app-code/register/finish', { message: registrationRecord });
     if (!set.code_set) throw new Error(JSON.stringify(set));
-    return window.deviceId;
+    return { deviceId: window.deviceId, unlockToken: set.unlock_token };
   }, { card, code: CODE });
 
-  // A Rust key app that knows only the device id: its OPAQUE login against the browser's record decides
+  // A Rust key app that knows only the device id and its unlock token: its OPAQUE login against the browser's record decides
   // whether the server opens a session; the device key it then tries to open is not the browser's, so
   // "cannot be opened" means the code check itself succeeded, and "wrong code" that it failed.
   const dir = mkdtempSync(join(tmpdir(), 'noegle-opaque-rust-'));
   mkdirSync(join(dir, 'app'));
   writeFileSync(join(dir, 'app', 'device.json'), JSON.stringify({
-    server: demo.base, device_id: deviceId, serial: null, status: 'active', ready_at: null, private_key: null,
+    server: demo.base, device_id: deviceId, serial: null, status: 'active', ready_at: null, private_key: null, unlock_token: unlockToken,
     sealed_key: { nonce: 'AAAAAAAAAAAAAAAA', ciphertext: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' },
   }));
   const wrong = noegleapp(join(dir, 'app'), ['requests', '--code-stdin'], '0000\n');

@@ -42,8 +42,9 @@ pub struct Config {
     /// Who push services may contact about this server's Web Push (VAPID `sub`): `mailto:` or `https:`.
     /// `NOEGLE_WEB_PUSH_CONTACT`.
     pub web_push_contact: String,
-    /// Accept `http://` and local (IP address, localhost) push endpoints — only for testing against a local
-    /// endpoint; real push services use https and domain names. `NOEGLE_WEB_PUSH_ALLOW_HTTP`.
+    /// Accept `http://` and local (IP address, localhost) push endpoints and names resolving to internal
+    /// addresses — only for testing against a local endpoint; real push services use https, domain names and
+    /// public addresses. `NOEGLE_WEB_PUSH_ALLOW_HTTP`.
     pub web_push_allow_http: bool,
     /// Threads that check passwords (each holds 19 MiB of Argon2 memory); 0 means one per CPU core.
     /// `NOEGLE_PASSWORD_WORKERS`.

@@ -224,18 +224,31 @@ pub async fn issue_unlock_token(ctx: Ctx<'_>, rng: &mut dyn SecureRng, device: &
     Ok(token)
 }
 
-/// Whether `presented` lets a login of `device` start: it must be the device's unlock token. A device set up
-/// before unlock tokens has none until its next successful login ([`needs_unlock_token`]) and needs none.
-pub async fn may_unlock(ctx: Ctx<'_>, device: &Device, presented: Option<&str>) -> Result<bool, StoreError> {
-    Ok(match ctx.store.attachment(&device.device_id, UNLOCK).await? {
-        None => true,
-        Some(digest) => presented.is_some_and(|t| constant_time_eq(token_digest(t).as_bytes(), digest.as_bytes())),
-    })
+/// What a login's unlock token says for its device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnlockToken {
+    /// It is the device's token.
+    Shown,
+    /// The device was set up before unlock tokens and has none yet: none is needed, and its next successful
+    /// login gives it one.
+    NoneYet,
+    /// It is missing or not the device's: the login must not go on (nothing is counted).
+    Refused,
 }
 
-/// Whether `device` has no unlock token yet (set up before them): its next successful login gives it one.
-pub async fn needs_unlock_token(ctx: Ctx<'_>, device: &Device) -> Result<bool, StoreError> {
-    Ok(ctx.store.attachment(&device.device_id, UNLOCK).await?.is_none())
+/// Checks `presented` against `device`'s unlock token (constant time, on digests).
+pub async fn check_unlock_token(
+    ctx: Ctx<'_>,
+    device: &Device,
+    presented: Option<&str>,
+) -> Result<UnlockToken, StoreError> {
+    Ok(match ctx.store.attachment(&device.device_id, UNLOCK).await? {
+        None => UnlockToken::NoneYet,
+        Some(digest) if presented.is_some_and(|t| constant_time_eq(token_digest(t).as_bytes(), digest.as_bytes())) => {
+            UnlockToken::Shown
+        }
+        Some(_) => UnlockToken::Refused,
+    })
 }
 
 /// "Glemt kode" (R-APP8) once the caller has checked user ID, password and a key-card key for the device's

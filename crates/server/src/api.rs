@@ -9,6 +9,7 @@ use axum::extract::{ConnectInfo, OriginalUri, Path, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Json, Response};
 use noegle_core::activation::{self, ActivationError, NewDevice};
+use noegle_core::appcode::UnlockToken;
 use noegle_core::device::{self, Device, DeviceAuthError, DeviceStatus};
 use noegle_core::login::{self, Challenge, LoginError};
 use noegle_core::secret::{random_token, token_digest};
@@ -519,14 +520,14 @@ struct CodeLogin {
     unlock_token: Option<String>,
 }
 
-/// The active device a code login names, if the caller shows its unlock token; otherwise answered as an
-/// unknown device (nothing is counted against it).
-async fn code_login_device(state: &AppState, b: &CodeLogin) -> Result<Device, ApiError> {
+/// The active device a code login names, if the caller shows its unlock token (with what the token said);
+/// otherwise answered as an unknown device (nothing is counted against it).
+async fn code_login_device(state: &AppState, b: &CodeLogin) -> Result<(Device, UnlockToken), ApiError> {
     let device = code_device(state, &b.device_id).await?;
-    if !noegle_core::appcode::may_unlock(state.ctx(None), &device, b.unlock_token.as_deref()).await? {
-        return Err(DeviceAuthError::UnknownDevice.into());
+    match noegle_core::appcode::check_unlock_token(state.ctx(None), &device, b.unlock_token.as_deref()).await? {
+        UnlockToken::Refused => Err(DeviceAuthError::UnknownDevice.into()),
+        token => Ok((device, token)),
     }
-    Ok(device)
 }
 
 pub(crate) async fn code_device(state: &AppState, device_id: &str) -> Result<Device, ApiError> {
@@ -546,7 +547,7 @@ pub async fn code_login_start(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let b: CodeLogin = parse(&headers, &body)?;
-    let device = code_login_device(&state, &b).await?;
+    let (device, _) = code_login_device(&state, &b).await?;
     let (response, remaining) =
         noegle_core::appcode::login_start(state.ctx(None), &mut rand::rngs::OsRng, &state.opaque, &device, &b.message)
             .await?;
@@ -560,12 +561,12 @@ pub async fn code_login_finish(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let b: CodeLogin = parse(&headers, &body)?;
-    let device = code_login_device(&state, &b).await?;
+    let (device, unlock_token) = code_login_device(&state, &b).await?;
     let ctx = state.ctx(None);
     let (token, secs) = noegle_core::appcode::login_finish(ctx, &mut rand::rngs::OsRng, &device, &b.message).await?;
     let mut answer = json!({ "app_session": token, "expires_in": secs });
     // A device set up before unlock tokens gets its own now.
-    if noegle_core::appcode::needs_unlock_token(ctx, &device).await? {
+    if unlock_token == UnlockToken::NoneYet {
         answer["unlock_token"] =
             json!(noegle_core::appcode::issue_unlock_token(ctx, &mut rand::rngs::OsRng, &device).await?);
     }

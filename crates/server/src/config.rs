@@ -102,6 +102,22 @@ impl Default for Config {
 #[error("configuration: {0}")]
 pub struct ConfigError(pub String);
 
+/// Sets `target` from the variable `name` of `env` when it is there; a value that does not parse is an error
+/// naming the variable.
+fn parsed<T: std::str::FromStr>(
+    env: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    target: &mut T,
+) -> Result<(), ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    if let Some(v) = env(name) {
+        *target = v.parse().map_err(|e| ConfigError(format!("{name}={v}: {e}")))?;
+    }
+    Ok(())
+}
+
 impl Config {
     /// Reads the file at `path` (if any), then applies `NOEGLE_*` variables from `env`, then validates.
     pub fn load(path: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
@@ -129,32 +145,20 @@ impl Config {
         if let Some(v) = env("NOEGLE_DATABASE") {
             config.database = v;
         }
-        if let Some(v) = env("NOEGLE_BIND") {
-            config.bind = v.parse().map_err(|e| ConfigError(format!("NOEGLE_BIND={v}: {e}")))?;
-        }
+        parsed(&env, "NOEGLE_BIND", &mut config.bind)?;
         if let Some(v) = env("NOEGLE_PUBLIC_URL") {
             config.public_url = v;
         }
         if let Some(v) = env("NOEGLE_DEFAULT_LANGUAGE") {
             config.default_language = v;
         }
-        if let Some(v) = env("NOEGLE_SESSION_MINUTES") {
-            config.session_minutes = v.parse().map_err(|e| ConfigError(format!("NOEGLE_SESSION_MINUTES={v}: {e}")))?;
-        }
-        if let Some(v) = env("NOEGLE_MAX_BODY_BYTES") {
-            config.max_body_bytes = v.parse().map_err(|e| ConfigError(format!("NOEGLE_MAX_BODY_BYTES={v}: {e}")))?;
-        }
+        parsed(&env, "NOEGLE_SESSION_MINUTES", &mut config.session_minutes)?;
+        parsed(&env, "NOEGLE_MAX_BODY_BYTES", &mut config.max_body_bytes)?;
         if let Some(v) = env("NOEGLE_LOG") {
             config.log = v;
         }
-        if let Some(v) = env("NOEGLE_ACTIVATION_WAIT_SECS") {
-            config.activation_wait_secs =
-                v.parse().map_err(|e| ConfigError(format!("NOEGLE_ACTIVATION_WAIT_SECS={v}: {e}")))?;
-        }
-        if let Some(v) = env("NOEGLE_ACTIVATION_MAX_DAYS") {
-            config.activation_max_days =
-                v.parse().map_err(|e| ConfigError(format!("NOEGLE_ACTIVATION_MAX_DAYS={v}: {e}")))?;
-        }
+        parsed(&env, "NOEGLE_ACTIVATION_WAIT_SECS", &mut config.activation_wait_secs)?;
+        parsed(&env, "NOEGLE_ACTIVATION_MAX_DAYS", &mut config.activation_max_days)?;
         if let Some(v) = env("NOEGLE_MIN_IOS") {
             config.min_ios = v;
         }
@@ -164,43 +168,18 @@ impl Config {
         if let Some(v) = env("NOEGLE_MATCH_CODE") {
             config.match_code = v;
         }
-        if let Some(v) = env("NOEGLE_GUESSES_PER_MINUTE") {
-            config.guesses_per_minute =
-                v.parse().map_err(|e| ConfigError(format!("NOEGLE_GUESSES_PER_MINUTE={v}: {e}")))?;
-        }
+        parsed(&env, "NOEGLE_GUESSES_PER_MINUTE", &mut config.guesses_per_minute)?;
         if let Some(v) = env("NOEGLE_WEB_PUSH_CONTACT") {
             config.web_push_contact = v;
         }
-        if let Some(v) = env("NOEGLE_WEB_PUSH_ALLOW_HTTP") {
-            config.web_push_allow_http =
-                v.parse().map_err(|e| ConfigError(format!("NOEGLE_WEB_PUSH_ALLOW_HTTP={v}: {e}")))?;
-        }
-        if let Some(v) = env("NOEGLE_PASSWORD_WORKERS") {
-            config.password_workers =
-                v.parse().map_err(|e| ConfigError(format!("NOEGLE_PASSWORD_WORKERS={v}: {e}")))?;
-        }
-        if let Some(v) = env("NOEGLE_PASSWORD_QUEUE") {
-            config.password_queue = v.parse().map_err(|e| ConfigError(format!("NOEGLE_PASSWORD_QUEUE={v}: {e}")))?;
-        }
-        if let Some(v) = env("NOEGLE_PASSWORD_WAIT_MS") {
-            config.password_wait_ms =
-                v.parse().map_err(|e| ConfigError(format!("NOEGLE_PASSWORD_WAIT_MS={v}: {e}")))?;
-        }
-        if let Some(v) = env("NOEGLE_HEADER_TIMEOUT_SECS") {
-            config.header_timeout_secs =
-                v.parse().map_err(|e| ConfigError(format!("NOEGLE_HEADER_TIMEOUT_SECS={v}: {e}")))?;
-        }
-        if let Some(v) = env("NOEGLE_MAX_CONNECTIONS") {
-            config.max_connections = v.parse().map_err(|e| ConfigError(format!("NOEGLE_MAX_CONNECTIONS={v}: {e}")))?;
-        }
-        if let Some(v) = env("NOEGLE_MAX_LIVE_CONNECTIONS") {
-            config.max_live_connections =
-                v.parse().map_err(|e| ConfigError(format!("NOEGLE_MAX_LIVE_CONNECTIONS={v}: {e}")))?;
-        }
-        if let Some(v) = env("NOEGLE_MAX_CONNECTIONS_PER_ADDRESS") {
-            config.max_connections_per_address =
-                v.parse().map_err(|e| ConfigError(format!("NOEGLE_MAX_CONNECTIONS_PER_ADDRESS={v}: {e}")))?;
-        }
+        parsed(&env, "NOEGLE_WEB_PUSH_ALLOW_HTTP", &mut config.web_push_allow_http)?;
+        parsed(&env, "NOEGLE_PASSWORD_WORKERS", &mut config.password_workers)?;
+        parsed(&env, "NOEGLE_PASSWORD_QUEUE", &mut config.password_queue)?;
+        parsed(&env, "NOEGLE_PASSWORD_WAIT_MS", &mut config.password_wait_ms)?;
+        parsed(&env, "NOEGLE_HEADER_TIMEOUT_SECS", &mut config.header_timeout_secs)?;
+        parsed(&env, "NOEGLE_MAX_CONNECTIONS", &mut config.max_connections)?;
+        parsed(&env, "NOEGLE_MAX_LIVE_CONNECTIONS", &mut config.max_live_connections)?;
+        parsed(&env, "NOEGLE_MAX_CONNECTIONS_PER_ADDRESS", &mut config.max_connections_per_address)?;
         config.validate()?;
         Ok(config)
     }

@@ -37,6 +37,21 @@ macro_rules! impl_store {
             Ok(())
         }
 
+        /// Commits `tx` together with the audit event `e` recording its change, when that change touched
+        /// exactly one row (`rows`); otherwise drops it, which rolls it back: nothing changed. Answers which.
+        async fn commit_audited(
+            mut tx: sqlx::Transaction<'static, $db>,
+            rows: u64,
+            e: &AuditEvent,
+        ) -> StoreResult<bool> {
+            if rows != 1 {
+                return Ok(false);
+            }
+            insert_audit(&mut *tx, e).await?;
+            tx.commit().await.map_err(crate::backend)?;
+            Ok(true)
+        }
+
         const USER_COLUMNS: &str =
             "sub, user_id, display_name, password_hash, blocked, failed_attempts, last_failure_at, created_at";
         const CARD_COLUMNS: &str = "c.serial, c.sub, c.status, c.issued_at, \
@@ -342,13 +357,7 @@ macro_rules! impl_store {
                 .execute(&mut *tx)
                 .await
                 .map_err(crate::backend)?;
-                if r.rows_affected() != 1 {
-                    // Dropping the transaction rolls it back: nothing changed.
-                    return Ok(false);
-                }
-                insert_audit(&mut *tx, e).await?;
-                tx.commit().await.map_err(crate::backend)?;
-                Ok(true)
+                commit_audited(tx, r.rows_affected(), e).await
             }
 
             async fn set_card_status(&self, serial: &str, from: CardStatus, to: CardStatus) -> StoreResult<bool> {
@@ -675,12 +684,7 @@ macro_rules! impl_store {
                 .execute(&mut *tx)
                 .await
                 .map_err(crate::backend)?;
-                if r.rows_affected() != 1 {
-                    return Ok(false);
-                }
-                insert_audit(&mut *tx, e).await?;
-                tx.commit().await.map_err(crate::backend)?;
-                Ok(true)
+                commit_audited(tx, r.rows_affected(), e).await
             }
 
             async fn set_attachment(&self, device_id: &str, kind: &str, value: Option<&str>) -> StoreResult<()> {

@@ -82,8 +82,8 @@ fn check_vapid(headers: &HeaderMap) -> (String, Value) {
     (key, serde_json::from_slice(&B64.decode(claims).unwrap()).unwrap())
 }
 
-/// A push endpoint on a real socket: every message's headers and body go to the channel.
-async fn endpoint() -> (String, mpsc::UnboundedReceiver<(HeaderMap, Vec<u8>)>) {
+/// A push service's routes: every message's headers and body go to the channel it answers.
+fn push_service() -> (axum::Router, mpsc::UnboundedReceiver<(HeaderMap, Vec<u8>)>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let app = axum::Router::new().route(
         "/push/{id}",
@@ -95,6 +95,12 @@ async fn endpoint() -> (String, mpsc::UnboundedReceiver<(HeaderMap, Vec<u8>)>) {
             }
         }),
     );
+    (app, rx)
+}
+
+/// A push endpoint on a real socket: every message's headers and body go to the channel.
+async fn endpoint() -> (String, mpsc::UnboundedReceiver<(HeaderMap, Vec<u8>)>) {
+    let (app, rx) = push_service();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://127.0.0.1:{}/push/abc", listener.local_addr().unwrap().port());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -211,17 +217,7 @@ async fn tls_endpoint() -> (
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
 
-    let (tx, rx) = mpsc::unbounded_channel();
-    let app = axum::Router::new().route(
-        "/push/{id}",
-        axum::routing::post(move |headers: HeaderMap, body: axum::body::Bytes| {
-            let tx = tx.clone();
-            async move {
-                let _ = tx.send((headers, body.to_vec()));
-                axum::http::StatusCode::CREATED
-            }
-        }),
-    );
+    let (app, rx) = push_service();
     let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();

@@ -8,9 +8,9 @@ use std::sync::Arc;
 
 use anyhow::anyhow;
 use futures::StreamExt;
+use noegle_core::Ctx;
 use noegle_core::device::{Device, DeviceStatus, new_ids};
 use noegle_core::keycard::{self, CardStatus, ClearCard, KeyCard, KeyPepper};
-use noegle_core::login::Ctx;
 use noegle_core::secret::random_token;
 use noegle_core::user::{User, UserId};
 use noegle_core::{Clock, Store, accounts, password};

@@ -1,8 +1,8 @@
 //! Operator actions on users and clients: create, set password, block and unblock, register clients.
 
+use crate::Ctx;
 use crate::SecureRng;
 use crate::audit::AuditKind;
-use crate::login::Ctx;
 use crate::oidc::{Client, validate_redirect_uri};
 use crate::password::{self, PasswordError};
 use crate::secret::{random_token, token_digest};

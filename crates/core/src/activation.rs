@@ -1,12 +1,13 @@
 //! Activating a key app (R-APP1–R-APP3): two password + key-card log-ins, the second only after the wait
 //! (default one hour) and before the upper limit (default seven days); at most three active devices.
 
+use crate::Ctx;
 use crate::audit::AuditKind;
 use crate::device::{
     Device, DeviceStatus, MAX_ACTIVE_DEVICES, PlatformError, PlatformPolicy, new_ids, parse_public_key,
 };
 use crate::keycard::KeyPepper;
-use crate::login::{Challenge, Ctx, LoginError, check_key};
+use crate::login::{Challenge, LoginError, check_key};
 use crate::store::StoreError;
 use crate::{SecureRng, UnixTime};
 
@@ -196,4 +197,62 @@ pub async fn complete(
     }
     ctx.audit(AuditKind::DeviceActivated, user.as_deref(), serde_json::json!({ "device": device.serial })).await?;
     ctx.store.device(&device.device_id).await?.ok_or(ActivationError::NotPending)
+}
+
+/// Why a device is listed to the user's other devices.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unconfirmed {
+    /// A new key app waiting for its second log-in.
+    Activation,
+    /// A key app cooling off after "Glemt kode".
+    CodeReset,
+}
+
+/// The user's devices that `me` may still stop: pending activations that have not lapsed, and devices
+/// cooling off after "Glemt kode".
+pub async fn unconfirmed(ctx: Ctx<'_>, me: &Device) -> Result<Vec<(Device, Unconfirmed)>, StoreError> {
+    Ok(ctx
+        .store
+        .devices_of(&me.sub)
+        .await?
+        .into_iter()
+        .filter_map(|d| {
+            let why = if d.pending_and_alive(ctx.now) {
+                Unconfirmed::Activation
+            } else if d.cooling_off(ctx.now) {
+                Unconfirmed::CodeReset
+            } else {
+                return None;
+            };
+            Some((d, why))
+        })
+        .collect())
+}
+
+/// What stopping an unconfirmed device did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stopped {
+    /// A pending activation was cancelled.
+    Cancelled,
+    /// A device cooling off after a code reset the user does not know of was taken off altogether.
+    Revoked,
+}
+
+/// `me`, an active device, stops `device_id` of the same user — cancels its pending activation, or
+/// revokes it if it is cooling off after a code reset (not `me` itself). Audited. `None` when there is no
+/// such device of this user to stop.
+pub async fn stop(ctx: Ctx<'_>, me: &Device, device_id: &str) -> Result<Option<(Device, Stopped)>, StoreError> {
+    let Some(target) = ctx.store.device(device_id).await?.filter(|d| d.sub == me.sub) else {
+        return Ok(None);
+    };
+    if target.cooling_off(ctx.now) && target.device_id != me.device_id {
+        crate::device::revoke(ctx, &target, &format!("code reset cancelled by {}", me.serial)).await?;
+        return Ok(Some((target, Stopped::Revoked)));
+    }
+    if !ctx.store.set_device_status(&target.device_id, DeviceStatus::Pending, DeviceStatus::Cancelled).await? {
+        return Ok(None);
+    }
+    ctx.audit_device(AuditKind::DeviceCancelled, &target, serde_json::json!({ "by": me.serial })).await?;
+    Ok(Some((target, Stopped::Cancelled)))
 }

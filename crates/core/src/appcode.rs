@@ -16,11 +16,12 @@ use opaque_ke::{
     ServerLoginParameters, ServerRegistration, ServerSetup,
 };
 
+use crate::Ctx;
 use crate::SecureRng;
 use crate::audit::AuditKind;
 use crate::device::Device;
-use crate::login::Ctx;
 use crate::secret::{constant_time_eq, random_token, token_digest};
+use crate::session_key::SessionKey;
 use crate::store::StoreError;
 
 /// Wrong codes in a row that block the device (R-APP9 default).
@@ -94,6 +95,39 @@ pub async fn register_finish(ctx: Ctx<'_>, device: &Device, upload_b64: &str) ->
     Ok(())
 }
 
+/// What lets a device set its app code: nothing for its first code; otherwise an unlocked app (changing the
+/// code) or a "Glemt kode" proof.
+#[derive(Clone, Copy, Debug)]
+pub struct CodeAuthority<'a> {
+    /// The app session of an unlocked app, if the app sent one.
+    pub app_session: Option<&'a str>,
+    /// A forgot-code proof from [`reset_code`], if the app sent one (it is used up, whatever follows).
+    pub reset_token: Option<&'a str>,
+}
+
+/// Sets `device`'s app code from the client's last registration message — its first code, or a new one if
+/// `authority` allows it — and answers the device's new unlock token (which its logins must name).
+pub async fn set_code(
+    ctx: Ctx<'_>,
+    rng: &mut dyn SecureRng,
+    device: &Device,
+    upload_b64: &str,
+    authority: CodeAuthority<'_>,
+) -> Result<String, AppCodeError> {
+    let first = ctx.store.app_code(&device.device_id).await?.is_none();
+    let allowed = first
+        || match (authority.reset_token, authority.app_session) {
+            (Some(t), _) => take_reset(ctx, device, t).await?,
+            (None, Some(s)) => session_unlock(ctx, device, s).await?.is_some(),
+            (None, None) => false,
+        };
+    if !allowed {
+        return Err(AppCodeError::NotAllowed);
+    }
+    register_finish(ctx, device, upload_b64).await?;
+    Ok(issue_unlock_token(ctx, rng, device).await?)
+}
+
 /// Login, server's first step. Counts the attempt before answering; answers the server's message and how
 /// many attempts remain should this one fail.
 pub async fn login_start(
@@ -123,7 +157,7 @@ pub async fn login_start(
     )
     .map_err(|_| AppCodeError::Malformed("credential request"))?;
     let state = B64.encode(result.state.serialize());
-    ctx.store.put_session(&format!("o:{}", device.device_id), &state, ctx.now.plus(LOGIN_STATE_SECS)).await?;
+    ctx.store.put_session(&SessionKey::code_login(&device.device_id), &state, ctx.now.plus(LOGIN_STATE_SECS)).await?;
     Ok((B64.encode(result.message.serialize()), MAX_CODE_FAILURES - failures))
 }
 
@@ -134,7 +168,7 @@ pub async fn login_finish(
     device: &Device,
     finalization_b64: &str,
 ) -> Result<(String, i64), AppCodeError> {
-    let Some(state) = ctx.store.take_session(&format!("o:{}", device.device_id), ctx.now).await? else {
+    let Some(state) = ctx.store.take_session(&SessionKey::code_login(&device.device_id), ctx.now).await? else {
         return Err(wrong_code(ctx, device).await?);
     };
     let finalization =
@@ -184,7 +218,7 @@ pub async fn open_session(
     let token = random_token(rng, 32);
     let expires = ctx.now.plus(APP_SESSION_SECS);
     let data = format!("{} {}", device.device_id, how.amr());
-    ctx.store.put_session(&format!("a:{}", token_digest(&token)), &data, expires).await?;
+    ctx.store.put_session(&SessionKey::app_session(&token), &data, expires).await?;
     Ok((token, APP_SESSION_SECS))
 }
 
@@ -202,7 +236,7 @@ async fn wrong_code(ctx: Ctx<'_>, device: &Device) -> Result<AppCodeError, Store
 
 /// How the app was unlocked, if `token` is a live app session of `device`.
 pub async fn session_unlock(ctx: Ctx<'_>, device: &Device, token: &str) -> Result<Option<Unlock>, StoreError> {
-    let data = ctx.store.session(&format!("a:{}", token_digest(token)), ctx.now).await?;
+    let data = ctx.store.session(&SessionKey::app_session(token), ctx.now).await?;
     Ok(data.and_then(|d| {
         let (owner, how) = d.split_once(' ')?;
         (owner == device.device_id).then(|| Unlock::parse(how)).flatten()
@@ -211,7 +245,7 @@ pub async fn session_unlock(ctx: Ctx<'_>, device: &Device, token: &str) -> Resul
 
 /// Ends an app session (the app locked).
 pub async fn end_session(ctx: Ctx<'_>, token: &str) -> Result<(), StoreError> {
-    ctx.store.delete_session(&format!("a:{}", token_digest(token))).await
+    ctx.store.delete_session(&SessionKey::app_session(token)).await
 }
 
 /// The attachment kind under which the digest of a device's unlock token is kept.
@@ -270,17 +304,38 @@ pub async fn reset_code(
     Ok(Some(issue_reset(ctx, rng, device).await?))
 }
 
+/// "Glemt kode" (R-APP8) from the app: the `ticket` (user ID and password checked) must be for `device`'s
+/// user, and `key` the key-card key it asked for; then the code is reset as [`reset_code`] says. Answers the
+/// proof for one new code, or `None` if the device is no longer active.
+#[allow(clippy::too_many_arguments)]
+pub async fn forgot_code(
+    ctx: Ctx<'_>,
+    rng: &mut dyn SecureRng,
+    pepper: &crate::keycard::KeyPepper,
+    device: &Device,
+    ticket: &crate::ticket::Ticket,
+    key: &str,
+    public_key: &[u8],
+    wait_secs: i64,
+) -> Result<Option<String>, crate::login::LoginError> {
+    if ticket.sub != device.sub {
+        return Err(crate::login::LoginError::Rejected);
+    }
+    crate::login::check_key(ctx, rng, pepper, &ticket.sub, &ticket.challenge, key).await?;
+    Ok(reset_code(ctx, rng, device, public_key, wait_secs).await?)
+}
+
 /// A forgot-code proof ("Glemt kode", R-APP8): after password and key-card key, a short-lived token that
 /// allows one new registration for `device`.
 pub async fn issue_reset(ctx: Ctx<'_>, rng: &mut dyn SecureRng, device: &Device) -> Result<String, StoreError> {
     let token = random_token(rng, 32);
-    ctx.store.put_session(&format!("r:{}", token_digest(&token)), &device.device_id, ctx.now.plus(300)).await?;
+    ctx.store.put_session(&SessionKey::code_reset(&token), &device.device_id, ctx.now.plus(300)).await?;
     Ok(token)
 }
 
 /// Uses a forgot-code proof: true if it was valid for `device` (it works once).
 pub async fn take_reset(ctx: Ctx<'_>, device: &Device, token: &str) -> Result<bool, StoreError> {
-    let owner = ctx.store.take_session(&format!("r:{}", token_digest(token)), ctx.now).await?;
+    let owner = ctx.store.take_session(&SessionKey::code_reset(token), ctx.now).await?;
     Ok(owner.as_deref() == Some(device.device_id.as_str()))
 }
 

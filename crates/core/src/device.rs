@@ -8,7 +8,7 @@ use p256::ecdsa::VerifyingKey;
 use rand::Rng;
 use serde::Serialize;
 
-use crate::login::Ctx;
+use crate::Ctx;
 use crate::store::StoreError;
 use crate::{SecureRng, UnixTime};
 

@@ -1,8 +1,8 @@
 //! Issuing and redeeming OpenID Connect grants: authorization codes, access tokens, userinfo.
 
+use crate::Ctx;
 use crate::SecureRng;
 use crate::audit::AuditKind;
-use crate::login::Ctx;
 use crate::oidc::{
     ACCESS_TOKEN_TTL_SECS, AccessToken, AuthCode, CODE_TTL_SECS, Client, PendingAuthorization, pkce_matches,
 };

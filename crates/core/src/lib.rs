@@ -8,6 +8,7 @@ pub mod activation;
 pub mod appcode;
 pub mod audit;
 pub mod clock;
+pub mod ctx;
 pub mod device;
 pub mod grants;
 pub mod keycard;
@@ -17,10 +18,13 @@ pub mod oidc;
 pub mod password;
 pub mod request;
 pub mod secret;
+pub mod session_key;
 pub mod store;
+pub mod ticket;
 pub mod user;
 
 pub use clock::{Clock, FakeClock, UnixTime};
+pub use ctx::Ctx;
 pub use store::{Store, StoreError};
 
 /// A cryptographically secure random number generator, as every edge passes one in.

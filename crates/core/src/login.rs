@@ -10,59 +10,9 @@ use crate::audit::{AuditEvent, AuditKind};
 use crate::keycard::{self, CardStatus, ClearCard, KeyCard, KeyPepper};
 use crate::lockout::{Gate, MAX_CONSECUTIVE_FAILURES, gate};
 use crate::secret::constant_time_eq;
-use crate::store::{Store, StoreError};
+use crate::store::StoreError;
 use crate::user::{User, UserId};
-use crate::{SecureRng, UnixTime, password};
-
-/// The context of one operation: where state lives, the time, and who asked from where.
-#[derive(Clone, Copy)]
-pub struct Ctx<'a> {
-    /// Storage.
-    pub store: &'a dyn Store,
-    /// Now.
-    pub now: UnixTime,
-    /// The client address, or `cli`.
-    pub source: Option<&'a str>,
-}
-
-impl Ctx<'_> {
-    /// Appends an audit event of `kind` about `user` with `detail`.
-    pub async fn audit(
-        &self,
-        kind: AuditKind,
-        user: Option<&str>,
-        detail: serde_json::Value,
-    ) -> Result<(), StoreError> {
-        self.store.append_audit(&AuditEvent::new(self.now, kind, user, self.source).with(detail)).await
-    }
-
-    /// Appends an audit event of `kind` about a key-app device: its user, its serial, and the fields of `extra`.
-    pub async fn audit_device(
-        &self,
-        kind: AuditKind,
-        device: &crate::device::Device,
-        extra: serde_json::Value,
-    ) -> Result<(), StoreError> {
-        let event = self.device_event(kind, device, extra).await?;
-        self.store.append_audit(&event).await
-    }
-
-    /// The audit event of `kind` about a device (as [`Ctx::audit_device`] writes it), for a caller that
-    /// commits it together with the change it records.
-    pub async fn device_event(
-        &self,
-        kind: AuditKind,
-        device: &crate::device::Device,
-        extra: serde_json::Value,
-    ) -> Result<AuditEvent, StoreError> {
-        let user = self.store.user_by_sub(&device.sub).await?.map(|u| u.user_id.to_string());
-        let mut detail = serde_json::json!({ "device": device.serial });
-        if let (Some(d), serde_json::Value::Object(extra)) = (detail.as_object_mut(), extra) {
-            d.extend(extra);
-        }
-        Ok(AuditEvent::new(self.now, kind, user.as_deref(), self.source).with(detail))
-    }
-}
+use crate::{Ctx, SecureRng, password};
 
 /// The password checks are saturated: too many wait already, or this one waited too long. Nothing was
 /// checked, so nothing is counted or stored; the caller answers "busy, try again".
@@ -294,4 +244,23 @@ pub async fn issue_card(
     )
     .await?;
     Ok(clear)
+}
+
+/// The second factor the log-in box asks for after a right password.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SecondFactor {
+    /// The user chooses between the key app and the key card: a device of theirs can approve now (not one
+    /// cooling off after "Glemt kode").
+    Choose,
+    /// The key card: this key.
+    Key(Challenge),
+}
+
+/// What `sub` is asked for after the password: a choice when a key app can approve, else a key-card key
+/// ([`LoginError::NoKeyCard`] when there is none to ask).
+pub async fn second_factor(ctx: Ctx<'_>, rng: &mut dyn SecureRng, sub: &str) -> Result<SecondFactor, LoginError> {
+    if ctx.store.devices_of(sub).await?.iter().any(|d| d.can_approve(ctx.now)) {
+        return Ok(SecondFactor::Choose);
+    }
+    Ok(SecondFactor::Key(choose_challenge(ctx, rng, sub).await?))
 }

@@ -106,6 +106,103 @@ pub struct PendingAuthorization {
     pub code_challenge: Option<String>,
 }
 
+/// Longest `state` and `nonce` accepted.
+pub const MAX_PARAM_LEN: usize = 512;
+
+/// Why an authorization request is refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AuthorizeError {
+    /// The client or its redirect URI is wrong: the error is shown to the user, never redirected.
+    Shown(&'static str),
+    /// Any other problem: sent back to the client's redirect URI as an OAuth error.
+    Redirected {
+        /// What the request asked for, as far as it could be read (where to send the error, its `state`).
+        authz: Box<PendingAuthorization>,
+        /// The OAuth error code.
+        error: &'static str,
+        /// Why, for the client's developer.
+        description: &'static str,
+    },
+}
+
+/// Checks an authorization request (`param` reads its non-empty query parameters) for `client` (`None` if
+/// the `client_id` is not registered): exact redirect URI, `response_type=code` in query mode, `openid`
+/// among the scopes (only `openid` and `profile` kept), bounded `state` and `nonce`, PKCE S256 (required
+/// for a public client), and no `prompt=none` (the user must always log in).
+pub fn authorization_request<'a>(
+    client: Option<&Client>,
+    param: impl Fn(&str) -> Option<&'a str>,
+) -> Result<PendingAuthorization, AuthorizeError> {
+    let _ = param("client_id").ok_or(AuthorizeError::Shown("client_id is missing"))?;
+    let client = client.ok_or(AuthorizeError::Shown("client_id is not a registered client"))?;
+    let redirect_uri = param("redirect_uri").ok_or(AuthorizeError::Shown("redirect_uri is missing"))?;
+    if !client.allows_redirect(redirect_uri) {
+        return Err(AuthorizeError::Shown("redirect_uri is not registered for this client"));
+    }
+    let mut authz = PendingAuthorization {
+        client_id: client.client_id.clone(),
+        client_name: client.name.clone(),
+        redirect_uri: redirect_uri.to_string(),
+        scope: String::new(),
+        state: param("state").filter(|s| s.len() <= MAX_PARAM_LEN).map(str::to_string),
+        nonce: None,
+        code_challenge: None,
+    };
+    let checked = (|| {
+        if param("state").is_some_and(|s| s.len() > MAX_PARAM_LEN) {
+            return Err(("invalid_request", "state is longer than 512 characters"));
+        }
+        if param("response_type") != Some("code") {
+            return Err(("unsupported_response_type", "only response_type=code is supported"));
+        }
+        if param("response_mode").is_some_and(|m| m != "query") {
+            return Err(("invalid_request", "only response_mode=query is supported"));
+        }
+        if param("request").is_some() {
+            return Err(("request_not_supported", "request objects are not supported"));
+        }
+        if param("request_uri").is_some() {
+            return Err(("request_uri_not_supported", "request_uri is not supported"));
+        }
+        let scopes: Vec<&str> = param("scope").unwrap_or("").split(' ').filter(|s| !s.is_empty()).collect();
+        if !scopes.contains(&"openid") {
+            return Err(("invalid_scope", "the scope must include openid"));
+        }
+        let scope = scopes.iter().filter(|s| matches!(**s, "openid" | "profile")).copied().collect::<Vec<_>>();
+        let nonce = param("nonce");
+        if nonce.is_some_and(|n| n.len() > MAX_PARAM_LEN) {
+            return Err(("invalid_request", "nonce is longer than 512 characters"));
+        }
+        let method = param("code_challenge_method");
+        match param("code_challenge") {
+            Some(ch) => validate_code_challenge(ch, method).map_err(|why| ("invalid_request", why))?,
+            None if !client.is_confidential() => {
+                return Err(("invalid_request", "PKCE is required: send code_challenge with method S256"));
+            }
+            None if method.is_some() => {
+                return Err(("invalid_request", "code_challenge_method without code_challenge"));
+            }
+            None => {}
+        }
+        if param("prompt").is_some_and(|pr| pr.split(' ').any(|x| x == "none")) {
+            return Err(("login_required", "the user must log in"));
+        }
+        Ok((scope.join(" "), nonce, param("code_challenge")))
+    })();
+    match checked {
+        Ok((scope, nonce, challenge)) => {
+            authz.scope = scope;
+            authz.nonce = nonce.map(str::to_string);
+            authz.code_challenge = challenge.map(str::to_string);
+            Ok(authz)
+        }
+        Err((error, description)) => {
+            // An OAuth error carries the scope read so far only if it was valid; none is needed to redirect.
+            Err(AuthorizeError::Redirected { authz: Box::new(authz), error, description })
+        }
+    }
+}
+
 /// An authorization code as stored (the code itself only as its digest).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuthCode {

@@ -4,9 +4,9 @@
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::Ctx;
 use crate::audit::AuditKind;
 use crate::device::Device;
-use crate::login::Ctx;
 use crate::secret::{constant_time_eq, random_token};
 use crate::store::StoreError;
 use crate::{SecureRng, UnixTime};
@@ -182,7 +182,7 @@ pub async fn create(
 
 /// Until when pushes to `sub` are paused, if at all: after "not me", or in back-off after rejections.
 pub async fn paused_until(ctx: Ctx<'_>, sub: &str) -> Result<Option<UnixTime>, StoreError> {
-    let blocked = ctx.store.push_blocked_until(sub).await?;
+    let blocked = ctx.store.requests_paused_until(sub).await?;
     let recent = ctx.store.recent_requests(sub, ctx.now.plus(-3600)).await?;
     let rejections = recent.iter().filter(|r| r.state == RequestState::Rejected).count() as i64;
     let last_rejection =
@@ -223,6 +223,16 @@ pub struct Decision {
     /// "Det var ikke mig" on a rejection.
     #[serde(default)]
     pub not_me: bool,
+}
+
+/// The requests `device` (active, its app unlocked) is shown: its user's pending requests that have not
+/// expired. A device cooling off after "Glemt kode" is shown none ([`RequestError::CoolingOff`]).
+pub async fn pending_for(ctx: Ctx<'_>, device: &Device) -> Result<Vec<AuthRequest>, RequestError> {
+    if device.cooling_off(ctx.now) {
+        return Err(RequestError::CoolingOff { until: device.ready_at });
+    }
+    let recent = ctx.store.recent_requests(&device.sub, ctx.now.plus(-REQUEST_TTL_SECS)).await?;
+    Ok(recent.into_iter().filter(|r| r.state == RequestState::Pending && ctx.now < r.expires_at).collect())
 }
 
 /// Approves or rejects a request from an authenticated, active `device` unlocked by `unlock`; at most once,
@@ -271,11 +281,30 @@ pub async fn decide(
     } else {
         ctx.audit(AuditKind::RequestRejected, user.as_deref(), detail.clone()).await?;
         if d.not_me {
-            ctx.store.block_pushes(&r.sub, ctx.now.plus(NOT_ME_BLOCK_SECS)).await?;
+            ctx.store.pause_requests(&r.sub, ctx.now.plus(NOT_ME_BLOCK_SECS)).await?;
             ctx.audit(AuditKind::NotMeAlert, user.as_deref(), detail).await?;
         }
     }
     Ok(ctx.store.request(request_id).await?.unwrap_or(r))
+}
+
+/// The log-in box's user, once `sub` approved its request in the key app: `None` if the user was blocked
+/// after the request was sent (the approval then opens nothing). The failure count starts over.
+pub async fn approved_login(ctx: Ctx<'_>, sub: &str) -> Result<Option<crate::user::User>, StoreError> {
+    let Some(user) = ctx.store.user_by_sub(sub).await?.filter(|u| !u.blocked) else {
+        return Ok(None);
+    };
+    ctx.store.reset_failures(sub).await?;
+    Ok(Some(user))
+}
+
+/// The log-in box gave up waiting for `request_id` ("Skift til nøglekort"): a request still pending is
+/// cancelled, so the key app can no longer approve it.
+pub async fn cancel(ctx: Ctx<'_>, request_id: &str) -> Result<(), StoreError> {
+    ctx.store
+        .set_request_state(request_id, RequestState::Pending, RequestState::Cancelled, ctx.now, None, None)
+        .await?;
+    Ok(())
 }
 
 #[cfg(test)]

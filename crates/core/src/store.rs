@@ -12,6 +12,7 @@ use crate::device::{Device, DeviceStatus};
 use crate::keycard::{CardStatus, KeyCard, StoredKey};
 use crate::oidc::{AccessToken, AuthCode, Client};
 use crate::request::{AuthRequest, RequestState};
+use crate::session_key::SessionKey;
 use crate::user::{User, UserId};
 
 /// A storage failure.
@@ -109,15 +110,21 @@ pub trait GrantStore: Send + Sync {
 #[async_trait]
 pub trait SessionStore: Send + Sync {
     /// Stores or replaces a session.
-    async fn put_session(&self, id_digest: &str, data: &str, expires_at: UnixTime) -> StoreResult<()>;
+    async fn put_session(&self, key: &SessionKey, data: &str, expires_at: UnixTime) -> StoreResult<()>;
     /// A session that has not expired at `now`.
-    async fn session(&self, id_digest: &str, now: UnixTime) -> StoreResult<Option<String>>;
+    async fn session(&self, key: &SessionKey, now: UnixTime) -> StoreResult<Option<String>>;
     /// Moves a session to a new id with new data, in one statement; false if there was none under `old`.
-    async fn rotate_session(&self, old: &str, new: &str, data: &str, expires_at: UnixTime) -> StoreResult<bool>;
+    async fn rotate_session(
+        &self,
+        old: &SessionKey,
+        new: &SessionKey,
+        data: &str,
+        expires_at: UnixTime,
+    ) -> StoreResult<bool>;
     /// Deletes a session.
-    async fn delete_session(&self, id_digest: &str) -> StoreResult<()>;
+    async fn delete_session(&self, key: &SessionKey) -> StoreResult<()>;
     /// Deletes a live session and answers its data, in one statement: of concurrent takers only one gets it.
-    async fn take_session(&self, id_digest: &str, now: UnixTime) -> StoreResult<Option<String>>;
+    async fn take_session(&self, key: &SessionKey, now: UnixTime) -> StoreResult<Option<String>>;
     /// Removes expired sessions and request nonces older than `nonces_before`; answers how many rows went.
     async fn purge_expired(&self, now: UnixTime, nonces_before: UnixTime) -> StoreResult<u64>;
 }
@@ -200,9 +207,9 @@ pub trait RequestStore: Send + Sync {
         unlock: Option<&str>,
     ) -> StoreResult<bool>;
     /// Holds pushes to the user back until `until` ("Det var ikke mig").
-    async fn block_pushes(&self, sub: &str, until: UnixTime) -> StoreResult<()>;
+    async fn pause_requests(&self, sub: &str, until: UnixTime) -> StoreResult<()>;
     /// Until when pushes are held back, if set.
-    async fn push_blocked_until(&self, sub: &str) -> StoreResult<Option<UnixTime>>;
+    async fn requests_paused_until(&self, sub: &str) -> StoreResult<Option<UnixTime>>;
 }
 
 /// Everything the domain stores.

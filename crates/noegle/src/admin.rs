@@ -5,10 +5,11 @@ use std::io::BufRead;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
+use noegle_core::Ctx;
 use noegle_core::accounts::{self, AccountError};
 use noegle_core::keycard::{CardStatus, display_serial};
 use noegle_core::lockout::MAX_CONSECUTIVE_FAILURES;
-use noegle_core::login::{Ctx, issue_card};
+use noegle_core::login::issue_card;
 use noegle_core::user::User;
 use noegle_server::AppState;
 use serde_json::{Value, json};

@@ -9,21 +9,21 @@ use axum::routing::{get, post};
 use noegle_core::Clock;
 
 pub mod api;
+pub mod client_addr;
 pub mod config;
 pub mod demo_bank;
 pub mod error;
-pub mod fingerprint;
 pub mod form;
 pub mod headers;
 pub mod i18n;
 pub mod jose;
 pub mod keycard_pdf;
 pub mod listener;
+pub mod live;
 pub mod oidc;
 pub mod ops;
 pub mod pages;
 pub mod passwords;
-pub mod push;
 pub mod ratelimit;
 pub mod sealed;
 pub mod secrets;
@@ -64,7 +64,7 @@ pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Resul
         pepper: Arc::new(pepper),
         opaque: Arc::new(secrets::opaque_setup(&config.data_dir)?),
         limiter: Arc::new(ratelimit::limiter(config.guesses_per_minute)),
-        webauthn: match fingerprint::relying_party(&config.public_url) {
+        webauthn: match api::fingerprint::relying_party(&config.public_url) {
             Ok(w) => Some(Arc::new(w)),
             Err(e) => {
                 tracing::warn!(error = %e, public_url = %config.public_url, "fingerprint unlock is off: WebAuthn needs a domain name");
@@ -79,7 +79,7 @@ pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Resul
             clock.clone(),
         )),
         hub: if config.database_url().starts_with("postgres") {
-            push::Hub::relayed(&config.database_url()).await?
+            live::Hub::relayed(&config.database_url()).await?
         } else {
             Arc::default()
         },
@@ -97,12 +97,8 @@ pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Resul
 pub fn app(state: AppState, extra: Router) -> Router {
     let limit = state.config.max_body_bytes;
     // Every endpoint that checks a guessable secret, under the per-address limit.
-    let guesses = Router::new()
+    let guesses = api::guessing_routes()
         .route("/token", post(oidc::token))
-        .route("/api/app/v1/login", post(api::login))
-        .route("/api/app/v1/app-code/login/start", post(api::code_login_start))
-        .route("/api/app/v1/app-code/forgot", post(api::forgot_code))
-        .route("/api/app/v1/fingerprint/login/start", post(fingerprint::login_start))
         .route("/login/password", post(pages::password))
         .route("/login/key", post(pages::key))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), ratelimit::limit_guesses));
@@ -112,25 +108,7 @@ pub fn app(state: AppState, extra: Router) -> Router {
         .route("/authorize", get(oidc::authorize))
         .route("/userinfo", get(oidc::userinfo).post(oidc::userinfo))
         .route("/api/openapi.json", get(openapi))
-        .route("/api/app/v1/time", get(api::time))
-        .route("/api/app/v1/activation", post(api::start_activation))
-        .route("/api/app/v1/activation/complete", post(api::complete_activation))
-        .route("/api/app/v1/device", get(api::device_status).delete(api::deregister))
-        .route("/api/app/v1/activations", get(api::pending_activations))
-        .route("/api/app/v1/activations/{device_id}/cancel", post(api::cancel_activation))
-        .route("/api/app/v1/events", get(push::events))
-        .route("/api/app/v1/app-code/register/start", post(api::register_code_start))
-        .route("/api/app/v1/app-code/register/finish", post(api::register_code_finish))
-        .route("/api/app/v1/app-code/login/finish", post(api::code_login_finish))
-        .route("/api/app/v1/app-code/session", axum::routing::delete(api::code_lock))
-        .route("/api/app/v1/fingerprint/register/start", post(fingerprint::register_start))
-        .route("/api/app/v1/fingerprint/register/finish", post(fingerprint::register_finish))
-        .route("/api/app/v1/fingerprint/login/finish", post(fingerprint::login_finish))
-        .route("/api/app/v1/fingerprint", axum::routing::delete(fingerprint::remove))
-        .route("/api/app/v1/push/key", get(webpush::key))
-        .route("/api/app/v1/push", axum::routing::put(webpush::subscribe).delete(webpush::unsubscribe))
-        .route("/api/app/v1/requests", get(api::pending_requests))
-        .route("/api/app/v1/requests/{request_id}/decision", post(api::decide_request))
+        .merge(api::routes())
         .route("/login", get(pages::show))
         .route("/login/app/send", post(pages::send_to_app))
         .route("/login/keycard", post(pages::switch_to_keycard))
@@ -193,26 +171,4 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     listener::serve(listener, app, state.gate.clone(), shutdown).await
-}
-
-#[cfg(test)]
-mod tests {
-    /// Every app-API route the router serves is described in the OpenAPI document, with its methods.
-    #[test]
-    fn the_openapi_document_covers_every_app_route() {
-        let doc: serde_json::Value = serde_json::from_str(super::OPENAPI).unwrap();
-        let source = include_str!("lib.rs");
-        let mut seen = 0;
-        for line in source.lines().map(str::trim).filter(|l| l.starts_with(".route(\"/api/app/v1")) {
-            let path = line.split('"').nth(1).unwrap();
-            let item = &doc["paths"][path];
-            assert!(item.is_object(), "{path} is not in openapi.json");
-            for method in ["get", "post", "put", "delete"] {
-                let routed = line.contains(&format!("{method}(")) || line.contains(&format!(".{method}("));
-                assert_eq!(routed, item.get(method).is_some(), "{method} {path}");
-            }
-            seen += 1;
-        }
-        assert_eq!(seen, doc["paths"].as_object().unwrap().len(), "every documented path is served");
-    }
 }

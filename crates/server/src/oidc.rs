@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Json, Redirect, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use noegle_core::grants::{TokenError, TokenRequest, exchange_code, userinfo as core_userinfo};
-use noegle_core::oidc::{ID_TOKEN_TTL_SECS, PendingAuthorization, validate_code_challenge};
+use noegle_core::oidc::{AuthorizeError, ID_TOKEN_TTL_SECS, authorization_request};
 use serde_json::{Value, json};
 
 use crate::error::AppError;
@@ -17,9 +17,6 @@ use crate::form::Form;
 use crate::pages::redirect_with;
 use crate::session::{self, LoginSession, Step};
 use crate::state::AppState;
-
-/// Longest `state` or `nonce` accepted.
-const MAX_PARAM_LEN: usize = 512;
 
 /// `GET /.well-known/openid-configuration`.
 pub async fn discovery(State(state): State<AppState>) -> Json<Value> {
@@ -70,74 +67,18 @@ pub async fn authorize(
 ) -> Result<Response, AppError> {
     let params = parse_params(raw.as_deref().unwrap_or(""))?;
     let p = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
-    let client_id = p("client_id").ok_or_else(|| AppError::InvalidAuthorization("client_id is missing".into()))?;
-    let client = state
-        .store
-        .client(client_id)
-        .await?
-        .ok_or_else(|| AppError::InvalidAuthorization("client_id is not a registered client".into()))?;
-    let redirect_uri =
-        p("redirect_uri").ok_or_else(|| AppError::InvalidAuthorization("redirect_uri is missing".into()))?;
-    if !client.allows_redirect(redirect_uri) {
-        return Err(AppError::InvalidAuthorization("redirect_uri is not registered for this client".into()));
-    }
-    let mut authz = PendingAuthorization {
-        client_id: client.client_id.clone(),
-        client_name: client.name.clone(),
-        redirect_uri: redirect_uri.to_string(),
-        scope: String::new(),
-        state: p("state").filter(|s| s.len() <= MAX_PARAM_LEN).map(str::to_string),
-        nonce: None,
-        code_challenge: None,
+    let client = match p("client_id") {
+        Some(id) => state.store.client(id).await?,
+        None => None,
     };
-    let fail = |authz: &PendingAuthorization, error: &str, description: &str| -> Result<Response, AppError> {
-        let target = redirect_with(&state, authz, &[("error", error), ("error_description", description)]);
-        Ok(Redirect::to(&target).into_response())
+    let authz = match authorization_request(client.as_ref(), p) {
+        Ok(authz) => authz,
+        Err(AuthorizeError::Shown(why)) => return Err(AppError::InvalidAuthorization(why.into())),
+        Err(AuthorizeError::Redirected { authz, error, description }) => {
+            let target = redirect_with(&state, &authz, &[("error", error), ("error_description", description)]);
+            return Ok(Redirect::to(&target).into_response());
+        }
     };
-    if p("state").is_some_and(|s| s.len() > MAX_PARAM_LEN) {
-        return fail(&authz, "invalid_request", "state is longer than 512 characters");
-    }
-    if p("response_type") != Some("code") {
-        return fail(&authz, "unsupported_response_type", "only response_type=code is supported");
-    }
-    if p("response_mode").is_some_and(|m| m != "query") {
-        return fail(&authz, "invalid_request", "only response_mode=query is supported");
-    }
-    if p("request").is_some() {
-        return fail(&authz, "request_not_supported", "request objects are not supported");
-    }
-    if p("request_uri").is_some() {
-        return fail(&authz, "request_uri_not_supported", "request_uri is not supported");
-    }
-    let scopes: Vec<&str> = p("scope").unwrap_or("").split(' ').filter(|s| !s.is_empty()).collect();
-    if !scopes.contains(&"openid") {
-        return fail(&authz, "invalid_scope", "the scope must include openid");
-    }
-    authz.scope = scopes.iter().filter(|s| matches!(**s, "openid" | "profile")).copied().collect::<Vec<_>>().join(" ");
-    match p("nonce") {
-        Some(n) if n.len() > MAX_PARAM_LEN => {
-            return fail(&authz, "invalid_request", "nonce is longer than 512 characters");
-        }
-        n => authz.nonce = n.map(str::to_string),
-    }
-    match p("code_challenge") {
-        Some(ch) => {
-            if let Err(why) = validate_code_challenge(ch, p("code_challenge_method")) {
-                return fail(&authz, "invalid_request", why);
-            }
-            authz.code_challenge = Some(ch.to_string());
-        }
-        None if !client.is_confidential() => {
-            return fail(&authz, "invalid_request", "PKCE is required: send code_challenge with method S256");
-        }
-        None if p("code_challenge_method").is_some() => {
-            return fail(&authz, "invalid_request", "code_challenge_method without code_challenge");
-        }
-        None => {}
-    }
-    if p("prompt").is_some_and(|pr| pr.split(' ').any(|x| x == "none")) {
-        return fail(&authz, "login_required", "the user must log in");
-    }
     let old = session::load(&state, &headers).await?.map(|l| l.id);
     let data = LoginSession { csrf: session::new_csrf(), authz, step: Step::Password };
     // Nothing is stored until the first form post: the log-in waits in the browser's cookie, sealed.
@@ -187,59 +128,74 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, &'
 /// `POST /token`: code → access token + ID token.
 pub async fn token(
     State(state): State<AppState>,
-    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    from: crate::client_addr::ClientAddr,
     headers: HeaderMap,
     form: Result<Form, AppError>,
 ) -> Response {
-    let form = match form {
-        Ok(f) => f,
-        Err(AppError::TooLarge) => {
-            return oauth_error(StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", "request body too large");
-        }
-        Err(e) => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", &e.to_string()),
+    let req = match token_request(&headers, form) {
+        Ok(r) => r,
+        Err((status, error, why)) => return oauth_error(status, error, &why),
     };
-    let basic = match basic_credentials(&headers) {
-        Ok(b) => b,
-        Err(why) => return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", why),
-    };
-    let get = |k: &str| form.get(k).filter(|v| !v.is_empty()).map(str::to_string);
-    let (client_id, client_secret) = match basic {
-        Some(_) if form.get("client_secret").is_some() => {
-            return oauth_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "use one client authentication method, not two",
-            );
-        }
-        Some((id, _)) if get("client_id").is_some_and(|f| f != id) => {
-            return oauth_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "client_id differs from the authenticated client",
-            );
-        }
-        Some((id, secret)) => (Some(id), Some(secret)),
-        None => (get("client_id"), get("client_secret")),
-    };
-    let req = TokenRequest {
-        grant_type: get("grant_type"),
-        code: get("code"),
-        redirect_uri: get("redirect_uri"),
-        code_verifier: get("code_verifier"),
-        client_id,
-        client_secret,
-    };
-    let source = peer.ip().to_string();
-    let ctx = state.ctx(Some(&source));
-    let grant = match exchange_code(ctx, &mut rand::rngs::OsRng, &req).await {
+    let grant = match exchange_code(state.ctx(Some(from.as_str())), &mut rand::rngs::OsRng, &req).await {
         Ok(g) => g,
         Err(e) => {
             metrics::counter!("noegle_token_requests_total", "result" => e.code()).increment(1);
             return token_error(e);
         }
     };
-    let user = &grant.user;
-    let now = state.now();
+    let id_token = match state.signer.sign(&id_token_claims(&state, &grant)) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!(error = %e, "the ID token could not be signed");
+            return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "the ID token could not be signed");
+        }
+    };
+    metrics::counter!("noegle_token_requests_total", "result" => "issued").increment(1);
+    let (access_token, expires_in, scope) = (grant.access_token, grant.expires_in, grant.code.scope);
+    let body = json!({ "access_token": access_token, "token_type": "Bearer", "expires_in": expires_in, "id_token": id_token, "scope": scope });
+    no_store(Json(body).into_response())
+}
+
+/// An OAuth refusal: status, error code, description.
+type Refusal = (StatusCode, &'static str, String);
+
+/// The token request of a form and its client authentication (Basic or in the form, never both).
+fn token_request(headers: &HeaderMap, form: Result<Form, AppError>) -> Result<TokenRequest, Refusal> {
+    let form = match form {
+        Ok(f) => f,
+        Err(AppError::TooLarge) => {
+            return Err((StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", "request body too large".into()));
+        }
+        Err(e) => return Err((StatusCode::BAD_REQUEST, "invalid_request", e.to_string())),
+    };
+    let basic =
+        basic_credentials(headers).map_err(|why| (StatusCode::UNAUTHORIZED, "invalid_client", why.to_string()))?;
+    let get = |k: &str| form.get(k).filter(|v| !v.is_empty()).map(str::to_string);
+    let bad = |why: &str| (StatusCode::BAD_REQUEST, "invalid_request", why.to_string());
+    let (client_id, client_secret) = match basic {
+        Some(_) if form.get("client_secret").is_some() => {
+            return Err(bad("use one client authentication method, not two"));
+        }
+        Some((id, _)) if get("client_id").is_some_and(|f| f != id) => {
+            return Err(bad("client_id differs from the authenticated client"));
+        }
+        Some((id, secret)) => (Some(id), Some(secret)),
+        None => (get("client_id"), get("client_secret")),
+    };
+    Ok(TokenRequest {
+        grant_type: get("grant_type"),
+        code: get("code"),
+        redirect_uri: get("redirect_uri"),
+        code_verifier: get("code_verifier"),
+        client_id,
+        client_secret,
+    })
+}
+
+/// The ID token's claims for a grant: who, for whom, when, how (`amr`), the client's nonce, and the name
+/// when `profile` was granted.
+fn id_token_claims(state: &AppState, grant: &noegle_core::grants::Grant) -> Value {
+    let (user, now) = (&grant.user, state.now());
     let mut claims = json!({
         "iss": state.config.public_url,
         "sub": user.sub,
@@ -256,22 +212,11 @@ pub async fn token(
         claims["name"] = json!(user.display_name);
         claims["preferred_username"] = json!(user.user_id.as_str());
     }
-    let id_token = match state.signer.sign(&claims) {
-        Ok(t) => t,
-        Err(e) => {
-            tracing::error!(error = %e, "the ID token could not be signed");
-            return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "the ID token could not be signed");
-        }
-    };
-    metrics::counter!("noegle_token_requests_total", "result" => "issued").increment(1);
-    let mut r = Json(json!({
-        "access_token": grant.access_token,
-        "token_type": "Bearer",
-        "expires_in": grant.expires_in,
-        "id_token": id_token,
-        "scope": grant.code.scope,
-    }))
-    .into_response();
+    claims
+}
+
+/// Marks a response that holds tokens or personal data as not to be cached.
+fn no_store(mut r: Response) -> Response {
     r.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
     r
 }
@@ -301,9 +246,7 @@ pub async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Resp
                 body["name"] = json!(user.display_name);
                 body["preferred_username"] = json!(user.user_id.as_str());
             }
-            let mut r = Json(body).into_response();
-            r.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
-            r
+            no_store(Json(body).into_response())
         }
         Ok(None) => unauthorized("the access token is unknown, expired or revoked"),
         Err(e) => token_error(e.into()),

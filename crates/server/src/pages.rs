@@ -2,18 +2,17 @@
 //! card, then back to the service provider with a code. Each step's answer keeps the stored state intact on
 //! failure and rotates the session id on success.
 
-use std::net::SocketAddr;
-
 use askama::Template;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use noegle_core::keycard::{self, CardStatus, REISSUE_BELOW};
-use noegle_core::login::{self, LoginError};
+use noegle_core::login::{self, LoginError, SecondFactor};
 use noegle_core::oidc::{PendingAuthorization, amr_app, amr_keycard};
 use noegle_core::request::{self, RequestError, RequestState};
 use noegle_core::user::User;
 
+use crate::client_addr::ClientAddr;
 use crate::error::AppError;
 use crate::form::Form;
 use crate::i18n::{LANG_COOKIE, Lang, Texts};
@@ -190,29 +189,23 @@ fn lang_of(state: &AppState, headers: &HeaderMap) -> Lang {
 
 /// `GET /login`: the current step. While waiting for the key app it follows the request: an approval
 /// finishes the log-in, a rejection or expiry is said plainly with "Send igen" and the key card.
-pub async fn show(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Result<Response, AppError> {
+pub async fn show(State(state): State<AppState>, from: ClientAddr, headers: HeaderMap) -> Result<Response, AppError> {
     let loaded = session::load(&state, &headers).await?.ok_or(AppError::NoAuthorization)?;
     let lang = lang_of(&state, &headers);
     if let Step::Waiting { sub, request_id, .. } = &loaded.data.step {
-        let source = peer.ip().to_string();
-        let ctx = state.ctx(Some(&source));
+        let source = from.as_str();
+        let ctx = state.ctx(Some(source));
         let r = request::refresh(ctx, request_id).await?;
         let t = lang.texts();
         let unlock = r.as_ref().and_then(|r| r.decided_with.clone());
         match r.map(|r| r.state) {
             Some(RequestState::Approved) => {
-                let user = state.store.user_by_sub(sub).await?.ok_or(AppError::Csrf)?;
-                if user.blocked {
+                let Some(user) = request::approved_login(ctx, sub).await? else {
                     // Blocked after the request was sent: the approval opens nothing.
                     return render_step(&state, lang, &loaded.data, StatusCode::FORBIDDEN, Some(t.rejected), "").await;
-                }
-                state.store.reset_failures(sub).await?;
+                };
                 metrics::counter!("noegle_logins_total", "method" => "app").increment(1);
-                return finish(&state, &source, &loaded, &user, amr_app(unlock.as_deref())).await;
+                return finish(&state, source, &loaded, &user, amr_app(unlock.as_deref())).await;
             }
             Some(RequestState::Pending) => {}
             Some(RequestState::Rejected) => {
@@ -251,7 +244,7 @@ async fn advance(state: &AppState, loaded: Loaded, step: Step) -> Result<Respons
 /// `POST /login/app/send`: sends (or re-sends) a request to the user's key app.
 pub async fn send_to_app(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    from: ClientAddr,
     headers: HeaderMap,
     form: Form,
 ) -> Result<Response, AppError> {
@@ -260,36 +253,23 @@ pub async fn send_to_app(
         Step::Choose { sub, user_id } | Step::Waiting { sub, user_id, .. } => (sub.clone(), user_id.clone()),
         _ => return Ok(Redirect::to("/login").into_response()),
     };
-    let source = peer.ip().to_string();
     let authz = &loaded.data.authz;
     let action = format!("Log på {}", authz.client_name);
-    match request::create(
-        state.ctx(Some(&source)),
-        &mut rand::rngs::OsRng,
-        &sub,
-        &authz.client_id,
-        &authz.client_name,
-        &action,
-    )
-    .await
-    {
+    let ctx = state.ctx(Some(from.as_str()));
+    let rng = &mut rand::rngs::OsRng;
+    let created = request::create(ctx, rng, &sub, &authz.client_id, &authz.client_name, &action);
+    let (status, text) = match created.await {
         Ok(r) => {
-            state.notify(&sub, crate::push::PushEvent::Request);
-            advance(&state, loaded, Step::Waiting { sub, user_id, request_id: r.request_id }).await
+            state.notify(&sub, crate::live::AppEvent::Request);
+            return advance(&state, loaded, Step::Waiting { sub, user_id, request_id: r.request_id }).await;
         }
-        Err(RequestError::Paused { .. }) => {
-            let lang = lang_of(&state, &headers);
-            let data = LoginSession { step: Step::Choose { sub, user_id }, ..loaded.data };
-            render_step(&state, lang, &data, StatusCode::TOO_MANY_REQUESTS, Some(lang.texts().paused), "").await
-        }
-        Err(RequestError::Blocked) => {
-            let lang = lang_of(&state, &headers);
-            let data = LoginSession { step: Step::Choose { sub, user_id }, ..loaded.data };
-            render_step(&state, lang, &data, StatusCode::FORBIDDEN, Some(lang.texts().rejected), "").await
-        }
-        Err(RequestError::Store(e)) => Err(e.into()),
-        Err(e) => Err(AppError::Internal(e.to_string())),
-    }
+        Err(RequestError::Paused { .. }) => (StatusCode::TOO_MANY_REQUESTS, lang_of(&state, &headers).texts().paused),
+        Err(RequestError::Blocked) => (StatusCode::FORBIDDEN, lang_of(&state, &headers).texts().rejected),
+        Err(RequestError::Store(e)) => return Err(e.into()),
+        Err(e) => return Err(AppError::Internal(e.to_string())),
+    };
+    let data = LoginSession { step: Step::Choose { sub, user_id }, ..loaded.data };
+    render_step(&state, lang_of(&state, &headers), &data, status, Some(text), "").await
 }
 
 /// `POST /login/keycard`: "Skift til nøglekort" — ends a pending request and asks for a key instead.
@@ -302,10 +282,7 @@ pub async fn switch_to_keycard(
     let (sub, user_id) = match &loaded.data.step {
         Step::Choose { sub, user_id } => (sub.clone(), user_id.clone()),
         Step::Waiting { sub, user_id, request_id } => {
-            state
-                .store
-                .set_request_state(request_id, RequestState::Pending, RequestState::Cancelled, state.now(), None, None)
-                .await?;
+            request::cancel(state.ctx(None), request_id).await?;
             (sub.clone(), user_id.clone())
         }
         _ => return Ok(Redirect::to("/login").into_response()),
@@ -325,7 +302,7 @@ pub async fn switch_to_keycard(
 /// `POST /login/password`: step 1.
 pub async fn password(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    from: ClientAddr,
     headers: HeaderMap,
     form: Form,
 ) -> Result<Response, AppError> {
@@ -333,53 +310,53 @@ pub async fn password(
     let lang = lang_of(&state, &headers);
     let user_id = form.required("user_id")?;
     let password = form.required("password")?;
-    let source = peer.ip().to_string();
-    let ctx = state.ctx(Some(&source));
+    let ctx = state.ctx(Some(from.as_str()));
     let user = match login::check_password(ctx, state.passwords.as_ref(), user_id, password).await {
         Ok(u) => u,
-        Err(LoginError::Rejected) => {
-            metrics::counter!("noegle_login_steps_total", "step" => "password", "result" => "rejected").increment(1);
-            let shown = if user_id.chars().count() <= 64 { user_id } else { "" };
-            let mut data = loaded.data;
-            data.step = Step::Password;
-            return render_step(&state, lang, &data, StatusCode::UNAUTHORIZED, Some(lang.texts().rejected), shown)
-                .await;
-        }
-        Err(LoginError::Busy(_)) => {
-            // Nothing was checked or changed: the same form again, with the session as it was.
-            metrics::counter!("noegle_login_steps_total", "step" => "password", "result" => "busy").increment(1);
-            let shown = if user_id.chars().count() <= 64 { user_id } else { "" };
-            let data = LoginSession { step: Step::Password, ..loaded.data };
-            let mut page =
-                render_step(&state, lang, &data, StatusCode::SERVICE_UNAVAILABLE, Some(lang.texts().busy), shown)
-                    .await?;
-            page.headers_mut().insert(header::RETRY_AFTER, crate::passwords::retry_after());
-            return Ok(page);
-        }
+        Err(LoginError::Rejected) => return password_again(&state, lang, loaded, user_id, false).await,
+        // Nothing was checked or changed: the same form again, with the session as it was.
+        Err(LoginError::Busy(_)) => return password_again(&state, lang, loaded, user_id, true).await,
         Err(e) => return Err(login_error(e)),
     };
     metrics::counter!("noegle_login_steps_total", "step" => "password", "result" => "accepted").increment(1);
-    // Only a device that can approve now is offered (not one cooling off after "Glemt kode").
-    let now = state.now();
-    let has_app = state.store.devices_of(&user.sub).await?.iter().any(|d| d.can_approve(now));
-    if has_app {
-        return advance(&state, loaded, Step::Choose { sub: user.sub, user_id: user.user_id.to_string() }).await;
-    }
-    let challenge = match login::choose_challenge(ctx, &mut rand::rngs::OsRng, &user.sub).await {
-        Ok(c) => c,
+    let (sub, user_id) = (user.sub, user.user_id.to_string());
+    match login::second_factor(ctx, &mut rand::rngs::OsRng, &sub).await {
+        Ok(SecondFactor::Choose) => advance(&state, loaded, Step::Choose { sub, user_id }).await,
+        Ok(SecondFactor::Key(challenge)) => advance(&state, loaded, Step::Key { sub, user_id, challenge }).await,
         Err(LoginError::NoKeyCard) => {
             let data = LoginSession { step: Step::Password, ..loaded.data };
-            return render_step(&state, lang, &data, StatusCode::FORBIDDEN, Some(lang.texts().no_key_card), "").await;
+            render_step(&state, lang, &data, StatusCode::FORBIDDEN, Some(lang.texts().no_key_card), "").await
         }
-        Err(e) => return Err(login_error(e)),
-    };
-    advance(&state, loaded, Step::Key { sub: user.sub, user_id: user.user_id.to_string(), challenge }).await
+        Err(e) => Err(login_error(e)),
+    }
+}
+
+/// The password form again after a wrong password (401) or a busy server (503 with `Retry-After`), with the
+/// user ID kept when it is of a sane length.
+async fn password_again(
+    state: &AppState,
+    lang: Lang,
+    loaded: Loaded,
+    user_id: &str,
+    busy: bool,
+) -> Result<Response, AppError> {
+    let result = if busy { "busy" } else { "rejected" };
+    metrics::counter!("noegle_login_steps_total", "step" => "password", "result" => result).increment(1);
+    let shown = if user_id.chars().count() <= 64 { user_id } else { "" };
+    let data = LoginSession { step: Step::Password, ..loaded.data };
+    let t = lang.texts();
+    if !busy {
+        return render_step(state, lang, &data, StatusCode::UNAUTHORIZED, Some(t.rejected), shown).await;
+    }
+    let mut page = render_step(state, lang, &data, StatusCode::SERVICE_UNAVAILABLE, Some(t.busy), shown).await?;
+    page.headers_mut().insert(header::RETRY_AFTER, crate::passwords::retry_after());
+    Ok(page)
 }
 
 /// `POST /login/key`: step 2 with the key card; success returns to the service provider with a code.
 pub async fn key(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    from: ClientAddr,
     headers: HeaderMap,
     form: Form,
 ) -> Result<Response, AppError> {
@@ -388,38 +365,31 @@ pub async fn key(
     let Step::Key { sub, challenge, .. } = &loaded.data.step else {
         return Ok(Redirect::to("/login").into_response());
     };
-    let key = form.required("key")?;
-    let source = peer.ip().to_string();
-    let ctx = state.ctx(Some(&source));
+    let (key, ctx) = (form.required("key")?, state.ctx(Some(from.as_str())));
     let accepted = match login::check_key(ctx, &mut rand::rngs::OsRng, &state.pepper, sub, challenge, key).await {
         Ok(a) => a,
         Err(LoginError::Rejected) => {
             metrics::counter!("noegle_login_steps_total", "step" => "key", "result" => "rejected").increment(1);
-            return render_step(
-                &state,
-                lang,
-                &loaded.data,
-                StatusCode::UNAUTHORIZED,
-                Some(lang.texts().key_rejected),
-                "",
-            )
-            .await;
+            let t = lang.texts();
+            return render_step(&state, lang, &loaded.data, StatusCode::UNAUTHORIZED, Some(t.key_rejected), "").await;
         }
         Err(e) => return Err(login_error(e)),
     };
     metrics::counter!("noegle_login_steps_total", "step" => "key", "result" => "accepted").increment(1);
     let user = accepted.user;
     if let Some(card) = accepted.new_card {
-        let path = crate::keycard_pdf::write_to_outbox(&state.config.data_dir, &user, &card)
-            .map_err(|e| AppError::Internal(format!("cannot write the new key card: {e}")))?;
-        tracing::info!(user = %user.user_id, serial = %card.serial, path = %path.display(), "new key card issued: print and send it");
+        print_new_card(&state, &user, &card)?;
     }
-    let code =
-        noegle_core::grants::issue_code(ctx, &mut rand::rngs::OsRng, &loaded.data.authz, &user, amr_keycard()).await?;
     metrics::counter!("noegle_logins_total", "method" => "keycard").increment(1);
-    let cookie = session::end(&state, &loaded.id).await?;
-    let target = redirect_with(&state, &loaded.data.authz, &[("code", &code)]);
-    Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&target)).into_response())
+    finish(&state, from.as_str(), &loaded, &user, amr_keycard()).await
+}
+
+/// Puts a key card issued because the old one ran low into the outbox, for the operator to print and send.
+fn print_new_card(state: &AppState, user: &User, card: &keycard::ClearCard) -> Result<(), AppError> {
+    let path = crate::keycard_pdf::write_to_outbox(&state.config.data_dir, user, card)
+        .map_err(|e| AppError::Internal(format!("cannot write the new key card: {e}")))?;
+    tracing::info!(user = %user.user_id, serial = %card.serial, path = %path.display(), "new key card issued: print and send it");
+    Ok(())
 }
 
 /// `POST /login/cancel`: back to the service provider with `access_denied`.

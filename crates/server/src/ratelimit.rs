@@ -2,15 +2,16 @@
 //! client secret). The per-account lockout lives in the database; this one stops one address from spreading
 //! guesses over many accounts.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 
-use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Json, Response};
+use axum::response::{IntoResponse, Response};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
+use crate::client_addr::ClientAddr;
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -24,21 +25,15 @@ pub fn limiter(per_minute: u32) -> Limiter {
 }
 
 /// Refuses a guess over the limit with 429 and `Retry-After`; pages get a page, the APIs JSON.
-pub async fn limit_guesses(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    req: Request,
-    next: Next,
-) -> Response {
-    if state.limiter.check_key(&peer.ip()).is_ok() {
+pub async fn limit_guesses(State(state): State<AppState>, from: ClientAddr, req: Request, next: Next) -> Response {
+    if state.limiter.check_key(&from.ip()).is_ok() {
         return next.run(req).await;
     }
     metrics::counter!("noegle_rate_limited_total").increment(1);
     let mut response = if req.uri().path().starts_with("/login") {
         AppError::TooManyRequests.into_response()
     } else {
-        let body = serde_json::json!({ "error": "slow_down", "message": "too many attempts from this address; wait a minute" });
-        (StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response()
+        crate::api::ApiError::slow_down().into_response()
     };
     response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
     response

@@ -9,7 +9,8 @@
 use axum::http::{HeaderMap, HeaderValue, header};
 use noegle_core::login::Challenge;
 use noegle_core::oidc::PendingAuthorization;
-use noegle_core::secret::{constant_time_eq, random_token, token_digest};
+use noegle_core::secret::{constant_time_eq, random_token};
+use noegle_core::session_key::SessionKey;
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
@@ -99,7 +100,7 @@ pub async fn load(state: &AppState, headers: &HeaderMap) -> Result<Option<Loaded
         let held = state.sealer.open(sealed).and_then(|b| serde_json::from_slice::<InCookie>(&b).ok());
         return Ok(held.filter(|h| h.exp > state.now().0).map(|h| Loaded { id, data: h.data }));
     }
-    let Some(text) = state.store.session(&token_digest(&id), state.now()).await? else {
+    let Some(text) = state.store.session(&SessionKey::login_box(&id), state.now()).await? else {
         return Ok(None);
     };
     // State written by an older version that no longer parses is treated as expired.
@@ -115,10 +116,10 @@ pub async fn save_rotated(
     let id = random_token(&mut rand::rngs::OsRng, 32);
     let text = serde_json::to_string(data).map_err(|e| AppError::Internal(e.to_string()))?;
     let lifetime = state.config.session_minutes * 60;
-    let (new, expires_at) = (token_digest(&id), state.now().plus(lifetime));
+    let (new, expires_at) = (SessionKey::login_box(&id), state.now().plus(lifetime));
     // The old id stops working in the same statement that stores the new one (a sealed one has no row).
     let rotated = match old_id.filter(|old| !old.starts_with(SEALED)) {
-        Some(old) => state.store.rotate_session(&token_digest(old), &new, &text, expires_at).await?,
+        Some(old) => state.store.rotate_session(&SessionKey::login_box(old), &new, &text, expires_at).await?,
         None => false,
     };
     if !rotated {
@@ -133,7 +134,7 @@ pub async fn save_rotated(
 /// value. A server-side session `old` (a log-in started before in this browser) ends.
 pub async fn start_sealed(state: &AppState, old: Option<&str>, data: &LoginSession) -> Result<HeaderValue, AppError> {
     if let Some(old) = old.filter(|o| !o.starts_with(SEALED)) {
-        state.store.delete_session(&token_digest(old)).await?;
+        state.store.delete_session(&SessionKey::login_box(old)).await?;
     }
     let lifetime = state.config.session_minutes * 60;
     let held = serde_json::to_vec(&InCookie { exp: state.now().plus(lifetime).0, data: data.clone() })
@@ -151,7 +152,7 @@ pub async fn start_sealed(state: &AppState, old: Option<&str>, data: &LoginSessi
 /// Ends a session and answers the `Set-Cookie` value that clears it.
 pub async fn end(state: &AppState, id: &str) -> Result<HeaderValue, AppError> {
     if !id.starts_with(SEALED) {
-        state.store.delete_session(&token_digest(id)).await?;
+        state.store.delete_session(&SessionKey::login_box(id)).await?;
     }
     clearing_cookie(state)
 }
@@ -159,7 +160,7 @@ pub async fn end(state: &AppState, id: &str) -> Result<HeaderValue, AppError> {
 /// Ends a session only if this call is the one that ends it (of concurrent finishers, exactly one is), and
 /// answers the `Set-Cookie` value that clears it; [`AppError::Csrf`] for the others.
 pub async fn finish(state: &AppState, id: &str) -> Result<HeaderValue, AppError> {
-    state.store.take_session(&token_digest(id), state.now()).await?.ok_or(AppError::Csrf)?;
+    state.store.take_session(&SessionKey::login_box(id), state.now()).await?.ok_or(AppError::Csrf)?;
     clearing_cookie(state)
 }
 

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
+use noegle_core::Ctx;
 use noegle_core::keycard::KeyPepper;
-use noegle_core::login::Ctx;
 use noegle_core::{Clock, Store, UnixTime};
 
 use crate::config::Config;
@@ -36,7 +36,7 @@ pub struct AppState {
     /// Web Push to installed web apps (the extra notification path).
     pub webpush: Arc<crate::webpush::WebPush>,
     /// The live channel to connected key apps.
-    pub hub: Arc<crate::push::Hub>,
+    pub hub: Arc<crate::live::Hub>,
     /// The bounded pool that checks passwords.
     pub passwords: Arc<crate::passwords::PasswordPool>,
     /// Seals what the browser keeps for the server (the log-in box's first step).
@@ -57,8 +57,8 @@ impl AppState {
     }
 
     /// Tells `sub`'s key apps about `event`: on the live channel and by Web Push.
-    pub fn notify(&self, sub: &str, event: crate::push::PushEvent) {
-        use crate::push::Notifier;
+    pub fn notify(&self, sub: &str, event: crate::live::AppEvent) {
+        use crate::live::Notifier;
         self.hub.notify(sub, event);
         self.webpush.notify(sub, event);
     }

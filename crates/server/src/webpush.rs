@@ -13,10 +13,6 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::{OriginalUri, State};
-use axum::http::{HeaderMap, Method, StatusCode};
-use axum::response::{IntoResponse, Json, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use noegle_core::device::DeviceStatus;
@@ -27,13 +23,11 @@ use web_push_native::jwt_simple::algorithms::{ECDSAP256KeyPairLike, ECDSAP256Pub
 use web_push_native::jwt_simple::claims::Claims;
 use web_push_native::{Auth, WebPushBuilder, p256};
 
-use crate::api::{ApiError, parse, signed};
-use crate::push::{Notifier, PushEvent};
-use crate::state::AppState;
-use noegle_core::activation::ActivationError;
+use crate::api::ApiError;
+use crate::live::{AppEvent, Notifier};
 
 /// The attachment kind a device's subscription is stored under.
-const KIND: &str = "push";
+pub(crate) const KIND: &str = "push";
 /// How long a push service keeps an undelivered message (a request lives 3 minutes).
 const TTL: Duration = Duration::from_secs(180);
 
@@ -62,12 +56,12 @@ pub struct SubscriptionKeys {
 
 /// Why a subscription is refused.
 fn invalid(message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message)
+    ApiError::invalid(message)
 }
 
 impl Subscription {
     /// Checks the subscription; answers the parts the sender needs.
-    fn parts(&self, allow_http: bool) -> Result<(url::Url, p256::PublicKey, Auth), ApiError> {
+    pub(crate) fn parts(&self, allow_http: bool) -> Result<(url::Url, p256::PublicKey, Auth), ApiError> {
         let url = url::Url::parse(&self.endpoint).map_err(|e| invalid(format!("endpoint is not a URL: {e}")))?;
         let scheme_ok = url.scheme() == "https" || (allow_http && url.scheme() == "http");
         // Push services have domain names; an IP address or localhost would make the server post to a host of
@@ -242,7 +236,7 @@ impl WebPush {
 
     /// Sends `event` to one subscription; answers whether the push service took it. A subscription the
     /// service no longer knows (404/410) is removed from `device_id`.
-    pub async fn send(&self, device_id: &str, sub: &Subscription, event: PushEvent) -> bool {
+    pub async fn send(&self, device_id: &str, sub: &Subscription, event: AppEvent) -> bool {
         let Ok((url, public, auth)) = sub.parts(self.allow_http) else { return false };
         let Ok(endpoint) = url.as_str().parse() else { return false };
         let payload = json!({ "event": event.name() }).to_string();
@@ -298,7 +292,7 @@ impl WebPush {
         }
     }
 
-    async fn send_to_user(&self, sub: &str, event: PushEvent) {
+    async fn send_to_user(&self, sub: &str, event: AppEvent) {
         let subscriptions = match self.store.active_attachments(sub, KIND).await {
             Ok(s) => s,
             Err(e) => return tracing::warn!(error = %e, "web push: cannot read subscriptions"),
@@ -328,56 +322,17 @@ impl WebPush {
             if let Ok(Some(value)) = me.store.attachment(&device.device_id, KIND).await
                 && let Ok(s) = serde_json::from_str::<Subscription>(&value)
             {
-                me.send(&device.device_id, &s, PushEvent::ActivationReady).await;
+                me.send(&device.device_id, &s, AppEvent::ActivationReady).await;
             }
         });
     }
 }
 
 impl Notifier for Arc<WebPush> {
-    fn notify(&self, sub: &str, event: PushEvent) {
+    fn notify(&self, sub: &str, event: AppEvent) {
         let (me, sub) = (self.clone(), sub.to_string());
         tokio::spawn(async move { me.send_to_user(&sub, event).await });
     }
-}
-
-/// `GET /api/app/v1/push/key`: the VAPID public key.
-pub async fn key(State(state): State<AppState>) -> Json<serde_json::Value> {
-    Json(json!({ "key": state.webpush.public_key() }))
-}
-
-/// `PUT /api/app/v1/push` (signed, pending or active): this device's push subscription.
-pub async fn subscribe(
-    State(state): State<AppState>,
-    method: Method,
-    uri: OriginalUri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let me = signed(&state, &method, &uri, &headers, &body, &[DeviceStatus::Pending, DeviceStatus::Active]).await?;
-    // A pending device subscribes only to hear that its wait is over (R-APP1); once its activation has
-    // lapsed it has nothing to hear.
-    if me.status == DeviceStatus::Pending && !me.pending_and_alive(state.now()) {
-        return Err(ActivationError::NotPending.into());
-    }
-    let s: Subscription = parse(&headers, &body)?;
-    s.parts(state.config.web_push_allow_http)?;
-    let value = serde_json::to_string(&s).map_err(|e| invalid(e.to_string()))?;
-    state.store.set_attachment(&me.device_id, KIND, Some(&value)).await?;
-    Ok(Json(json!({ "device_id": me.device_id, "push": true })).into_response())
-}
-
-/// `DELETE /api/app/v1/push` (signed, pending or active): no more Web Push to this device.
-pub async fn unsubscribe(
-    State(state): State<AppState>,
-    method: Method,
-    uri: OriginalUri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let me = signed(&state, &method, &uri, &headers, &body, &[DeviceStatus::Pending, DeviceStatus::Active]).await?;
-    state.store.set_attachment(&me.device_id, KIND, None).await?;
-    Ok(Json(json!({ "device_id": me.device_id, "push": false })).into_response())
 }
 
 #[cfg(test)]

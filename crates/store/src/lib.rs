@@ -11,6 +11,7 @@ use noegle_core::store::{Store, StoreError};
 mod postgres;
 mod queries;
 pub mod relay;
+mod rows;
 mod sqlite;
 pub mod testing;
 

@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use noegle_core::login::{Ctx, issue_card};
+use noegle_core::Ctx;
+use noegle_core::login::issue_card;
 use noegle_core::{Clock, accounts};
 use noegle_testkit::{Browser, PASSWORD};
 use rand::rngs::OsRng;

@@ -5,7 +5,8 @@
 
 use std::time::Duration;
 
-use noegle_core::login::{Ctx, issue_card};
+use noegle_core::Ctx;
+use noegle_core::login::issue_card;
 use noegle_core::{Clock, accounts};
 use noegle_testkit::{Browser, PASSWORD};
 use rand::rngs::OsRng;

@@ -1,7 +1,8 @@
 //! Nothing acknowledged is lost: a key accepted just before the server is killed stays used.
 
+use noegle_core::Ctx;
 use noegle_core::keycard::ClearCard;
-use noegle_core::login::{Challenge, Ctx, LoginError, check_key};
+use noegle_core::login::{Challenge, LoginError, check_key};
 use noegle_testkit::{Browser, PASSWORD};
 
 use crate::{free_port, json, serve};

@@ -243,7 +243,7 @@ async fn tls_endpoint() -> (
 
 #[tokio::test]
 async fn web_push_goes_out_over_tls_and_never_to_an_internal_address() {
-    use noegle_server::push::PushEvent;
+    use noegle_server::live::AppEvent;
     use noegle_server::webpush::{Subscription, Transport, WebPush};
     use std::collections::HashMap;
     use std::sync::atomic::Ordering;
@@ -275,11 +275,11 @@ async fn web_push_goes_out_over_tls_and_never_to_an_internal_address() {
     };
 
     // As the server runs in production: the name resolves only to an internal address — no connection.
-    assert!(!sender(false).send(&app.device_id, &subscription, PushEvent::Request).await);
+    assert!(!sender(false).send(&app.device_id, &subscription, AppEvent::Request).await);
     assert_eq!(accepted.load(Ordering::SeqCst), 0, "nothing reached the internal address");
 
     // With internal addresses allowed (the test setting) the same message goes out over TLS and decrypts.
-    assert!(sender(true).send(&app.device_id, &subscription, PushEvent::Request).await, "sent over TLS");
+    assert!(sender(true).send(&app.device_id, &subscription, AppEvent::Request).await, "sent over TLS");
     let (headers, body) =
         tokio::time::timeout(std::time::Duration::from_secs(10), inbox.recv()).await.unwrap().unwrap();
     let (_, claims) = check_vapid(&headers);

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use noegle_core::store::Store;
 use noegle_core::user::User;
-use noegle_core::{UnixTime, login::Ctx};
+use noegle_core::{Ctx, UnixTime};
 
 /// A store on a fresh database, and what keeps it alive.
 pub struct Db {

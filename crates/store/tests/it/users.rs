@@ -46,24 +46,29 @@ async fn the_audit_log_is_append_only() {
     }
 }
 
+/// A key of the kind with no prefix, so the test reads the stored ids as they are.
+fn key(id: &str) -> noegle_core::session_key::SessionKey {
+    noegle_core::session_key::SessionKey::LoginBox(id.to_string())
+}
+
 #[tokio::test]
 async fn sessions_expire() {
     both(|store| async move {
         let s = store.as_ref();
-        s.put_session("d1", "{\"a\":1}", noegle_core::UnixTime(100)).await.unwrap();
-        assert_eq!(s.session("d1", noegle_core::UnixTime(99)).await.unwrap().as_deref(), Some("{\"a\":1}"));
-        assert_eq!(s.session("d1", noegle_core::UnixTime(100)).await.unwrap(), None);
-        s.put_session("d1", "{\"a\":2}", noegle_core::UnixTime(200)).await.unwrap();
-        assert_eq!(s.session("d1", noegle_core::UnixTime(150)).await.unwrap().as_deref(), Some("{\"a\":2}"));
-        s.delete_session("d1").await.unwrap();
-        assert_eq!(s.session("d1", noegle_core::UnixTime(150)).await.unwrap(), None);
+        s.put_session(&key("d1"), "{\"a\":1}", noegle_core::UnixTime(100)).await.unwrap();
+        assert_eq!(s.session(&key("d1"), noegle_core::UnixTime(99)).await.unwrap().as_deref(), Some("{\"a\":1}"));
+        assert_eq!(s.session(&key("d1"), noegle_core::UnixTime(100)).await.unwrap(), None);
+        s.put_session(&key("d1"), "{\"a\":2}", noegle_core::UnixTime(200)).await.unwrap();
+        assert_eq!(s.session(&key("d1"), noegle_core::UnixTime(150)).await.unwrap().as_deref(), Some("{\"a\":2}"));
+        s.delete_session(&key("d1")).await.unwrap();
+        assert_eq!(s.session(&key("d1"), noegle_core::UnixTime(150)).await.unwrap(), None);
 
         // A single-use entry is taken once, even by concurrent takers; expired ones are purged.
-        s.put_session("t1", "ticket", noegle_core::UnixTime(200)).await.unwrap();
+        s.put_session(&key("t1"), "ticket", noegle_core::UnixTime(200)).await.unwrap();
         let takers: Vec<_> = (0..8)
             .map(|_| {
                 let store = store.clone();
-                tokio::spawn(async move { store.take_session("t1", noegle_core::UnixTime(150)).await.unwrap() })
+                tokio::spawn(async move { store.take_session(&key("t1"), noegle_core::UnixTime(150)).await.unwrap() })
             })
             .collect();
         let mut got = 0;
@@ -71,18 +76,21 @@ async fn sessions_expire() {
             got += t.await.unwrap().is_some() as usize;
         }
         assert_eq!(got, 1);
-        s.put_session("old", "x", noegle_core::UnixTime(100)).await.unwrap();
-        s.put_session("new", "y", noegle_core::UnixTime(300)).await.unwrap();
-        assert_eq!(s.take_session("old", noegle_core::UnixTime(150)).await.unwrap(), None, "expired");
+        s.put_session(&key("old"), "x", noegle_core::UnixTime(100)).await.unwrap();
+        s.put_session(&key("new"), "y", noegle_core::UnixTime(300)).await.unwrap();
+        assert_eq!(s.take_session(&key("old"), noegle_core::UnixTime(150)).await.unwrap(), None, "expired");
         assert!(s.purge_expired(noegle_core::UnixTime(150), noegle_core::UnixTime(0)).await.unwrap() >= 1);
-        assert_eq!(s.session("new", noegle_core::UnixTime(150)).await.unwrap().as_deref(), Some("y"));
+        assert_eq!(s.session(&key("new"), noegle_core::UnixTime(150)).await.unwrap().as_deref(), Some("y"));
 
         // Rotation moves a session to a new id in one step: the old id is gone, the new one holds the new data.
-        assert!(s.rotate_session("new", "newer", "z", noegle_core::UnixTime(400)).await.unwrap());
-        assert_eq!(s.session("new", noegle_core::UnixTime(150)).await.unwrap(), None);
-        assert_eq!(s.session("newer", noegle_core::UnixTime(350)).await.unwrap().as_deref(), Some("z"));
-        assert!(!s.rotate_session("new", "newest", "w", noegle_core::UnixTime(400)).await.unwrap(), "gone already");
-        assert_eq!(s.session("newest", noegle_core::UnixTime(150)).await.unwrap(), None);
+        assert!(s.rotate_session(&key("new"), &key("newer"), "z", noegle_core::UnixTime(400)).await.unwrap());
+        assert_eq!(s.session(&key("new"), noegle_core::UnixTime(150)).await.unwrap(), None);
+        assert_eq!(s.session(&key("newer"), noegle_core::UnixTime(350)).await.unwrap().as_deref(), Some("z"));
+        assert!(
+            !s.rotate_session(&key("new"), &key("newest"), "w", noegle_core::UnixTime(400)).await.unwrap(),
+            "gone already"
+        );
+        assert_eq!(s.session(&key("newest"), noegle_core::UnixTime(150)).await.unwrap(), None);
     })
     .await;
 }

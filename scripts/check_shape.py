@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""Checks the invariants ARCHITECTURE.md names, as far as a script can:
+
+- core imports no I/O: noegle-core depends on no axum, sqlx, tokio or hyper;
+- no source file over 800 lines (Rust and the phone app's JavaScript);
+- handlers hold no rules: no HTTP handler (a `pub async fn` in the server's handler modules) over 30 lines;
+- one SQL text: the store's statements live only in crates/store/src/queries/.
+
+Run from the repository root; exits non-zero with every breach listed.
+"""
+
+import glob
+import re
+import subprocess
+import sys
+
+MAX_FILE_LINES = 800
+MAX_HANDLER_LINES = 30
+HANDLER_FILES = ["crates/server/src/api/*.rs", "crates/server/src/pages.rs", "crates/server/src/oidc.rs",
+                 "crates/server/src/ops.rs", "crates/server/src/webapp.rs", "crates/server/src/demo_bank.rs"]
+
+# Breaches still being worked off, each with where the work is tracked; reported, not failed. Remove an
+# entry when its file is split: the check then holds it to the bar.
+KNOWN = {"web/app/app.js": "issue 10: the phone app is split by screen (screens/*.js) next"}
+
+breaches = []
+
+tree = subprocess.run(["cargo", "tree", "-p", "noegle-core", "-e", "normal", "--prefix", "none"],
+                      check=True, capture_output=True, text=True).stdout
+for line in tree.splitlines():
+    if re.match(r"^(axum|sqlx|tokio|hyper) ", line):
+        breaches.append(f"noegle-core depends on {line.split()[0]}: the core imports no I/O")
+
+sources = glob.glob("crates/**/*.rs", recursive=True) + glob.glob("web/app/*.js") + glob.glob("web/e2e/**/*.mjs", recursive=True)
+for path in sorted(sources):
+    with open(path, encoding="utf-8") as f:
+        n = sum(1 for _ in f)
+    if n > MAX_FILE_LINES and path in KNOWN:
+        print(f"known: {path}: {n} lines ({KNOWN[path]})", file=sys.stderr)
+    elif n > MAX_FILE_LINES:
+        breaches.append(f"{path}: {n} lines (at most {MAX_FILE_LINES}); split it by what it holds")
+
+for pattern in HANDLER_FILES:
+    for path in sorted(glob.glob(pattern)):
+        lines = open(path, encoding="utf-8").read().split("\n")
+        i = 0
+        while i < len(lines):
+            m = re.match(r"^pub async fn (\w+)", lines[i])
+            if m:
+                j = i
+                while lines[j] != "}":
+                    j += 1
+                if j - i + 1 > MAX_HANDLER_LINES:
+                    breaches.append(f"{path}: handler {m.group(1)} is {j - i + 1} lines (at most "
+                                    f"{MAX_HANDLER_LINES}); move its rules into a core flow")
+                i = j
+            i += 1
+
+for path in sorted(glob.glob("crates/**/src/**/*.rs", recursive=True)):
+    if path.startswith(("crates/store/src/queries/", "crates/bench/", "crates/store/src/testing.rs",
+                         "crates/store/src/relay.rs")):
+        continue
+    if re.search(r"sqlx::query", open(path, encoding="utf-8").read()):
+        breaches.append(f"{path}: SQL outside crates/store/src/queries/ (one SQL text for both databases)")
+
+for b in breaches:
+    print(b, file=sys.stderr)
+sys.exit(1 if breaches else 0)

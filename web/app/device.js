@@ -230,6 +230,67 @@ export class Api {
     return r.reset_token;
   }
 
+  /** What the app tells users: the device limit, the oldest iOS and Android, the support's contact. */
+  about() {
+    return this.call('GET', '/api/app/v1/about');
+  }
+
+  /** The user's pending requests (an unlocked app). */
+  requests() {
+    return this.signed('GET', '/api/app/v1/requests');
+  }
+
+  /** The user's unconfirmed devices (X-3): pending activations and devices cooling off after "Glemt kode". */
+  unconfirmed() {
+    return this.signed('GET', '/api/app/v1/activations');
+  }
+
+  /** Stops an unconfirmed device of the user (X-3). */
+  stopDevice(deviceId) {
+    return this.signed('POST', `/api/app/v1/activations/${encodeURIComponent(deviceId)}/cancel`);
+  }
+
+  /** Approves or rejects request `r`, echoing what the server sent with it. */
+  decide(r, decision, extra = {}) {
+    return this.signed('POST', `/api/app/v1/requests/${encodeURIComponent(r.request_id)}/decision`, {
+      decision, request_nonce: r.nonce, client_id: r.client_id, expires_at: r.expires_at, match_code: null, not_me: false, ...extra,
+    });
+  }
+
+  /** Deregisters this device (or ends its activation). */
+  deregister() {
+    return this.signed('DELETE', '/api/app/v1/device');
+  }
+
+  /** Registers a fingerprint: `create` turns the server's options into a credential. */
+  async registerFingerprint(create) {
+    const options = await this.signed('POST', '/api/app/v1/fingerprint/register/start', {});
+    await this.signed('POST', '/api/app/v1/fingerprint/register/finish', { credential: await create(options) });
+  }
+
+  /** The device no longer unlocks with the fingerprint. */
+  removeFingerprint() {
+    return this.signed('DELETE', '/api/app/v1/fingerprint');
+  }
+
+  /** Unlocks with the fingerprint: `get` turns the server's options into an assertion. */
+  async unlockWithFingerprint(get) {
+    const deviceId = this.device.deviceId;
+    const options = await this.call('POST', '/api/app/v1/fingerprint/login/start', { device_id: deviceId });
+    const credential = await get(options);
+    this.openSession(await this.call('POST', '/api/app/v1/fingerprint/login/finish', { device_id: deviceId, credential }));
+  }
+
+  /** The server's VAPID key, for a push subscription. */
+  async pushKey() {
+    return (await this.call('GET', '/api/app/v1/push/key')).key;
+  }
+
+  /** Stores this device's push subscription (`null`: no more Web Push). */
+  setPushSubscription(subscription) {
+    return subscription ? this.signed('PUT', '/api/app/v1/push', subscription) : this.signed('DELETE', '/api/app/v1/push');
+  }
+
   /** Reads the live channel (signed server-sent events) and calls `onEvent(name)` until `signal` aborts. */
   async listen(onEvent, signal) {
     const path = '/api/app/v1/events';

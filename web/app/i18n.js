@@ -16,6 +16,7 @@ const da = {
 
   activateTitle: 'Aktivér din nøgleapp',
   welcomeText: 'Med nøgleappen godkender du log-in på hjemmesider og i apps med et swipe. Du skal bruge dit bruger-id, din adgangskode og dit nøglekort for at aktivere den.',
+  welcomeLimits: 'Du kan have nøgleappen på højst {max} enheder ad gangen. Den kræver iOS {ios} eller Android {android} eller nyere.',
   start: 'Start',
   termsTitle: 'Vilkår for brug af nøgleappen',
   terms: [
@@ -112,6 +113,9 @@ const da = {
   changeCode: 'Skift kode for nøgleapp',
   support: 'Hjælp og NemID support',
   supportText: 'Har du brug for hjælp til nøgleappen eller dit log-in, så kontakt supporten hos den, der har udstedt dit nøglekort. Oplys altid nøgleappens serienummer.',
+  supportPhone: 'Ring til supporten',
+  supportWeb: 'Supportens hjemmeside',
+  settingsLocked: 'Lås nøgleappen op for at ændre lås, fingeraftryk, meddelelser og kode — eller for at afmelde den.',
   showGuide: 'Vis vejledning',
   serial: 'Serienummer',
   deregister: 'Afmeld nøgleapp',
@@ -129,6 +133,7 @@ const da = {
     no_key_card: 'Du har ikke et nøglekort, der kan bruges. Kontakt supporten.',
     too_many_devices: 'Du har allerede {max} aktive nøgleapps: {devices}. Afmeld en af dem først.',
     platform_unsupported: 'Din enhed er for gammel til nøgleappen.',
+    platform_too_old: 'Nøgleappen kræver {platform} {minimum} eller nyere. Denne enhed har {version}.',
     too_early: 'Ventetiden er ikke ovre endnu.',
     activation_ended: 'Aktiveringen er udløbet eller afbrudt. Start forfra.',
     ticket_expired: 'Log ind igen: der gik for lang tid.',
@@ -184,6 +189,7 @@ const en = {
 
   activateTitle: 'Activate your key app',
   welcomeText: 'With the key app you approve log-ins on websites and in apps with a swipe. You need your user ID, your password and your key card to activate it.',
+  welcomeLimits: 'You can have the key app on at most {max} devices at a time. It needs iOS {ios} or Android {android} or newer.',
   start: 'Start',
   termsTitle: 'Terms of use of the key app',
   terms: [
@@ -280,6 +286,9 @@ const en = {
   changeCode: 'Change the key app code',
   support: 'Help and support',
   supportText: 'If you need help with the key app or your log-in, contact the support of whoever issued your key card. Always give the key app\'s serial number.',
+  supportPhone: 'Call the support',
+  supportWeb: 'The support\'s website',
+  settingsLocked: 'Unlock the key app to change the lock, fingerprint, notifications and code — or to deregister it.',
   showGuide: 'Show the guide',
   serial: 'Serial number',
   deregister: 'Deregister key app',
@@ -297,6 +306,7 @@ const en = {
     no_key_card: 'You have no usable key card. Contact support.',
     too_many_devices: 'You already have {max} active key apps: {devices}. Deregister one of them first.',
     platform_unsupported: 'Your device is too old for the key app.',
+    platform_too_old: 'The key app needs {platform} {minimum} or newer. This device has {version}.',
     too_early: 'The wait is not over yet.',
     activation_ended: 'The activation expired or was cancelled. Start again.',
     ticket_expired: 'Log in again: too much time passed.',

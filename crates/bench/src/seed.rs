@@ -120,7 +120,7 @@ pub async fn devices(store: Arc<dyn Store>, users: &[BenchUser], per_user: usize
                     serial,
                     sub: sub.clone(),
                     public_key: key.verifying_key().to_sec1_point(false).as_bytes().to_vec(),
-                    platform: "terminal".into(),
+                    platform: noegle_core::device::Platform::Terminal,
                     os_version: "bench".into(),
                     name: format!("bench {i}"),
                     status: DeviceStatus::Active,
@@ -128,6 +128,7 @@ pub async fn devices(store: Arc<dyn Store>, users: &[BenchUser], per_user: usize
                     ready_at: now,
                     expires_at: now.plus(86_400),
                     activated_at: Some(now),
+                    revoked_by: None,
                 };
                 store.insert_device(&device).await?;
                 Ok::<_, anyhow::Error>(BenchDevice { device_id, sub, key })

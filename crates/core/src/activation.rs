@@ -127,7 +127,7 @@ pub async fn start(
     key: &str,
     new: &NewDevice,
 ) -> Result<Device, ActivationError> {
-    policy.platforms.check(&new.platform, &new.os_version)?;
+    let platform = policy.platforms.check(&new.platform, &new.os_version)?;
     let public_key = parse_public_key(&new.public_key)
         .ok_or_else(|| ActivationError::Invalid("public_key must be a base64url SEC1 uncompressed P-256 key".into()))?;
     let name = crate::user::validate_display_name(&new.name)
@@ -143,7 +143,7 @@ pub async fn start(
         serial,
         sub: sub.to_string(),
         public_key,
-        platform: new.platform.clone(),
+        platform,
         os_version: new.os_version.clone(),
         name,
         status: DeviceStatus::Pending,
@@ -151,6 +151,7 @@ pub async fn start(
         ready_at: ctx.now.plus(policy.wait_secs),
         expires_at: ctx.now.plus(policy.max_pending_secs),
         activated_at: None,
+        revoked_by: None,
     };
     ctx.store.insert_device(&device).await?;
     let user = ctx.store.user_by_sub(sub).await?.map(|u| u.user_id.to_string());
@@ -247,7 +248,13 @@ pub async fn stop(ctx: Ctx<'_>, me: &Device, device_id: &str) -> Result<Option<(
         return Ok(None);
     };
     if target.cooling_off(ctx.now) && target.device_id != me.device_id {
-        crate::device::revoke(ctx, &target, &format!("code reset cancelled by {}", me.serial)).await?;
+        crate::device::revoke(
+            ctx,
+            &target,
+            crate::device::RevokedBy::OtherDevice,
+            &format!("code reset cancelled by {}", me.serial),
+        )
+        .await?;
         return Ok(Some((target, Stopped::Revoked)));
     }
     if !ctx.store.set_device_status(&target.device_id, DeviceStatus::Pending, DeviceStatus::Cancelled).await? {
@@ -255,4 +262,135 @@ pub async fn stop(ctx: Ctx<'_>, me: &Device, device_id: &str) -> Result<Option<(
     }
     ctx.audit_device(AuditKind::DeviceCancelled, &target, serde_json::json!({ "by": me.serial })).await?;
     Ok(Some((target, Stopped::Cancelled)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::World;
+    use crate::store::DeviceStore;
+
+    use crate::store::KeyCardStore;
+
+    fn new_device(name: &str) -> NewDevice {
+        let key = p256::ecdsa::SigningKey::from_slice(&[7; 32]).unwrap();
+        let point = key.verifying_key().to_sec1_point(false);
+        NewDevice {
+            public_key: base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, point.as_bytes()),
+            platform: "android".into(),
+            os_version: "14".into(),
+            name: name.into(),
+        }
+    }
+
+    /// The `i`th key of the card, as a challenge and its key.
+    fn challenge(w: &World, i: usize) -> (Challenge, String) {
+        let (n, k) = w.card.keys.iter().nth(i).unwrap();
+        (Challenge { serial: w.card.serial.clone(), number: n.clone() }, k.clone())
+    }
+
+    #[tokio::test]
+    async fn activation_needs_two_keys_an_hour_apart() {
+        let (w, rng, policy) = (World::new().await, &mut rand::rngs::OsRng, ActivationPolicy::default());
+        let (sub, unused) = (&w.user.sub, || w.store.unused_key_numbers(&w.card.serial));
+
+        // A too-old platform is refused before any key is spent.
+        let (ch, key) = challenge(&w, 0);
+        let mut old = new_device("Old phone");
+        old.os_version = "4.3".into();
+        let e = start(w.ctx(), rng, &w.pepper, &policy, sub, &ch, &key, &old).await.unwrap_err();
+        assert!(matches!(e, ActivationError::Platform(_)), "{e}");
+        assert_eq!(unused().await.unwrap().len(), 148);
+
+        let d = start(w.ctx(), rng, &w.pepper, &policy, sub, &ch, &key, &new_device("Annes telefon")).await.unwrap();
+        assert_eq!(d.status, DeviceStatus::Pending);
+        assert_eq!(d.ready_at, w.now.plus(3600));
+
+        let (ch2, key2) = challenge(&w, 1);
+        let e = complete(w.after(3599), rng, &w.pepper, &d, sub, &ch2, &key2).await.unwrap_err();
+        assert!(matches!(e, ActivationError::TooEarly { ready_at } if ready_at == w.now.plus(3600)), "{e}");
+        assert_eq!(unused().await.unwrap().len(), 147, "too early spends no key");
+
+        let active = complete(w.after(3600), rng, &w.pepper, &d, sub, &ch2, &key2).await.unwrap();
+        assert_eq!(active.status, DeviceStatus::Active);
+        assert_eq!(active.activated_at, Some(w.now.plus(3600)));
+        let (ch3, key3) = challenge(&w, 2);
+        let e = complete(w.after(4000), rng, &w.pepper, &d, sub, &ch3, &key3).await.unwrap_err();
+        assert!(matches!(e, ActivationError::NotPending), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_lapsed_activation_cannot_be_completed_and_a_fourth_device_is_refused() {
+        let (w, rng, policy) = (World::new().await, &mut rand::rngs::OsRng, ActivationPolicy::default());
+        let sub = &w.user.sub;
+        let (ch, key) = challenge(&w, 0);
+        let d = start(w.ctx(), rng, &w.pepper, &policy, sub, &ch, &key, &new_device("Lapsed")).await.unwrap();
+        let (ch, key) = challenge(&w, 1);
+        let e = complete(w.after(policy.max_pending_secs), rng, &w.pepper, &d, sub, &ch, &key).await.unwrap_err();
+        assert!(matches!(e, ActivationError::NotPending), "{e}");
+
+        for n in 0..3 {
+            w.named_device(sub, &format!("Telefon {n}"), DeviceStatus::Active, w.now).await;
+        }
+        let (ch, key) = challenge(&w, 2);
+        let e = start(w.after(1000), rng, &w.pepper, &policy, sub, &ch, &key, &new_device("Fjerde")).await.unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "you already have 3 active key apps; deregister one first: Telefon 0, Telefon 1, Telefon 2"
+        );
+        assert_eq!(
+            w.store.unused_key_numbers(&w.card.serial).await.unwrap().len(),
+            147,
+            "refused before the key is spent"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_other_devices_see_pending_activations_and_code_resets_and_nothing_else() {
+        let w = World::new().await;
+        let me = w.device(&w.user.sub, DeviceStatus::Active, w.now).await;
+        let pending = w.device(&w.user.sub, DeviceStatus::Pending, w.now.plus(3600)).await;
+        let resetting = w.device(&w.user.sub, DeviceStatus::Active, w.now.plus(3600)).await;
+        w.device(&w.user.sub, DeviceStatus::Active, w.now).await;
+        w.device(&w.user.sub, DeviceStatus::Cancelled, w.now.plus(3600)).await;
+        w.device("someone-else", DeviceStatus::Pending, w.now.plus(3600)).await;
+        let listed: Vec<(String, Unconfirmed)> =
+            unconfirmed(w.ctx(), &me).await.unwrap().into_iter().map(|(d, why)| (d.device_id, why)).collect();
+        assert_eq!(listed.len(), 2, "{listed:?}");
+        assert!(listed.contains(&(pending.device_id.clone(), Unconfirmed::Activation)));
+        assert!(listed.contains(&(resetting.device_id.clone(), Unconfirmed::CodeReset)));
+
+        // A pending activation that has lapsed is no longer offered.
+        let lapsed = crate::Ctx { now: w.now.plus(8 * 86_400), ..w.ctx() };
+        assert!(unconfirmed(lapsed, &me).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn stopping_cancels_an_activation_revokes_a_code_reset_and_touches_nothing_else() {
+        let w = World::new().await;
+        let me = w.device(&w.user.sub, DeviceStatus::Active, w.now).await;
+        let pending = w.device(&w.user.sub, DeviceStatus::Pending, w.now.plus(3600)).await;
+        let resetting = w.device(&w.user.sub, DeviceStatus::Active, w.now.plus(3600)).await;
+        let settled = w.device(&w.user.sub, DeviceStatus::Active, w.now).await;
+        let theirs = w.device("someone-else", DeviceStatus::Pending, w.now.plus(3600)).await;
+
+        let (d, how) = stop(w.ctx(), &me, &pending.device_id).await.unwrap().unwrap();
+        assert_eq!((d.device_id, how), (pending.device_id.clone(), Stopped::Cancelled));
+        let (d, how) = stop(w.ctx(), &me, &resetting.device_id).await.unwrap().unwrap();
+        assert_eq!((d.device_id, how), (resetting.device_id.clone(), Stopped::Revoked));
+        let gone = w.store.device(&resetting.device_id).await.unwrap().unwrap();
+        assert_eq!(
+            (gone.status, gone.revoked_by),
+            (DeviceStatus::Revoked, Some(crate::device::RevokedBy::OtherDevice))
+        );
+
+        for untouchable in [&settled, &theirs, &me] {
+            assert_eq!(stop(w.ctx(), &me, &untouchable.device_id).await.unwrap(), None, "{}", untouchable.name);
+            let still = w.store.device(&untouchable.device_id).await.unwrap().unwrap();
+            assert_eq!(still.status, untouchable.status);
+        }
+        assert_eq!(stop(w.ctx(), &me, &pending.device_id).await.unwrap(), None, "once");
+        let kinds = w.audit_kinds().await;
+        assert!(kinds.ends_with(&["device_cancelled".to_string(), "device_revoked".to_string()]), "{kinds:?}");
+    }
 }

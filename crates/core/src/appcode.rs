@@ -194,16 +194,16 @@ pub enum Unlock {
 
 impl Unlock {
     /// The RFC 8176 `amr` value.
-    pub fn amr(self) -> &'static str {
+    pub fn amr(self) -> crate::oidc::Amr {
         match self {
-            Unlock::Code => "pin",
-            Unlock::Fingerprint => "fpt",
+            Unlock::Code => crate::oidc::Amr::Pin,
+            Unlock::Fingerprint => crate::oidc::Amr::Fpt,
         }
     }
 
-    /// The unlock of an `amr` value.
+    /// The unlock of an `amr` value (`pin`, `fpt`).
     pub fn parse(amr: &str) -> Option<Unlock> {
-        [Unlock::Code, Unlock::Fingerprint].into_iter().find(|u| u.amr() == amr)
+        [Unlock::Code, Unlock::Fingerprint].into_iter().find(|u| u.amr().as_str() == amr)
     }
 }
 
@@ -217,7 +217,7 @@ pub async fn open_session(
 ) -> Result<(String, i64), StoreError> {
     let token = random_token(rng, 32);
     let expires = ctx.now.plus(APP_SESSION_SECS);
-    let data = format!("{} {}", device.device_id, how.amr());
+    let data = format!("{} {}", device.device_id, how.amr().as_str());
     ctx.store.put_session(&SessionKey::app_session(&token), &data, expires).await?;
     Ok((token, APP_SESSION_SECS))
 }
@@ -358,3 +358,102 @@ impl rand::RngCore for RngAdapter<'_> {
 }
 
 impl rand::CryptoRng for RngAdapter<'_> {}
+
+#[cfg(test)]
+mod tests {
+    use opaque_ke::{ClientRegistration, ClientRegistrationFinishParameters, RegistrationResponse};
+
+    use super::*;
+    use crate::device::DeviceStatus;
+    use crate::login::{InlinePasswordCheck, LoginError};
+    use crate::memory::{PASSWORD, World};
+    use crate::store::DeviceStore;
+
+    /// What an app sends to register `code` for `device` (the client's side of OPAQUE).
+    fn upload(setup: &Setup, device: &Device, code: &str) -> String {
+        let rng = &mut rand::rngs::OsRng;
+        let start = ClientRegistration::<Suite>::start(rng, code.as_bytes()).unwrap();
+        let answer = register_start(setup, device, &B64.encode(start.message.serialize())).unwrap();
+        let answer = RegistrationResponse::<Suite>::deserialize(&B64.decode(answer).unwrap()).unwrap();
+        let params = ClientRegistrationFinishParameters::default();
+        B64.encode(start.state.finish(rng, code.as_bytes(), answer, params).unwrap().message.serialize())
+    }
+
+    fn setup() -> Setup {
+        parse_setup(&new_setup(&mut rand::rngs::OsRng)).unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_first_code_needs_nothing_a_new_one_an_unlocked_app_or_a_reset_proof() {
+        let (w, setup, rng) = (World::new().await, setup(), &mut rand::rngs::OsRng);
+        let me = w.device(&w.user.sub, DeviceStatus::Active, w.now).await;
+        let none = CodeAuthority { app_session: None, reset_token: None };
+        let first = set_code(w.ctx(), rng, &me, &upload(&setup, &me, "7391"), none).await.unwrap();
+        assert_eq!(check_unlock_token(w.ctx(), &me, Some(&first)).await.unwrap(), UnlockToken::Shown);
+
+        // A second code: not without proof, not with another device's session or a made-up reset token.
+        let other = w.device(&w.user.sub, DeviceStatus::Active, w.now).await;
+        let (foreign, _) = open_session(w.ctx(), rng, &other, Unlock::Code).await.unwrap();
+        for authority in [
+            none,
+            CodeAuthority { app_session: Some(&foreign), reset_token: None },
+            CodeAuthority { app_session: None, reset_token: Some("made-up") },
+        ] {
+            let r = set_code(w.ctx(), rng, &me, &upload(&setup, &me, "5820"), authority).await;
+            assert!(matches!(r, Err(AppCodeError::NotAllowed)), "{authority:?}: {r:?}");
+        }
+        assert_eq!(check_unlock_token(w.ctx(), &me, Some(&first)).await.unwrap(), UnlockToken::Shown, "unchanged");
+
+        // An unlocked app may change it: the old unlock token is replaced.
+        let (session, _) = open_session(w.ctx(), rng, &me, Unlock::Code).await.unwrap();
+        let unlocked = CodeAuthority { app_session: Some(&session), reset_token: None };
+        let second = set_code(w.ctx(), rng, &me, &upload(&setup, &me, "5820"), unlocked).await.unwrap();
+        assert_eq!(check_unlock_token(w.ctx(), &me, Some(&first)).await.unwrap(), UnlockToken::Refused);
+        assert_eq!(check_unlock_token(w.ctx(), &me, Some(&second)).await.unwrap(), UnlockToken::Shown);
+
+        // A reset proof works once.
+        let proof = issue_reset(w.ctx(), rng, &me).await.unwrap();
+        let reset = CodeAuthority { app_session: None, reset_token: Some(&proof) };
+        set_code(w.ctx(), rng, &me, &upload(&setup, &me, "1357"), reset).await.unwrap();
+        let again = set_code(w.ctx(), rng, &me, &upload(&setup, &me, "2468"), reset).await;
+        assert!(matches!(again, Err(AppCodeError::NotAllowed)));
+    }
+
+    #[tokio::test]
+    async fn forgot_code_needs_the_users_ticket_and_key_and_cools_the_device_off() {
+        let (w, rng) = (World::new().await, &mut rand::rngs::OsRng);
+        let me = w.device(&w.user.sub, DeviceStatus::Active, w.now).await;
+        let ticket = |_: ()| async {
+            let (secret, _) =
+                crate::ticket::issue(w.ctx(), &mut rand::rngs::OsRng, &InlinePasswordCheck, "alice", PASSWORD)
+                    .await
+                    .unwrap();
+            crate::ticket::take(w.ctx(), &secret).await.unwrap().unwrap()
+        };
+        let new_key = [5u8; 65];
+
+        // Someone else's ticket, or a wrong key: refused, and the device is as it was.
+        let mut theirs = ticket(()).await;
+        theirs.sub = "someone-else".into();
+        let r = forgot_code(w.ctx(), rng, &w.pepper, &me, &theirs, "000000", &new_key, 3600).await;
+        assert!(matches!(r, Err(LoginError::Rejected)));
+        let t = ticket(()).await;
+        let r = forgot_code(w.ctx(), rng, &w.pepper, &me, &t, "000000", &new_key, 3600).await;
+        assert!(matches!(r, Err(LoginError::Rejected)));
+        assert_eq!(w.store.device(&me.device_id).await.unwrap().unwrap().public_key, me.public_key);
+
+        let t = ticket(()).await;
+        let proof = forgot_code(w.ctx(), rng, &w.pepper, &me, &t, &w.key(&t.challenge), &new_key, 3600).await.unwrap();
+        assert!(proof.is_some());
+        let now = w.store.device(&me.device_id).await.unwrap().unwrap();
+        assert_eq!(now.public_key, new_key.to_vec(), "the device has its new key");
+        assert!(now.cooling_off(w.now) && !now.cooling_off(w.now.plus(3600)), "for the activation wait");
+        assert!(w.audit_kinds().await.contains(&"app_code_reset".to_string()));
+
+        // A device no longer active gets nothing.
+        let gone = w.device(&w.user.sub, DeviceStatus::Revoked, w.now).await;
+        let t = ticket(()).await;
+        let r = forgot_code(w.ctx(), rng, &w.pepper, &gone, &t, &w.key(&t.challenge), &new_key, 3600).await;
+        assert_eq!(r.unwrap(), None);
+    }
+}

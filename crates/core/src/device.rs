@@ -51,6 +51,33 @@ impl DeviceStatus {
     }
 }
 
+/// Who took a device off ([`DeviceStatus::Revoked`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RevokedBy {
+    /// The user deregistered it ("Afmeld nøgleapp").
+    User,
+    /// Support revoked it (`noegle device revoke`).
+    Operator,
+    /// The user's other key app stopped a code reset it did not know of.
+    OtherDevice,
+}
+
+impl RevokedBy {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RevokedBy::User => "user",
+            RevokedBy::Operator => "operator",
+            RevokedBy::OtherDevice => "other_device",
+        }
+    }
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<RevokedBy> {
+        [RevokedBy::User, RevokedBy::Operator, RevokedBy::OtherDevice].into_iter().find(|b| b.as_str() == s)
+    }
+}
+
 /// A device as stored.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Device {
@@ -63,8 +90,8 @@ pub struct Device {
     /// The device's P-256 public key, SEC1 uncompressed.
     #[serde(skip)]
     pub public_key: Vec<u8>,
-    /// `ios`, `android`, `web` or `terminal`.
-    pub platform: String,
+    /// Where it runs.
+    pub platform: Platform,
     /// The OS version the app reported.
     pub os_version: String,
     /// A name the user recognises ("Annes iPhone").
@@ -79,6 +106,8 @@ pub struct Device {
     pub expires_at: UnixTime,
     /// When it became active.
     pub activated_at: Option<UnixTime>,
+    /// Who revoked it, once revoked.
+    pub revoked_by: Option<RevokedBy>,
 }
 
 impl Device {
@@ -106,6 +135,51 @@ pub fn new_ids(rng: &mut dyn SecureRng) -> (String, String) {
     let n: u64 = rng.gen_range(100_000_000_000..1_000_000_000_000);
     let s = format!("{n:012}");
     (id, format!("{}-{}-{}", &s[..4], &s[4..8], &s[8..]))
+}
+
+/// Where a key app runs (`ios`, `android`, `web`, `terminal` on the wire and in the database).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Platform {
+    /// An iPhone or iPad.
+    Ios,
+    /// An Android phone.
+    Android,
+    /// The installable web app in a browser.
+    Web,
+    /// The terminal key app (`noegleapp`).
+    Terminal,
+}
+
+impl Platform {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Platform::Ios => "ios",
+            Platform::Android => "android",
+            Platform::Web => "web",
+            Platform::Terminal => "terminal",
+        }
+    }
+    /// Parses a stored or reported name.
+    pub fn parse(s: &str) -> Option<Platform> {
+        [Platform::Ios, Platform::Android, Platform::Web, Platform::Terminal].into_iter().find(|p| p.as_str() == s)
+    }
+    /// The name people know it by.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Platform::Ios => "iOS",
+            Platform::Android => "Android",
+            Platform::Web => "web",
+            Platform::Terminal => "terminal",
+        }
+    }
+}
+
+impl std::fmt::Display for Platform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
 }
 
 /// The platforms the key app runs on, with their minimum OS versions (R-APP3; configurable).
@@ -149,16 +223,16 @@ pub enum PlatformError {
 }
 
 impl PlatformPolicy {
-    /// Checks a reported platform and OS version.
-    pub fn check(&self, platform: &str, version: &str) -> Result<(), PlatformError> {
-        let minimum = match platform {
-            "ios" => &self.min_ios,
-            "android" => &self.min_android,
+    /// Checks a reported platform and OS version; answers the platform.
+    pub fn check(&self, platform: &str, version: &str) -> Result<Platform, PlatformError> {
+        let known = Platform::parse(platform).ok_or_else(|| {
+            PlatformError::Unknown(platform.chars().filter(|c| c.is_ascii_graphic()).take(20).collect())
+        })?;
+        let minimum = match known {
+            Platform::Ios => &self.min_ios,
+            Platform::Android => &self.min_android,
             // No minimum, but the version is shown to operators and users: a short plain version string.
-            "web" | "terminal" => return plain_version(version),
-            other => {
-                return Err(PlatformError::Unknown(other.chars().filter(|c| c.is_ascii_graphic()).take(20).collect()));
-            }
+            Platform::Web | Platform::Terminal => return plain_version(version).map(|()| known),
         };
         let have = version_parts(version).ok_or_else(|| {
             PlatformError::BadVersion(version.chars().filter(|c| c.is_ascii_graphic()).take(20).collect())
@@ -166,12 +240,12 @@ impl PlatformPolicy {
         let need = version_parts(minimum).unwrap_or_default();
         if have < need {
             return Err(PlatformError::TooOld {
-                platform: if platform == "ios" { "iOS".into() } else { "Android".into() },
+                platform: known.display_name().into(),
                 version: version.into(),
                 minimum: minimum.clone(),
             });
         }
-        Ok(())
+        Ok(known)
     }
 }
 
@@ -251,16 +325,15 @@ pub fn signature_matches(public_key: &[u8], signed: &[u8], signature_b64: &str) 
         .is_ok()
 }
 
-/// Deregisters or revokes a device (R-APP6; `noegle device revoke`); false if it was already gone.
-pub async fn revoke(ctx: Ctx<'_>, device: &Device, why: &str) -> Result<bool, StoreError> {
-    let mut changed = false;
-    for from in [DeviceStatus::Active, DeviceStatus::Pending] {
-        changed |= ctx.store.set_device_status(&device.device_id, from, DeviceStatus::Revoked).await?;
-    }
+/// Deregisters or revokes a device (R-APP6; `noegle device revoke`), recording `by` whom; false if it was
+/// already gone.
+pub async fn revoke(ctx: Ctx<'_>, device: &Device, by: RevokedBy, why: &str) -> Result<bool, StoreError> {
+    let changed = ctx.store.revoke_device(&device.device_id, by).await?;
     // Nothing of a revoked device is kept that it no longer needs: its fingerprint credential, its push address.
     ctx.store.clear_attachments(&device.device_id).await?;
     if changed {
-        ctx.audit_device(crate::audit::AuditKind::DeviceRevoked, device, serde_json::json!({ "why": why })).await?;
+        let detail = serde_json::json!({ "why": why, "by": by.as_str() });
+        ctx.audit_device(crate::audit::AuditKind::DeviceRevoked, device, detail).await?;
     }
     Ok(changed)
 }

@@ -16,7 +16,7 @@ pub async fn issue_code(
     rng: &mut dyn SecureRng,
     request: &PendingAuthorization,
     user: &User,
-    amr: Vec<String>,
+    amr: Vec<crate::oidc::Amr>,
 ) -> Result<String, StoreError> {
     let code = random_token(rng, 32);
     let stored = AuthCode {
@@ -24,7 +24,7 @@ pub async fn issue_code(
         client_id: request.client_id.clone(),
         redirect_uri: request.redirect_uri.clone(),
         sub: user.sub.clone(),
-        scope: request.scope.clone(),
+        scope: request.scope,
         nonce: request.nonce.clone(),
         code_challenge: request.code_challenge.clone(),
         amr,
@@ -194,7 +194,7 @@ pub async fn exchange_code(ctx: Ctx<'_>, rng: &mut dyn SecureRng, req: &TokenReq
             token_digest: token_digest(&access_token),
             sub: code.sub.clone(),
             client_id: client.client_id.clone(),
-            scope: code.scope.clone(),
+            scope: code.scope,
             code_digest: digest,
             expires_at: ctx.now.plus(ACCESS_TOKEN_TTL_SECS),
             revoked: false,

@@ -144,14 +144,8 @@ pub fn generate(rng: &mut dyn SecureRng, pepper: &KeyPepper) -> (ClearCard, Vec<
     (ClearCard { serial, keys }, stored)
 }
 
-/// Formats a serial for people: `123-456-7890`.
-pub fn display_serial(serial: &str) -> String {
-    if serial.len() == 10 && serial.is_ascii() {
-        format!("{}-{}-{}", &serial[..3], &serial[3..6], &serial[6..])
-    } else {
-        serial.to_string()
-    }
-}
+/// Formats a serial for people: `123-456-7890` (the same in the key apps).
+pub use noegle_proto::display_serial;
 
 /// Normalises what a user typed as a key: digits only, spaces and dashes dropped; `None` unless 6 digits.
 pub fn normalise_key(input: &str) -> Option<String> {

@@ -14,6 +14,8 @@ pub mod grants;
 pub mod keycard;
 pub mod lockout;
 pub mod login;
+#[cfg(any(test, feature = "testing"))]
+pub mod memory;
 pub mod oidc;
 pub mod password;
 pub mod request;

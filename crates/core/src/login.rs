@@ -264,3 +264,84 @@ pub async fn second_factor(ctx: Ctx<'_>, rng: &mut dyn SecureRng, sub: &str) -> 
     }
     Ok(SecondFactor::Key(choose_challenge(ctx, rng, sub).await?))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device::DeviceStatus;
+    use crate::memory::World;
+    use crate::store::KeyCardStore;
+
+    #[tokio::test]
+    async fn after_the_password_a_key_app_that_can_approve_is_offered_else_the_key_card() {
+        let w = World::new().await;
+        let rng = &mut rand::rngs::OsRng;
+        assert!(
+            matches!(second_factor(w.ctx(), rng, &w.user.sub).await, Ok(SecondFactor::Key(c)) if c.serial == w.card.serial)
+        );
+        // A device cooling off after "Glemt kode", or still pending, approves nothing: the key card it is.
+        w.device(&w.user.sub, DeviceStatus::Active, w.now.plus(3600)).await;
+        w.device(&w.user.sub, DeviceStatus::Pending, w.now).await;
+        assert!(matches!(second_factor(w.ctx(), rng, &w.user.sub).await, Ok(SecondFactor::Key(_))));
+        w.device(&w.user.sub, DeviceStatus::Active, w.now).await;
+        assert_eq!(second_factor(w.ctx(), rng, &w.user.sub).await.unwrap(), SecondFactor::Choose);
+    }
+
+    use crate::lockout::{MAX_CONSECUTIVE_FAILURES, delay_after};
+    use crate::memory::PASSWORD;
+    use crate::store::{AuditStore, UserStore};
+
+    #[tokio::test]
+    async fn a_hundred_failures_lock_even_the_right_password_out() {
+        let w = World::new().await;
+        // Waiting out each delay is not needed for counting: attempts during a delay count too.
+        let mut t = 0;
+        for i in 0..MAX_CONSECUTIVE_FAILURES {
+            t += if i % 2 == 0 { delay_after(i) } else { 0 };
+            let r = check_password(w.after(t), &InlinePasswordCheck, "alice", "wrong password!").await;
+            assert!(matches!(r, Err(LoginError::Rejected)));
+        }
+        let u = w.store.user_by_sub(&w.user.sub).await.unwrap().unwrap();
+        assert_eq!(u.failed_attempts, MAX_CONSECUTIVE_FAILURES);
+        let later = t + 365 * 24 * 3600;
+        let r = check_password(w.after(later), &InlinePasswordCheck, "alice", PASSWORD).await;
+        assert!(matches!(r, Err(LoginError::Rejected)), "locked: the right password is refused too");
+        let kinds: Vec<String> = w.store.audit(Some("alice"), 500).await.unwrap().into_iter().map(|e| e.kind).collect();
+        assert_eq!(kinds.iter().filter(|k| *k == "account_locked").count(), 1);
+        assert_eq!(kinds.last().map(String::as_str), Some("attempt_while_locked"));
+
+        crate::accounts::set_blocked(w.after(later), "alice", false).await.unwrap();
+        let r = check_password(w.after(later), &InlinePasswordCheck, "alice", PASSWORD).await;
+        assert!(r.is_ok(), "unblock ends the lock");
+    }
+
+    #[tokio::test]
+    async fn delays_refuse_even_right_passwords_and_count() {
+        let w = World::new().await;
+        for _ in 0..6 {
+            let _ = check_password(w.ctx(), &InlinePasswordCheck, "alice", "wrong password!").await;
+        }
+        // After 6 failures the next attempt must wait delay_after(6) = 2 s.
+        let r = check_password(w.after(1), &InlinePasswordCheck, "alice", PASSWORD).await;
+        assert!(matches!(r, Err(LoginError::Rejected)));
+        assert_eq!(w.store.user_by_sub(&w.user.sub).await.unwrap().unwrap().failed_attempts, 7);
+        assert!(check_password(w.after(1 + delay_after(7)), &InlinePasswordCheck, "alice", PASSWORD).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn unknown_users_and_bad_input_are_rejected_alike() {
+        let w = World::new().await;
+        for (user, pw) in [("bob", PASSWORD), ("x", PASSWORD), ("alice", ""), ("alice", &"p".repeat(10_000))] {
+            let r = check_password(w.ctx(), &InlinePasswordCheck, user, pw).await;
+            assert!(matches!(r, Err(LoginError::Rejected)), "{user}: {r:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn without_a_usable_card_and_app_there_is_nothing_to_ask() {
+        let w = World::new().await;
+        w.store.set_card_status(&w.card.serial, CardStatus::Active, CardStatus::Blocked).await.unwrap();
+        let r = second_factor(w.ctx(), &mut rand::rngs::OsRng, &w.user.sub).await;
+        assert!(matches!(r, Err(LoginError::NoKeyCard)), "{r:?}");
+    }
+}

@@ -87,6 +87,79 @@ pub fn pkce_matches(verifier: &str, challenge: &str) -> bool {
     well_formed && constant_time_eq(computed.as_bytes(), challenge.as_bytes())
 }
 
+/// The scopes granted: `openid` always, `profile` (name and user ID) when asked for. Written as OAuth
+/// writes them: `openid` or `openid profile`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub struct Scope {
+    /// `profile` was granted.
+    pub profile: bool,
+}
+
+impl Scope {
+    /// The scopes of an authorization request's `scope`: `None` unless `openid` is among them; scopes we do
+    /// not grant are left out.
+    pub fn requested(scope: &str) -> Option<Scope> {
+        let asked: Vec<&str> = scope.split(' ').filter(|s| !s.is_empty()).collect();
+        asked.contains(&"openid").then(|| Scope { profile: asked.contains(&"profile") })
+    }
+}
+
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.profile { "openid profile" } else { "openid" })
+    }
+}
+
+impl From<Scope> for String {
+    fn from(s: Scope) -> String {
+        s.to_string()
+    }
+}
+
+impl TryFrom<String> for Scope {
+    type Error = String;
+    fn try_from(s: String) -> Result<Scope, String> {
+        Scope::requested(&s).filter(|p| p.to_string() == s).ok_or_else(|| format!("not a granted scope: {s:?}"))
+    }
+}
+
+/// An RFC 8176 authentication method reference, as the ID token's `amr` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Amr {
+    /// A password.
+    Pwd,
+    /// A one-time key from the key card.
+    Otp,
+    /// A software-secured key: the key app's device key.
+    Swk,
+    /// More than one factor.
+    Mfa,
+    /// The app was unlocked with its code.
+    Pin,
+    /// The app was unlocked with a fingerprint.
+    Fpt,
+}
+
+impl Amr {
+    /// The RFC 8176 name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Amr::Pwd => "pwd",
+            Amr::Otp => "otp",
+            Amr::Swk => "swk",
+            Amr::Mfa => "mfa",
+            Amr::Pin => "pin",
+            Amr::Fpt => "fpt",
+        }
+    }
+    /// Parses an RFC 8176 name we use.
+    pub fn parse(s: &str) -> Option<Amr> {
+        [Amr::Pwd, Amr::Otp, Amr::Swk, Amr::Mfa, Amr::Pin, Amr::Fpt].into_iter().find(|a| a.as_str() == s)
+    }
+}
+
 /// What an authorization request asked for, kept while the user logs in.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingAuthorization {
@@ -96,8 +169,8 @@ pub struct PendingAuthorization {
     pub client_name: String,
     /// The exact redirect URI of the request.
     pub redirect_uri: String,
-    /// Granted scopes (always including `openid`).
-    pub scope: String,
+    /// Granted scopes.
+    pub scope: Scope,
     /// The client's `state`, echoed back.
     pub state: Option<String>,
     /// The client's `nonce`, put in the ID token.
@@ -143,7 +216,7 @@ pub fn authorization_request<'a>(
         client_id: client.client_id.clone(),
         client_name: client.name.clone(),
         redirect_uri: redirect_uri.to_string(),
-        scope: String::new(),
+        scope: Scope { profile: false },
         state: param("state").filter(|s| s.len() <= MAX_PARAM_LEN).map(str::to_string),
         nonce: None,
         code_challenge: None,
@@ -164,11 +237,8 @@ pub fn authorization_request<'a>(
         if param("request_uri").is_some() {
             return Err(("request_uri_not_supported", "request_uri is not supported"));
         }
-        let scopes: Vec<&str> = param("scope").unwrap_or("").split(' ').filter(|s| !s.is_empty()).collect();
-        if !scopes.contains(&"openid") {
-            return Err(("invalid_scope", "the scope must include openid"));
-        }
-        let scope = scopes.iter().filter(|s| matches!(**s, "openid" | "profile")).copied().collect::<Vec<_>>();
+        let scope =
+            Scope::requested(param("scope").unwrap_or("")).ok_or(("invalid_scope", "the scope must include openid"))?;
         let nonce = param("nonce");
         if nonce.is_some_and(|n| n.len() > MAX_PARAM_LEN) {
             return Err(("invalid_request", "nonce is longer than 512 characters"));
@@ -187,7 +257,7 @@ pub fn authorization_request<'a>(
         if param("prompt").is_some_and(|pr| pr.split(' ').any(|x| x == "none")) {
             return Err(("login_required", "the user must log in"));
         }
-        Ok((scope.join(" "), nonce, param("code_challenge")))
+        Ok((scope, nonce, param("code_challenge")))
     })();
     match checked {
         Ok((scope, nonce, challenge)) => {
@@ -215,13 +285,13 @@ pub struct AuthCode {
     /// The user.
     pub sub: String,
     /// Granted scopes.
-    pub scope: String,
+    pub scope: Scope,
     /// The request's nonce.
     pub nonce: Option<String>,
     /// PKCE challenge.
     pub code_challenge: Option<String>,
     /// RFC 8176 methods.
-    pub amr: Vec<String>,
+    pub amr: Vec<Amr>,
     /// When the user authenticated.
     pub auth_time: UnixTime,
     /// When the code stops working.
@@ -240,7 +310,7 @@ pub struct AccessToken {
     /// The client.
     pub client_id: String,
     /// Granted scopes.
-    pub scope: String,
+    pub scope: Scope,
     /// The code it was issued for; revoked together if that code is replayed.
     pub code_digest: String,
     /// When it stops working.
@@ -251,29 +321,108 @@ pub struct AccessToken {
 
 /// RFC 8176 `amr` for a password + key-app login (`swk`: software-secured key), plus how the app was unlocked
 /// (`pin` or `fpt`) when known.
-pub fn amr_app(unlock: Option<&str>) -> Vec<String> {
-    let mut amr: Vec<String> = ["pwd", "swk", "mfa"].map(String::from).to_vec();
-    if let Some(u) = unlock.and_then(crate::appcode::Unlock::parse) {
-        amr.push(u.amr().to_string());
-    }
+pub fn amr_app(unlock: Option<crate::appcode::Unlock>) -> Vec<Amr> {
+    let mut amr = vec![Amr::Pwd, Amr::Swk, Amr::Mfa];
+    amr.extend(unlock.map(crate::appcode::Unlock::amr));
     amr
 }
 
 /// RFC 8176 `amr` for a password + key-card login.
-pub fn amr_keycard() -> Vec<String> {
-    ["pwd", "otp", "mfa"].map(String::from).to_vec()
+pub fn amr_keycard() -> Vec<Amr> {
+    vec![Amr::Pwd, Amr::Otp, Amr::Mfa]
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn client(public: bool) -> Client {
+        Client {
+            client_id: "c-bank".into(),
+            name: "Demo Bank".into(),
+            secret_digest: (!public).then(|| "digest".into()),
+            redirect_uris: vec!["https://bank.example/cb".into()],
+            created_at: UnixTime(0),
+        }
+    }
+
+    /// Runs `authorization_request` for `client` over the query `q` ("k=v&k=v", no escaping).
+    fn authorize(client: Option<&Client>, q: &str) -> Result<PendingAuthorization, AuthorizeError> {
+        let params: Vec<(&str, &str)> = q.split('&').filter_map(|kv| kv.split_once('=')).collect();
+        authorization_request(client, |k| params.iter().find(|(n, v)| *n == k && !v.is_empty()).map(|(_, v)| *v))
+    }
+
+    const GOOD: &str = "client_id=c-bank&redirect_uri=https://bank.example/cb&response_type=code&scope=openid profile\
+                        &state=s1&nonce=n1&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM\
+                        &code_challenge_method=S256";
+
+    #[test]
+    fn a_good_request_is_kept_with_its_state_nonce_and_challenge() {
+        let a = authorize(Some(&client(true)), GOOD).unwrap();
+        assert_eq!((a.client_name.as_str(), a.redirect_uri.as_str()), ("Demo Bank", "https://bank.example/cb"));
+        assert_eq!(a.scope, Scope { profile: true });
+        assert_eq!((a.state.as_deref(), a.nonce.as_deref()), (Some("s1"), Some("n1")));
+        assert!(a.code_challenge.is_some());
+    }
+
+    #[test]
+    fn a_wrong_client_or_redirect_uri_is_shown_never_redirected() {
+        let c = client(true);
+        assert_eq!(authorize(None, GOOD), Err(AuthorizeError::Shown("client_id is not a registered client")));
+        assert_eq!(authorize(Some(&c), "redirect_uri=x"), Err(AuthorizeError::Shown("client_id is missing")));
+        let evil = GOOD.replace("https://bank.example/cb", "https://evil.example/cb");
+        assert_eq!(
+            authorize(Some(&c), &evil),
+            Err(AuthorizeError::Shown("redirect_uri is not registered for this client"))
+        );
+    }
+
+    #[test]
+    fn other_problems_go_back_to_the_client_with_its_state() {
+        let c = client(true);
+        for (change, error) in [
+            (("scope=openid profile", "scope=profile"), "invalid_scope"),
+            (("response_type=code", "response_type=token"), "unsupported_response_type"),
+            (("&code_challenge=", "&x="), "invalid_request"),
+            (("state=s1", "state=s1&prompt=none"), "login_required"),
+            (("state=s1", "state=s1&request=x"), "request_not_supported"),
+            (("nonce=n1", &format!("nonce={}", "n".repeat(513))), "invalid_request"),
+        ] {
+            let q = GOOD.replace(change.0, change.1);
+            match authorize(Some(&c), &q) {
+                Err(AuthorizeError::Redirected { authz, error: e, .. }) => {
+                    assert_eq!((e, authz.state.as_deref()), (error, Some("s1")), "{change:?}");
+                }
+                other => panic!("{change:?}: {other:?}"),
+            }
+        }
+        // A confidential client may leave PKCE out (all of it); a public one may not.
+        let without = GOOD.replace("&code_challenge=", "&x=").replace("&code_challenge_method=S256", "");
+        assert!(authorize(Some(&client(false)), &without).is_ok());
+        assert!(matches!(
+            authorize(Some(&c), &without),
+            Err(AuthorizeError::Redirected { error: "invalid_request", .. })
+        ));
+    }
+
+    #[test]
+    fn scopes_are_openid_and_maybe_profile_and_nothing_else() {
+        assert_eq!(Scope::requested("openid"), Some(Scope { profile: false }));
+        assert_eq!(Scope::requested(" profile  openid email "), Some(Scope { profile: true }), "unknown ones dropped");
+        assert_eq!(Scope::requested("profile email"), None, "openid is required");
+        assert_eq!(serde_json::to_string(&Scope { profile: true }).unwrap(), "\"openid profile\"");
+        assert_eq!(serde_json::from_str::<Scope>("\"openid\"").unwrap(), Scope { profile: false });
+        assert!(serde_json::from_str::<Scope>("\"openid email\"").is_err(), "a stored scope is one we grant");
+    }
+
     #[test]
     fn app_amr_tells_how_the_app_was_unlocked() {
-        assert_eq!(amr_app(None), ["pwd", "swk", "mfa"]);
-        assert_eq!(amr_app(Some("pin")), ["pwd", "swk", "mfa", "pin"]);
-        assert_eq!(amr_app(Some("fpt")), ["pwd", "swk", "mfa", "fpt"]);
-        assert_eq!(amr_app(Some("other")), ["pwd", "swk", "mfa"], "only known values");
+        use crate::appcode::Unlock;
+        let names = |amr: Vec<Amr>| amr.into_iter().map(Amr::as_str).collect::<Vec<_>>();
+        assert_eq!(names(amr_app(None)), ["pwd", "swk", "mfa"]);
+        assert_eq!(names(amr_app(Some(Unlock::Code))), ["pwd", "swk", "mfa", "pin"]);
+        assert_eq!(names(amr_app(Some(Unlock::Fingerprint))), ["pwd", "swk", "mfa", "fpt"]);
+        assert_eq!(names(amr_keycard()), ["pwd", "otp", "mfa"]);
     }
 
     #[test]

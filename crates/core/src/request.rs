@@ -60,8 +60,9 @@ impl RequestState {
     }
 }
 
-/// How the match code is used.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How the match code is used. Configured as `type`, `show` or `off`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum MatchPolicy {
     /// The user types the code from the log-in box into the app (default).
     Type,
@@ -69,6 +70,18 @@ pub enum MatchPolicy {
     Show,
     /// No code.
     Off,
+}
+
+impl std::str::FromStr for MatchPolicy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<MatchPolicy, String> {
+        match s {
+            "type" => Ok(MatchPolicy::Type),
+            "show" => Ok(MatchPolicy::Show),
+            "off" => Ok(MatchPolicy::Off),
+            _ => Err(format!("must be type, show or off, not {s:?}")),
+        }
+    }
 }
 
 /// A request as stored.
@@ -205,12 +218,22 @@ pub async fn refresh(ctx: Ctx<'_>, request_id: &str) -> Result<Option<AuthReques
     Ok(Some(r))
 }
 
+/// Approve or reject (`approve`, `reject` on the wire).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// "Godkend".
+    Approve,
+    /// "AFVIS".
+    Reject,
+}
+
 /// What a device says about a request.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Decision {
-    /// `approve` or `reject`.
-    pub decision: String,
+    /// Approve or reject.
+    pub decision: Verdict,
     /// The request's nonce, echoed (binds the signature to this request).
     pub request_nonce: String,
     /// The client, echoed.
@@ -259,8 +282,8 @@ pub async fn decide(
     }
     let user = ctx.store.user_by_sub(&r.sub).await?.map(|u| u.user_id.to_string());
     let detail = serde_json::json!({ "request": r.request_id, "client_id": r.client_id, "device": device.serial });
-    let to = match d.decision.as_str() {
-        "approve" => {
+    let to = match d.decision {
+        Verdict::Approve => {
             let typed = d.match_code.as_deref().unwrap_or("");
             if policy == MatchPolicy::Type && !constant_time_eq(typed.as_bytes(), r.match_code.as_bytes()) {
                 ctx.store.record_failure(&r.sub, ctx.now).await?;
@@ -269,10 +292,9 @@ pub async fn decide(
             }
             RequestState::Approved
         }
-        "reject" => RequestState::Rejected,
-        _ => return Err(RequestError::Mismatch),
+        Verdict::Reject => RequestState::Rejected,
     };
-    let (by, with) = (Some(device.device_id.as_str()), Some(unlock.amr()));
+    let (by, with) = (Some(device.device_id.as_str()), Some(unlock.amr().as_str()));
     if !ctx.store.set_request_state(request_id, RequestState::Pending, to, ctx.now, by, with).await? {
         return Err(RequestError::Decided);
     }
@@ -317,5 +339,81 @@ mod tests {
         assert_eq!(backoff_after_rejections(1), 30);
         assert_eq!(backoff_after_rejections(3), 120);
         assert_eq!(backoff_after_rejections(20), 3600);
+    }
+
+    use crate::device::DeviceStatus;
+    use crate::memory::World;
+    use crate::store::{RequestStore, UserStore};
+
+    async fn sent(w: &World) -> AuthRequest {
+        create(w.ctx(), &mut rand::rngs::OsRng, &w.user.sub, "c-bank", "Demo Bank", "Log på Demo Bank").await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_device_is_shown_its_users_live_pending_requests_unless_it_cools_off() {
+        let w = World::new().await;
+        let me = w.device(&w.user.sub, DeviceStatus::Active, w.now).await;
+        let r = sent(&w).await;
+        let shown: Vec<String> = pending_for(w.ctx(), &me).await.unwrap().into_iter().map(|r| r.request_id).collect();
+        assert_eq!(shown, std::slice::from_ref(&r.request_id));
+        let later = crate::Ctx { now: r.expires_at, ..w.ctx() };
+        assert!(pending_for(later, &me).await.unwrap().is_empty(), "an expired request is not shown");
+        let other = w.device("someone-else", DeviceStatus::Active, w.now).await;
+        assert!(pending_for(w.ctx(), &other).await.unwrap().is_empty(), "nor to another user's device");
+        let resetting = w.device(&w.user.sub, DeviceStatus::Active, w.now.plus(3600)).await;
+        let refused = pending_for(w.ctx(), &resetting).await;
+        assert!(matches!(refused, Err(RequestError::CoolingOff { until }) if until == w.now.plus(3600)));
+    }
+
+    #[tokio::test]
+    async fn an_approval_logs_in_unless_the_user_was_blocked_meanwhile() {
+        let w = World::new().await;
+        w.store.record_failure(&w.user.sub, w.now).await.unwrap();
+        let user = approved_login(w.ctx(), &w.user.sub).await.unwrap().unwrap();
+        assert_eq!(user.sub, w.user.sub);
+        assert_eq!(w.store.user_by_sub(&w.user.sub).await.unwrap().unwrap().failed_attempts, 0, "count starts over");
+        w.store.record_failure(&w.user.sub, w.now).await.unwrap();
+        w.store.set_blocked(&w.user.sub, true).await.unwrap();
+        assert_eq!(approved_login(w.ctx(), &w.user.sub).await.unwrap(), None, "the approval opens nothing");
+        assert_eq!(w.store.user_by_sub(&w.user.sub).await.unwrap().unwrap().failed_attempts, 1, "nothing reset");
+    }
+
+    fn decision(r: &AuthRequest, decision: Verdict, not_me: bool) -> Decision {
+        let (request_nonce, client_id, expires_at) = (r.nonce.clone(), r.client_id.clone(), r.expires_at);
+        Decision { decision, request_nonce, client_id, expires_at, match_code: None, not_me }
+    }
+
+    #[tokio::test]
+    async fn rejections_back_off_and_not_me_pauses_requests() {
+        let (w, rng) = (World::new().await, &mut rand::rngs::OsRng);
+        let dev = w.device(&w.user.sub, DeviceStatus::Active, w.now).await;
+        let (sub, code) = (&w.user.sub, crate::appcode::Unlock::Code);
+        let r = create(w.ctx(), rng, sub, "c", "Bank", "Log på Bank").await.unwrap();
+        let d = decision(&r, Verdict::Reject, false);
+        decide(w.after(1), &dev, code, &r.request_id, &d, MatchPolicy::Type).await.unwrap();
+        let e = create(w.after(10), rng, sub, "c", "Bank", "Log på Bank").await.unwrap_err();
+        assert!(matches!(e, RequestError::Paused { until } if until == w.now.plus(31)), "{e}");
+        let r = create(w.after(31), rng, sub, "c", "Bank", "Log på Bank").await.unwrap();
+        let d = decision(&r, Verdict::Reject, true);
+        decide(w.after(32), &dev, code, &r.request_id, &d, MatchPolicy::Type).await.unwrap();
+        let e = create(w.after(1000), rng, sub, "c", "Bank", "Log på Bank").await.unwrap_err();
+        assert!(matches!(e, RequestError::Paused { until } if until == w.now.plus(3632)), "{e}");
+        assert!(w.audit_kinds().await.contains(&"not_me_alert".to_string()));
+        assert!(create(w.after(3632), rng, sub, "c", "Bank", "Log på Bank").await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn giving_up_cancels_a_pending_request_and_leaves_a_decided_one() {
+        let w = World::new().await;
+        let r = sent(&w).await;
+        cancel(w.ctx(), &r.request_id).await.unwrap();
+        assert_eq!(w.store.request(&r.request_id).await.unwrap().unwrap().state, RequestState::Cancelled);
+        let r = sent(&w).await;
+        w.store
+            .set_request_state(&r.request_id, RequestState::Pending, RequestState::Approved, w.now, None, None)
+            .await
+            .unwrap();
+        cancel(w.ctx(), &r.request_id).await.unwrap();
+        assert_eq!(w.store.request(&r.request_id).await.unwrap().unwrap().state, RequestState::Approved);
     }
 }

@@ -154,6 +154,8 @@ pub trait DeviceStore: Send + Sync {
     async fn activate_device(&self, device_id: &str, at: UnixTime, max_active: i64) -> StoreResult<ActivateOutcome>;
     /// Changes a device's status if it is currently `from`; true when it changed.
     async fn set_device_status(&self, device_id: &str, from: DeviceStatus, to: DeviceStatus) -> StoreResult<bool>;
+    /// Revokes an active or pending device, recording by whom; false if it was neither.
+    async fn revoke_device(&self, device_id: &str, by: crate::device::RevokedBy) -> StoreResult<bool>;
     /// "Glemt kode" on an active device: its new public key, its wrong-code count cleared, cooling off until
     /// `ready_at` — committed together with the audit event `e`; false (nothing changed) if the device is
     /// not active.

@@ -45,3 +45,35 @@ pub async fn take(ctx: Ctx<'_>, secret: &str) -> Result<Option<Ticket>, StoreErr
     let data = ctx.store.take_session(&SessionKey::ticket(secret), ctx.now).await?;
     Ok(data.and_then(|d| serde_json::from_str(&d).ok()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::login::InlinePasswordCheck;
+    use crate::memory::{PASSWORD, World};
+    use crate::store::UserStore;
+
+    #[tokio::test]
+    async fn a_right_password_gives_a_ticket_that_works_once_for_five_minutes() {
+        let w = World::new().await;
+        let rng = &mut rand::rngs::OsRng;
+        let (secret, challenge) = issue(w.ctx(), rng, &InlinePasswordCheck, "alice", PASSWORD).await.unwrap();
+        assert_eq!(challenge.serial, w.card.serial, "the key is asked from her card");
+        let ticket = take(w.ctx(), &secret).await.unwrap().unwrap();
+        assert_eq!((ticket.sub.as_str(), &ticket.challenge), (w.user.sub.as_str(), &challenge));
+        assert_eq!(take(w.ctx(), &secret).await.unwrap(), None, "a ticket works once");
+
+        let (secret, _) = issue(w.ctx(), rng, &InlinePasswordCheck, "alice", PASSWORD).await.unwrap();
+        let later = crate::Ctx { now: w.now.plus(TICKET_SECS), ..w.ctx() };
+        assert_eq!(take(later, &secret).await.unwrap(), None, "five minutes, then gone");
+    }
+
+    #[tokio::test]
+    async fn a_wrong_password_gives_no_ticket_and_counts() {
+        let w = World::new().await;
+        let r = issue(w.ctx(), &mut rand::rngs::OsRng, &InlinePasswordCheck, "alice", "forkert kodeord").await;
+        assert!(matches!(r, Err(LoginError::Rejected)));
+        assert_eq!(w.store.user_by_sub(&w.user.sub).await.unwrap().unwrap().failed_attempts, 1);
+        assert_eq!(take(w.ctx(), "anything").await.unwrap(), None);
+    }
+}

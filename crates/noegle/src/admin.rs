@@ -2,7 +2,6 @@
 //! directory and database as a running server.
 
 use std::io::BufRead;
-use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use noegle_core::Ctx;
@@ -139,14 +138,24 @@ pub async fn keycard(state: &AppState, cmd: KeycardCommand) -> anyhow::Result<()
     match cmd {
         KeycardCommand::Issue { user_id, pdf, out } => {
             let u = accounts::find_user(ctx(state), &user_id).await.map_err(account)?;
-            let path = pdf.unwrap_or_else(|| PathBuf::from(format!("keycard-{}-{{serial}}.pdf", u.user_id)));
-            if path.exists() {
+            if let Some(path) = pdf.as_ref().filter(|p| p.exists()) {
                 bail!("{} exists; choose another --pdf path", path.display());
             }
             let card = issue_card(ctx(state), &mut rand::rngs::OsRng, &state.pepper, &u).await?;
-            let path = PathBuf::from(path.to_string_lossy().replace("{serial}", &card.serial));
-            noegle_server::keycard_pdf::write_private(&path, &noegle_server::keycard_pdf::render(&u, &card))
-                .with_context(|| format!("the card {} was issued but its PDF could not be written to {}; block it with `noegle keycard block {}`", card.serial, path.display(), card.serial))?;
+            // By default into the data directory's outbox (the file 0600), never the current folder.
+            let written = match &pdf {
+                Some(path) => {
+                    noegle_server::keycard_pdf::write_private(path, &noegle_server::keycard_pdf::render(&u, &card))
+                        .map(|()| path.clone())
+                }
+                None => noegle_server::keycard_pdf::write_to_outbox(&state.config.data_dir, &u, &card),
+            };
+            let path = written.with_context(|| {
+                format!(
+                    "the card {} was issued but its PDF could not be written; block it with `noegle keycard block {}`",
+                    card.serial, card.serial
+                )
+            })?;
             let status = state.store.card(&card.serial).await?.map_or(CardStatus::Active, |c| c.status);
             emit(
                 out,
@@ -261,12 +270,22 @@ fn device_json(d: &noegle_core::device::Device, user_id: Option<&str>) -> Value 
     json!({
         "serial": d.serial, "user_id": user_id, "name": d.name, "platform": d.platform, "os_version": d.os_version,
         "status": d.status, "created_at": d.created_at.0, "ready_at": d.ready_at.0, "expires_at": d.expires_at.0,
-        "activated_at": d.activated_at.map(|t| t.0),
+        "activated_at": d.activated_at.map(|t| t.0), "revoked_by": d.revoked_by,
     })
 }
 
 fn device_line(d: &noegle_core::device::Device) -> String {
-    format!("{}  {:<9}  {:<8} {:<8} {}", d.serial, d.status.as_str(), d.platform, d.os_version, d.name)
+    format!("{}  {:<12}  {:<8} {:<8} {}", d.serial, device_state(d), d.platform, d.os_version, d.name)
+}
+
+/// A device's state for people: a revoked one says who took it off.
+fn device_state(d: &noegle_core::device::Device) -> &'static str {
+    use noegle_core::device::RevokedBy;
+    match d.revoked_by {
+        Some(RevokedBy::User) => "deregistered",
+        Some(RevokedBy::OtherDevice) => "stopped",
+        Some(RevokedBy::Operator) | None => d.status.as_str(),
+    }
 }
 
 async fn device_by_serial(state: &AppState, serial: &str) -> anyhow::Result<noegle_core::device::Device> {
@@ -290,8 +309,15 @@ pub async fn device(state: &AppState, cmd: DeviceCommand) -> anyhow::Result<()> 
         }
         DeviceCommand::Revoke { serial, out } => {
             let d = device_by_serial(state, &serial).await?;
-            if !noegle_core::device::revoke(ctx(state), &d, "revoked by support").await? {
-                bail!("key app {} is already {}", d.serial, d.status.as_str());
+            if !noegle_core::device::revoke(
+                ctx(state),
+                &d,
+                noegle_core::device::RevokedBy::Operator,
+                "revoked by support",
+            )
+            .await?
+            {
+                bail!("key app {} is already {}", d.serial, device_state(&d));
             }
             emit(out, json!({ "serial": d.serial, "status": "revoked" }), || format!("revoked key app {}", d.serial));
         }

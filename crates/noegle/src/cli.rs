@@ -132,7 +132,7 @@ pub enum KeycardCommand {
     Issue {
         /// User ID.
         user_id: String,
-        /// Where to write the PDF (default: keycard-USER-SERIAL.pdf here).
+        /// Where to write the PDF (default: DATA_DIR/outbox/keycard-USER-SERIAL.pdf; the path is printed).
         #[arg(long)]
         pdf: Option<PathBuf>,
         #[command(flatten)]

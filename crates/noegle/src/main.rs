@@ -61,9 +61,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = load_config(&cli)?;
     let serving = matches!(cli.command, Command::Serve(_) | Command::Demo(_));
     let filter = if serving { config.log.clone() } else { "warn".into() };
+    // Colours only for a person at a terminal, never into a file or a pipe.
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_new(&filter).context("log filter")?)
         .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .init();
     match cli.command {
         Command::Serve(args) => serve(config, args, false).await,
@@ -109,6 +112,9 @@ async fn serve(mut config: Config, args: ServeArgs, demo: bool) -> anyhow::Resul
         axum::Router::new()
     };
     tracing::info!(address = %bound, public_url = %state.config.public_url, database = %noegle_store::redact(&state.config.database_url()), "nøgle is listening");
+    if state.webauthn.is_none() {
+        tracing::info!(public_url = %state.config.public_url, "fingerprint unlock is off: WebAuthn needs the public URL to have a domain name, not an IP address");
+    }
     let housekeeping = noegle_server::spawn_housekeeping(state.clone());
     let app = noegle_server::app(state.clone(), extra);
     noegle_server::serve(listener, app, &state, shutdown_signal()).await?;

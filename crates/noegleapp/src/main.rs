@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use noegle_client::{ApiError, AppClient, DeviceState};
+use noegle_proto::display_serial;
 use serde_json::json;
 
 mod ui;
@@ -80,6 +81,8 @@ enum Command {
         /// Confirm without asking.
         #[arg(long)]
         yes: bool,
+        #[command(flatten)]
+        code: CodeInput,
     },
     /// Reject a request ("AFVIS").
     Reject {
@@ -143,9 +146,17 @@ async fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             if json {
-                let api = e.downcast_ref::<ApiError>();
-                let body = json!({ "error": api.map_or("error", |a| a.code.as_str()), "message": format!("{e:#}"),
-                                   "details": api.map(|a| a.body.clone()) });
+                let body = match (e.downcast_ref::<Refusal>(), e.downcast_ref::<ApiError>()) {
+                    (Some(r), _) => {
+                        let mut body = json!({ "error": r.code, "message": r.message });
+                        if let (Some(b), serde_json::Value::Object(facts)) = (body.as_object_mut(), r.facts.clone()) {
+                            b.extend(facts);
+                        }
+                        body
+                    }
+                    (None, api) => json!({ "error": api.map_or("error", |a| a.code.as_str()),
+                                          "message": format!("{e:#}"), "details": api.map(|a| a.body.clone()) }),
+                };
                 eprintln!("{body}");
             } else {
                 eprintln!("noegleapp: {e:#}");
@@ -153,6 +164,27 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// A refusal the app decides itself, with a stable code (and facts) for `--json`, as the server's have.
+#[derive(Debug)]
+struct Refusal {
+    code: &'static str,
+    message: String,
+    facts: serde_json::Value,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+/// `n` of `what`, in English: "1 attempt", "4 attempts".
+fn count(n: i64, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
 }
 
 #[allow(clippy::disallowed_methods)] // the device's own clock, at the edge
@@ -190,11 +222,24 @@ async fn unlocked(dir: &Path, input: &CodeInput) -> anyhow::Result<AppClient> {
     let mut app = client(dir)?;
     if app.state.sealed_key.is_some() {
         let code = read_code("Kode til nøgleapp (app code)", input.code_stdin)?;
+        // Not a code at all (an empty line, say): refused here, so no attempt is used up.
+        if code.len() != 4 || !code.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Refusal {
+                code: "invalid_code",
+                message: "the app code is 4 digits; nothing was tried".into(),
+                facts: json!({}),
+            }
+            .into());
+        }
         let had_token = app.state.unlock_token.is_some();
         if let Err(e) = app.unlock(&code).await {
             if e.code == "wrong_code" {
-                let left = e.body["remaining"].as_i64().map(|n| format!(" ({n} attempts left)")).unwrap_or_default();
-                bail!("wrong code{left}");
+                let left = e.body["remaining"].as_i64();
+                let message = match left {
+                    Some(n) => format!("wrong code ({} left)", count(n, "attempt")),
+                    None => "wrong code".into(),
+                };
+                return Err(Refusal { code: "wrong_code", message, facts: json!({ "attempts_left": left }) }.into());
             }
             return Err(e.into());
         }
@@ -230,7 +275,7 @@ async fn login(app: &AppClient, l: &Login) -> anyhow::Result<(String, String)> {
                 .with_context(|| format!("key {} is not on that card", t.key_card.key_number))?
         }
         None => {
-            eprint!("Nøglekort {} · Nøgle {}: ", t.key_card.serial, t.key_card.key_number);
+            eprint!("Nøglekort {} · Nøgle {}: ", display_serial(&t.key_card.serial), t.key_card.key_number);
             std::io::stderr().flush().ok();
             read_line("key")?
         }
@@ -238,9 +283,18 @@ async fn login(app: &AppClient, l: &Login) -> anyhow::Result<(String, String)> {
     Ok((t.ticket, key))
 }
 
+/// When `ts` comes, seen from `now`, in words: "in 45 seconds", "in 30 minutes", "in 1 hour 5 minutes".
 fn when(ts: i64, now: i64) -> String {
-    let mins = ((ts - now).max(0) as u64).div_ceil(60);
-    format!("in {mins} minute{}", if mins == 1 { "" } else { "s" })
+    let secs = (ts - now).max(0);
+    if secs < 60 {
+        return format!("in {}", count(secs, "second"));
+    }
+    let mins = (secs + 59) / 60;
+    match (mins / 60, mins % 60) {
+        (0, m) => format!("in {}", count(m, "minute")),
+        (h, 0) => format!("in {}", count(h, "hour")),
+        (h, m) => format!("in {} {}", count(h, "hour"), count(m, "minute")),
+    }
 }
 
 fn print(json: bool, value: serde_json::Value, text: String) {
@@ -281,10 +335,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 bail!("this key app is already active");
             }
             if !d.ready {
-                bail!(
-                    "for your security the second log-in is possible {} (wait until the hour is over)",
+                let message = format!(
+                    "for your security the second log-in is possible {} (the activation wait is not over yet)",
                     when(d.ready_at, d.now)
                 );
+                return Err(Refusal { code: "too_early", message, facts: json!({ "ready_at": d.ready_at }) }.into());
             }
             let (ticket, key) = login(&app, &l).await?;
             let code = choose_code(l.password_stdin)?;
@@ -383,11 +438,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 ),
             );
         }
-        Command::Deregister { yes } => {
+        Command::Deregister { yes, code } => {
             if !yes {
                 bail!("deregistering deletes this key app's data; confirm with --yes");
             }
-            let mut app = unlocked(dir, &CodeInput { code_stdin: true }).await?;
+            let mut app = unlocked(dir, &code).await?;
             let serial = app.state.serial.clone().unwrap_or_default();
             app.deregister().await?;
             DeviceState::wipe(dir)?;

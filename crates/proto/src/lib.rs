@@ -6,3 +6,21 @@
 pub mod error;
 pub mod opaque;
 pub mod signing;
+
+/// A key card's serial as printed on the card and shown in the log-in box and the key apps: `123-456-7890`.
+pub fn display_serial(serial: &str) -> String {
+    if serial.len() == 10 && serial.bytes().all(|b| b.is_ascii_digit()) {
+        format!("{}-{}-{}", &serial[..3], &serial[3..6], &serial[6..])
+    } else {
+        serial.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn serials_are_grouped_as_on_the_card() {
+        assert_eq!(super::display_serial("7989043003"), "798-904-3003");
+        assert_eq!(super::display_serial("1234-5678-9012"), "1234-5678-9012", "anything else is left as it is");
+    }
+}

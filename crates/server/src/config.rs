@@ -19,7 +19,7 @@ pub struct Config {
     /// The URL users and service providers reach the server at; the OIDC issuer. `NOEGLE_PUBLIC_URL`.
     pub public_url: String,
     /// Language of the pages when the browser states no preference: `da` or `en`. `NOEGLE_DEFAULT_LANGUAGE`.
-    pub default_language: String,
+    pub default_language: crate::i18n::Lang,
     /// Minutes a log-in box session lives. `NOEGLE_SESSION_MINUTES`.
     pub session_minutes: i64,
     /// Largest request body accepted, in bytes. `NOEGLE_MAX_BODY_BYTES`.
@@ -35,7 +35,7 @@ pub struct Config {
     /// Oldest Android version the key app may run on. `NOEGLE_MIN_ANDROID`.
     pub min_android: String,
     /// Match code: `type` (typed into the app), `show` (compared) or `off`. `NOEGLE_MATCH_CODE`.
-    pub match_code: String,
+    pub match_code: noegle_core::request::MatchPolicy,
     /// Guesses (password, key, app code, client secret) one client address may make per minute, across
     /// every account. `NOEGLE_GUESSES_PER_MINUTE`.
     pub guesses_per_minute: u32,
@@ -65,6 +65,12 @@ pub struct Config {
     pub max_live_connections: usize,
     /// Connections one client address may hold at once, streams included. `NOEGLE_MAX_CONNECTIONS_PER_ADDRESS`.
     pub max_connections_per_address: usize,
+    /// The support's phone number, shown in the key app's "Hjælp og NemID support"; empty: none.
+    /// `NOEGLE_SUPPORT_PHONE`.
+    pub support_phone: String,
+    /// The support's web address (http or https), shown beside the phone number; empty: none.
+    /// `NOEGLE_SUPPORT_URL`.
+    pub support_url: String,
 }
 
 impl Default for Config {
@@ -74,7 +80,7 @@ impl Default for Config {
             database: String::new(),
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_url: "http://localhost:8080".into(),
-            default_language: "da".into(),
+            default_language: crate::i18n::Lang::Da,
             session_minutes: 15,
             max_body_bytes: 16 * 1024,
             log: "info".into(),
@@ -82,7 +88,7 @@ impl Default for Config {
             activation_max_days: 7,
             min_ios: "9".into(),
             min_android: "4.4".into(),
-            match_code: "type".into(),
+            match_code: noegle_core::request::MatchPolicy::Type,
             guesses_per_minute: 60,
             web_push_contact: "mailto:support@localhost".into(),
             web_push_allow_http: false,
@@ -93,6 +99,8 @@ impl Default for Config {
             max_connections: 0,
             max_live_connections: 0,
             max_connections_per_address: 256,
+            support_phone: String::new(),
+            support_url: String::new(),
         }
     }
 }
@@ -149,9 +157,7 @@ impl Config {
         if let Some(v) = env("NOEGLE_PUBLIC_URL") {
             config.public_url = v;
         }
-        if let Some(v) = env("NOEGLE_DEFAULT_LANGUAGE") {
-            config.default_language = v;
-        }
+        parsed(&env, "NOEGLE_DEFAULT_LANGUAGE", &mut config.default_language)?;
         parsed(&env, "NOEGLE_SESSION_MINUTES", &mut config.session_minutes)?;
         parsed(&env, "NOEGLE_MAX_BODY_BYTES", &mut config.max_body_bytes)?;
         if let Some(v) = env("NOEGLE_LOG") {
@@ -165,9 +171,7 @@ impl Config {
         if let Some(v) = env("NOEGLE_MIN_ANDROID") {
             config.min_android = v;
         }
-        if let Some(v) = env("NOEGLE_MATCH_CODE") {
-            config.match_code = v;
-        }
+        parsed(&env, "NOEGLE_MATCH_CODE", &mut config.match_code)?;
         parsed(&env, "NOEGLE_GUESSES_PER_MINUTE", &mut config.guesses_per_minute)?;
         if let Some(v) = env("NOEGLE_WEB_PUSH_CONTACT") {
             config.web_push_contact = v;
@@ -180,6 +184,12 @@ impl Config {
         parsed(&env, "NOEGLE_MAX_CONNECTIONS", &mut config.max_connections)?;
         parsed(&env, "NOEGLE_MAX_LIVE_CONNECTIONS", &mut config.max_live_connections)?;
         parsed(&env, "NOEGLE_MAX_CONNECTIONS_PER_ADDRESS", &mut config.max_connections_per_address)?;
+        if let Some(v) = env("NOEGLE_SUPPORT_PHONE") {
+            config.support_phone = v;
+        }
+        if let Some(v) = env("NOEGLE_SUPPORT_URL") {
+            config.support_url = v;
+        }
         config.validate()?;
         Ok(config)
     }
@@ -192,9 +202,6 @@ impl Config {
             return Err(ConfigError(format!("public_url must be an http(s) URL without query or fragment: {url}")));
         }
         self.public_url = self.public_url.trim_end_matches('/').to_string();
-        if !matches!(self.default_language.as_str(), "da" | "en") {
-            return Err(ConfigError(format!("default_language must be da or en, not {:?}", self.default_language)));
-        }
         if !(1..=24 * 60).contains(&self.session_minutes) {
             return Err(ConfigError("session_minutes must be between 1 and 1440".into()));
         }
@@ -235,11 +242,20 @@ impl Config {
         if self.max_connections > 10_000_000 || self.max_live_connections > 10_000_000 {
             return Err(ConfigError("max_connections and max_live_connections are at most 10000000".into()));
         }
-        if !matches!(self.match_code.as_str(), "type" | "show" | "off") {
-            return Err(ConfigError(format!("match_code must be type, show or off, not {:?}", self.match_code)));
-        }
         if !(self.web_push_contact.starts_with("mailto:") || self.web_push_contact.starts_with("https://")) {
             return Err(ConfigError("web_push_contact must be a mailto: or https:// address".into()));
+        }
+        let phone_chars = |c: char| c.is_ascii_digit() || " +-()".contains(c);
+        if self.support_phone.len() > 32 || !self.support_phone.chars().all(phone_chars) {
+            return Err(ConfigError(format!(
+                "support_phone must be a phone number (digits, spaces, + - and parentheses, at most 32), not {:?}",
+                self.support_phone
+            )));
+        }
+        if !self.support_url.is_empty()
+            && !url::Url::parse(&self.support_url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
+        {
+            return Err(ConfigError(format!("support_url must be an http(s) URL, not {:?}", self.support_url)));
         }
         if !self.database.is_empty()
             && !["sqlite:", "postgres:", "postgresql:"].iter().any(|p| self.database.starts_with(p))
@@ -306,11 +322,7 @@ impl Config {
 
     /// The match-code policy.
     pub fn match_policy(&self) -> noegle_core::request::MatchPolicy {
-        match self.match_code.as_str() {
-            "show" => noegle_core::request::MatchPolicy::Show,
-            "off" => noegle_core::request::MatchPolicy::Off,
-            _ => noegle_core::request::MatchPolicy::Type,
-        }
+        self.match_code
     }
 
     /// Settings for a test server in `data_dir`.
@@ -349,6 +361,48 @@ mod tests {
         assert!(e.0.contains("NOEGLE_BIND"), "{e}");
         let e = Config::load(None, |k| (k == "NOEGLE_DATABASE").then(|| "mysql://x".into())).unwrap_err();
         assert!(e.0.contains("database"), "{e}");
+    }
+
+    /// Issue 10: a setting with a fixed set of values is parsed once into its type; a wrong one stops the
+    /// start with its name and the values it takes, never a silent default.
+    #[test]
+    fn fixed_choices_are_parsed_at_start() {
+        let e = Config::load(None, |k| (k == "NOEGLE_MATCH_CODE").then(|| "maybe".into())).unwrap_err();
+        assert_eq!(e.0, "NOEGLE_MATCH_CODE=maybe: must be type, show or off, not \"maybe\"");
+        let e = Config::load(None, |k| (k == "NOEGLE_DEFAULT_LANGUAGE").then(|| "de".into())).unwrap_err();
+        assert_eq!(e.0, "NOEGLE_DEFAULT_LANGUAGE=de: must be da or en, not \"de\"");
+        let e = Config::parse("match_code = \"Show\"\n", |_| None).unwrap_err();
+        assert!(e.0.contains("unknown variant `Show`, expected one of `type`, `show`, `off`"), "{e}");
+        let c = Config::parse("match_code = \"show\"\ndefault_language = \"en\"\n", |_| None).unwrap();
+        assert_eq!(
+            (c.match_code, c.default_language),
+            (noegle_core::request::MatchPolicy::Show, crate::i18n::Lang::En)
+        );
+    }
+
+    #[test]
+    fn the_support_contact_is_a_phone_number_and_a_web_address() {
+        let env = |phone: &'static str, url: &'static str| {
+            move |k: &str| match k {
+                "NOEGLE_SUPPORT_PHONE" => Some(phone.to_string()),
+                "NOEGLE_SUPPORT_URL" => Some(url.to_string()),
+                _ => None,
+            }
+        };
+        let c = Config::load(None, env("+45 70 20 70 20", "https://support.example/noegle")).unwrap();
+        assert_eq!(
+            (c.support_phone.as_str(), c.support_url.as_str()),
+            ("+45 70 20 70 20", "https://support.example/noegle")
+        );
+        for (phone, url, field) in [
+            ("ring 7020", "", "support_phone"),
+            ("1".repeat(33).leak() as &str, "", "support_phone"),
+            ("", "javascript:alert(1)", "support_url"),
+            ("", "support.example", "support_url"),
+        ] {
+            let e = Config::load(None, env(phone, url)).unwrap_err();
+            assert!(e.0.contains(field), "{phone:?} {url:?}: {e}");
+        }
     }
 
     #[test]

@@ -18,6 +18,12 @@ pub fn csp(form_action: &str) -> String {
     )
 }
 
+/// [`csp`] for the one page that runs a script: the waiting page's own `/static/waiting.js`, which asks
+/// `/login/state` (nothing else, from nowhere else).
+pub fn csp_with_own_scripts(form_action: &str) -> String {
+    format!("{}; script-src 'self'; connect-src 'self'", csp(form_action))
+}
+
 /// Adds the security headers a response does not set itself.
 pub async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let mut response = next.run(req).await;

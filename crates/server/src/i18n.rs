@@ -2,13 +2,21 @@
 
 use axum::http::HeaderMap;
 
-/// A page language.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A page language. Configured as `da` or `en`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Lang {
     /// Dansk.
     Da,
     /// English.
     En,
+}
+
+impl std::str::FromStr for Lang {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Lang, String> {
+        Lang::parse(s).ok_or_else(|| format!("must be da or en, not {s:?}"))
+    }
 }
 
 /// Cookie that keeps the user's choice.

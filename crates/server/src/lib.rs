@@ -64,13 +64,8 @@ pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Resul
         pepper: Arc::new(pepper),
         opaque: Arc::new(secrets::opaque_setup(&config.data_dir)?),
         limiter: Arc::new(ratelimit::limiter(config.guesses_per_minute)),
-        webauthn: match api::fingerprint::relying_party(&config.public_url) {
-            Ok(w) => Some(Arc::new(w)),
-            Err(e) => {
-                tracing::warn!(error = %e, public_url = %config.public_url, "fingerprint unlock is off: WebAuthn needs a domain name");
-                None
-            }
-        },
+        // `None` when the public URL's host is an IP address (`noegle serve` says so once).
+        webauthn: api::fingerprint::relying_party(&config.public_url).ok().map(Arc::new),
         webpush: Arc::new(webpush::WebPush::new(
             secrets::vapid_key(&config.data_dir)?,
             config.web_push_contact.clone(),
@@ -110,14 +105,17 @@ pub fn app(state: AppState, extra: Router) -> Router {
         .route("/api/openapi.json", get(openapi))
         .merge(api::routes())
         .route("/login", get(pages::show))
+        .route("/login/state", get(pages::waiting_state))
         .route("/login/app/send", post(pages::send_to_app))
         .route("/login/keycard", post(pages::switch_to_keycard))
         .route("/login/cancel", post(pages::cancel))
         .route("/lang/{code}", get(pages::switch_language))
         .route("/static/noegle.css", get(stylesheet))
+        .route("/static/waiting.js", get(waiting_script))
         .route("/app", get(webapp::root))
         .route("/app/", get(webapp::index))
         .route("/app/{file}", get(webapp::file))
+        .route("/app/screens/{file}", get(webapp::screen_file))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
@@ -144,6 +142,16 @@ async fn stylesheet() -> impl axum::response::IntoResponse {
             (axum::http::header::CACHE_CONTROL, "max-age=3600"),
         ],
         include_str!("../static/noegle.css"),
+    )
+}
+
+async fn waiting_script() -> impl axum::response::IntoResponse {
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (axum::http::header::CACHE_CONTROL, "max-age=3600"),
+        ],
+        include_str!("../../../web/box/waiting.js"),
     )
 }
 

@@ -208,7 +208,7 @@ fn id_token_claims(state: &AppState, grant: &noegle_core::grants::Grant) -> Valu
     if let Some(nonce) = &grant.code.nonce {
         claims["nonce"] = json!(nonce);
     }
-    if grant.code.scope.split(' ').any(|s| s == "profile") {
+    if grant.code.scope.profile {
         claims["name"] = json!(user.display_name);
         claims["preferred_username"] = json!(user.user_id.as_str());
     }
@@ -242,7 +242,7 @@ pub async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Resp
     match core_userinfo(state.ctx(None), token.trim()).await {
         Ok(Some((user, grant))) => {
             let mut body = json!({ "sub": user.sub });
-            if grant.scope.split(' ').any(|s| s == "profile") {
+            if grant.scope.profile {
                 body["name"] = json!(user.display_name);
                 body["preferred_username"] = json!(user.user_id.as_str());
             }

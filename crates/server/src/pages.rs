@@ -112,11 +112,14 @@ fn render(t: &impl Template) -> Result<String, AppError> {
 }
 
 /// A page whose forms may post to us and, after a redirect, land at the service provider's redirect URI
-/// (CSP `form-action` is checked against redirect targets too).
-fn page(status: StatusCode, html: String, authz: &PendingAuthorization) -> Response {
+/// (CSP `form-action` is checked against redirect targets too); `scripts`: it runs our own script.
+fn page(status: StatusCode, html: String, authz: &PendingAuthorization, scripts: bool) -> Response {
     let mut response = (status, Html(html)).into_response();
     let origin = url::Url::parse(&authz.redirect_uri).map(|u| u.origin().ascii_serialization()).unwrap_or_default();
-    if let Ok(v) = HeaderValue::from_str(&crate::headers::csp(&format!("'self' {origin}"))) {
+    let form_action = format!("'self' {origin}");
+    let csp =
+        if scripts { crate::headers::csp_with_own_scripts(&form_action) } else { crate::headers::csp(&form_action) };
+    if let Ok(v) = HeaderValue::from_str(&csp) {
         response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
     }
     response
@@ -180,7 +183,20 @@ async fn render_step(
             })?
         }
     };
-    Ok(page(status, html, &s.authz))
+    let waiting = matches!(s.step, Step::Waiting { .. }) && error.is_none();
+    Ok(page(status, html, &s.authz, waiting))
+}
+
+/// `GET /login/state`: whether the log-in box still waits for the key app (`{"waiting": true}`); the waiting
+/// page asks, and loads `/login` once the answer is no. It changes nothing.
+pub async fn waiting_state(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
+    let waiting = match session::load(&state, &headers).await?.map(|l| l.data.step) {
+        Some(Step::Waiting { request_id, .. }) => {
+            request::refresh(state.ctx(None), &request_id).await?.is_some_and(|r| r.state == RequestState::Pending)
+        }
+        _ => false,
+    };
+    Ok(axum::Json(serde_json::json!({ "waiting": waiting })).into_response())
 }
 
 fn lang_of(state: &AppState, headers: &HeaderMap) -> Lang {
@@ -193,28 +209,40 @@ pub async fn show(State(state): State<AppState>, from: ClientAddr, headers: Head
     let loaded = session::load(&state, &headers).await?.ok_or(AppError::NoAuthorization)?;
     let lang = lang_of(&state, &headers);
     if let Step::Waiting { sub, request_id, .. } = &loaded.data.step {
-        let source = from.as_str();
-        let ctx = state.ctx(Some(source));
-        let r = request::refresh(ctx, request_id).await?;
-        let t = lang.texts();
-        let unlock = r.as_ref().and_then(|r| r.decided_with.clone());
-        match r.map(|r| r.state) {
-            Some(RequestState::Approved) => {
-                let Some(user) = request::approved_login(ctx, sub).await? else {
-                    // Blocked after the request was sent: the approval opens nothing.
-                    return render_step(&state, lang, &loaded.data, StatusCode::FORBIDDEN, Some(t.rejected), "").await;
-                };
-                metrics::counter!("noegle_logins_total", "method" => "app").increment(1);
-                return finish(&state, source, &loaded, &user, amr_app(unlock.as_deref())).await;
-            }
-            Some(RequestState::Pending) => {}
-            Some(RequestState::Rejected) => {
-                return render_step(&state, lang, &loaded.data, StatusCode::OK, Some(t.request_rejected), "").await;
-            }
-            _ => return render_step(&state, lang, &loaded.data, StatusCode::OK, Some(t.request_expired), "").await,
-        }
+        return follow_request(&state, from.as_str(), lang, &loaded, sub, request_id).await;
     }
     render_step(&state, lang, &loaded.data, StatusCode::OK, None, "").await
+}
+
+/// The waiting step, as the request now stands: approved (the log-in finishes, unless the user was blocked
+/// meanwhile), still pending, rejected, or expired.
+async fn follow_request(
+    state: &AppState,
+    source: &str,
+    lang: Lang,
+    loaded: &Loaded,
+    sub: &str,
+    request_id: &str,
+) -> Result<Response, AppError> {
+    let ctx = state.ctx(Some(source));
+    let r = request::refresh(ctx, request_id).await?;
+    let (t, data) = (lang.texts(), &loaded.data);
+    let unlock = r.as_ref().and_then(|r| r.decided_with.as_deref()).and_then(noegle_core::appcode::Unlock::parse);
+    match r.map(|r| r.state) {
+        Some(RequestState::Approved) => {
+            let Some(user) = request::approved_login(ctx, sub).await? else {
+                // Blocked after the request was sent: the approval opens nothing.
+                return render_step(state, lang, data, StatusCode::FORBIDDEN, Some(t.rejected), "").await;
+            };
+            metrics::counter!("noegle_logins_total", "method" => "app").increment(1);
+            finish(state, source, loaded, &user, amr_app(unlock)).await
+        }
+        Some(RequestState::Pending) => render_step(state, lang, data, StatusCode::OK, None, "").await,
+        Some(RequestState::Rejected) => {
+            render_step(state, lang, data, StatusCode::OK, Some(t.request_rejected), "").await
+        }
+        _ => render_step(state, lang, data, StatusCode::OK, Some(t.request_expired), "").await,
+    }
 }
 
 /// Ends the log-in: a code for the client, the session closed, and back to the client.
@@ -223,7 +251,7 @@ async fn finish(
     source: &str,
     loaded: &Loaded,
     user: &User,
-    amr: Vec<String>,
+    amr: Vec<noegle_core::oidc::Amr>,
 ) -> Result<Response, AppError> {
     // The session ends first, atomically: of two concurrent finishes (a reload racing the waiting page's own
     // refresh) only one issues a code.

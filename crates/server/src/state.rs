@@ -65,7 +65,7 @@ impl AppState {
 
     /// The configured default language.
     pub fn default_lang(&self) -> Lang {
-        Lang::parse(&self.config.default_language).unwrap_or(Lang::Da)
+        self.config.default_language
     }
 }
 

@@ -18,6 +18,17 @@ const FILES: &[(&str, &str, &[u8])] = &[
     ("index.html", "text/html; charset=utf-8", include_bytes!("../../../web/app/index.html")),
     ("app.css", "text/css; charset=utf-8", include_bytes!("../../../web/app/app.css")),
     ("app.js", JS, include_bytes!("../../../web/app/app.js")),
+    ("state.js", JS, include_bytes!("../../../web/app/state.js")),
+    ("ui.js", JS, include_bytes!("../../../web/app/ui.js")),
+    ("slider.js", JS, include_bytes!("../../../web/app/slider.js")),
+    ("live.js", JS, include_bytes!("../../../web/app/live.js")),
+    ("capabilities.js", JS, include_bytes!("../../../web/app/capabilities.js")),
+    ("screens/activation.js", JS, include_bytes!("../../../web/app/screens/activation.js")),
+    ("screens/code.js", JS, include_bytes!("../../../web/app/screens/code.js")),
+    ("screens/login.js", JS, include_bytes!("../../../web/app/screens/login.js")),
+    ("screens/requests.js", JS, include_bytes!("../../../web/app/screens/requests.js")),
+    ("screens/settings.js", JS, include_bytes!("../../../web/app/screens/settings.js")),
+    ("screens/unlock.js", JS, include_bytes!("../../../web/app/screens/unlock.js")),
     ("device.js", JS, include_bytes!("../../../web/app/device.js")),
     ("i18n.js", JS, include_bytes!("../../../web/app/i18n.js")),
     ("signing.js", JS, include_bytes!("../../../web/app/signing.js")),
@@ -75,6 +86,11 @@ pub async fn index() -> Response {
 /// `GET /app/{file}`: one of the app's files.
 pub async fn file(Path(name): Path<String>) -> Response {
     serve(&name)
+}
+
+/// `GET /app/screens/{file}`: one of the app's screens.
+pub async fn screen_file(Path(name): Path<String>) -> Response {
+    serve(&format!("screens/{name}"))
 }
 
 #[cfg(test)]

@@ -3,15 +3,20 @@
 
 use noegle_core::UnixTime;
 use noegle_core::audit::AuditRecord;
-use noegle_core::device::{Device, DeviceStatus};
+use noegle_core::device::{Device, DeviceStatus, Platform, RevokedBy};
 use noegle_core::keycard::{CardStatus, KeyCard};
-use noegle_core::oidc::{AccessToken, AuthCode, Client};
+use noegle_core::oidc::{AccessToken, Amr, AuthCode, Client, Scope};
 use noegle_core::request::{AuthRequest, RequestState};
 use noegle_core::user::{User, UserId};
 
 /// A stored value that does not parse.
 fn bad(what: &str, value: &str) -> sqlx::Error {
     sqlx::Error::Decode(format!("unknown {what} {value:?}").into())
+}
+
+/// A stored scope (`openid` or `openid profile`).
+fn scope(s: String) -> Result<Scope, sqlx::Error> {
+    Scope::try_from(s).map_err(|e| sqlx::Error::Decode(e.into()))
 }
 
 /// A `users` row.
@@ -113,10 +118,14 @@ impl TryFrom<CodeRow> for AuthCode {
             client_id: r.client_id,
             redirect_uri: r.redirect_uri,
             sub: r.sub,
-            scope: r.scope,
+            scope: scope(r.scope)?,
             nonce: r.nonce,
             code_challenge: r.code_challenge,
-            amr: r.amr.split_whitespace().map(str::to_string).collect(),
+            amr: r
+                .amr
+                .split_whitespace()
+                .map(|a| Amr::parse(a).ok_or_else(|| bad("amr", a)))
+                .collect::<Result<_, _>>()?,
             auth_time: UnixTime(r.auth_time),
             expires_at: UnixTime(r.expires_at),
             used: r.used_at.is_some(),
@@ -143,7 +152,7 @@ impl TryFrom<TokenRow> for AccessToken {
             token_digest: r.token_digest,
             sub: r.sub,
             client_id: r.client_id,
-            scope: r.scope,
+            scope: scope(r.scope)?,
             code_digest: r.code_digest,
             expires_at: UnixTime(r.expires_at),
             revoked: r.revoked,
@@ -166,6 +175,7 @@ pub(crate) struct DeviceRow {
     ready_at: i64,
     expires_at: i64,
     activated_at: Option<i64>,
+    revoked_by: Option<String>,
 }
 
 impl TryFrom<DeviceRow> for Device {
@@ -177,13 +187,17 @@ impl TryFrom<DeviceRow> for Device {
             serial: r.serial,
             sub: r.sub,
             public_key: r.public_key,
-            platform: r.platform,
+            platform: Platform::parse(&r.platform).ok_or_else(|| bad("platform", &r.platform))?,
             os_version: r.os_version,
             name: r.name,
             created_at: UnixTime(r.created_at),
             ready_at: UnixTime(r.ready_at),
             expires_at: UnixTime(r.expires_at),
             activated_at: r.activated_at.map(UnixTime),
+            revoked_by: match r.revoked_by.as_deref() {
+                Some(by) => Some(RevokedBy::parse(by).ok_or_else(|| bad("revoker", by))?),
+                None => None,
+            },
         })
     }
 }

@@ -23,32 +23,39 @@ async function openLoginBox(page) {
   await page.waitForURL(`${demo.base}/login`);
 }
 
-test('log in to Demo Bank with password and key card, and see name and amr', async () => {
-  const context = await browser.newContext({ locale: 'da-DK', viewport: { width: 1024, height: 768 } });
-  const page = await context.newPage();
-  await openLoginBox(page);
-  await assert.doesNotReject(page.getByText('Demo Bank').first().waitFor());
-  await page.screenshot({ path: join(outDir, 'login-step1.png') });
+// The Danish box at a desktop size and on a 390×844 phone (issue 10), each step saved as a screenshot.
+for (const [size, viewport, suffix] of [['desktop', { width: 1024, height: 768 }, ''], ['phone', { width: 390, height: 844 }, '-phone']]) {
+  test(`log in to Demo Bank with password and key card, and see name and amr (${size})`, async () => {
+    const context = await browser.newContext({ locale: 'da-DK', viewport, isMobile: size === 'phone' });
+    const page = await context.newPage();
+    const fits = async () => assert.ok(
+      await page.evaluate(() => document.scrollingElement.scrollWidth <= window.innerWidth), 'no sideways scrolling');
+    await openLoginBox(page);
+    await assert.doesNotReject(page.getByText('Demo Bank').first().waitFor());
+    await fits();
+    await page.screenshot({ path: join(outDir, `login-step1${suffix}.png`) });
 
-  await page.getByLabel('Bruger-id').fill('demo');
-  await page.getByLabel('Adgangskode').fill('demo-adgangskode');
-  await page.getByRole('button', { name: 'Næste' }).click();
+    await page.getByLabel('Bruger-id').fill('demo');
+    await page.getByLabel('Adgangskode').fill('demo-adgangskode');
+    await page.getByRole('button', { name: 'Næste' }).click();
 
-  const number = (await page.locator('.number').textContent()).trim();
-  assert.match(number, /^\d{4}$/);
-  const serial = (await page.locator('.serial').textContent()).replaceAll('-', '');
-  assert.equal(serial, demo.card.serial);
-  await page.screenshot({ path: join(outDir, 'login-step2-keycard.png') });
+    const number = (await page.locator('.number').textContent()).trim();
+    assert.match(number, /^\d{4}$/);
+    const serial = (await page.locator('.serial').textContent()).replaceAll('-', '');
+    assert.equal(serial, demo.card.serial);
+    await fits();
+    await page.screenshot({ path: join(outDir, `login-step2-keycard${suffix}.png`) });
 
-  await page.getByLabel(`Nøgle ${number}`).fill(demo.card.keys[number]);
-  await page.getByRole('button', { name: 'Log på' }).click();
+    await page.getByLabel(`Nøgle ${number}`).fill(demo.card.keys[number]);
+    await page.getByRole('button', { name: 'Log på' }).click();
 
-  await page.waitForURL(/\/demo\/callback/);
-  assert.equal(await page.locator('#name').textContent(), 'Demo Bruger');
-  assert.equal(await page.locator('#amr').textContent(), 'pwd otp mfa');
-  await page.screenshot({ path: join(outDir, 'demo-bank-logged-in.png') });
-  await context.close();
-});
+    await page.waitForURL(/\/demo\/callback/);
+    assert.equal(await page.locator('#name').textContent(), 'Demo Bruger');
+    assert.equal(await page.locator('#amr').textContent(), 'pwd otp mfa');
+    await page.screenshot({ path: join(outDir, `demo-bank-logged-in${suffix}.png`) });
+    await context.close();
+  });
+}
 
 test('a wrong password is refused with a clear message, in English by choice, on a phone', async () => {
   const context = await browser.newContext({ locale: 'en-GB', viewport: { width: 390, height: 844 }, isMobile: true });

@@ -4,19 +4,9 @@
 // X-3 notice, help, settings and deregistration. Every screen is saved as web/e2e/out/app-*.png.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { launchChromium, outDir, startTestServer } from './harness.mjs';
+import { launchChromium, startTestServer } from './harness.mjs';
+import { PHONE, logIn, screenshot, typeKey } from './phone.mjs';
 
-const PHONE = {
-  viewport: { width: 390, height: 844 },
-  deviceScaleFactor: 2,
-  isMobile: true,
-  hasTouch: true,
-  locale: 'da-DK',
-  userAgent: 'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Mobile Safari/537.36',
-};
 let CODE = '7391';
 
 let server;
@@ -26,32 +16,9 @@ let app; // the app's page
 let authenticator; // the virtual platform authenticator's id
 let cdp;
 
-const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-
 /** Saves the screen as app-NAME.png and checks it with axe (WCAG 2 A/AA: labels, contrast, roles, names). */
-async function shot(name, page = app) {
-  await page.screenshot({ path: join(outDir, `app-${name}.png`) });
-  // Evaluated through the DevTools protocol, so the app's CSP (scripts from the server only) stays as it is.
-  if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(axeSource);
-  const violations = await page.evaluate(async () => {
-    const r = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21aa'] } });
-    return r.violations.map((v) => `${v.id}: ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-  });
-  assert.deepEqual(violations, [], `accessibility of ${name}`);
-}
+const shot = (name, page = app) => screenshot(page, `app-${name}`);
 const heading = (page = app) => page.locator('h1');
-
-async function typeKey(page, card) {
-  const prompt = await page.locator('.key-prompt').textContent();
-  const number = prompt.match(/(\d{4})\s*$/)[1];
-  await page.getByLabel(/^(Nøgle|Key) \d{4}$/).fill(card.keys[number]);
-}
-
-async function logIn(page, { userId, password }) {
-  await page.getByLabel('Bruger-id').fill(userId);
-  await page.getByLabel('Adgangskode').fill(password);
-  await page.getByRole('button', { name: 'Næste' }).click();
-}
 
 async function unlock(code = CODE) {
   await heading().filter({ hasText: 'Lås nøgleappen op' }).waitFor();

@@ -68,6 +68,48 @@ fn users_clients_and_cards_are_managed_from_scripts() {
     assert!(text.contains("148 unused keys  issued 20"), "{text}");
 }
 
+/// Issue 10: an operator's command says nothing it need not: no ERROR about WebAuthn when the public URL is
+/// an IP address, no colour codes into a file; and a key card's PDF goes to the data directory's outbox,
+/// not wherever the operator stands, with its path printed.
+#[test]
+fn operator_commands_are_quiet_and_put_the_card_in_the_outbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let (d, here) = (dir.path().join("data"), dir.path().join("here"));
+    std::fs::create_dir_all(&here).unwrap();
+    let run = |args: &[&str], stdin: &str| {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_noegle"))
+            .args(args)
+            .current_dir(&here)
+            .env("NOEGLE_DATA_DIR", &d)
+            .env("NOEGLE_PUBLIC_URL", "http://127.0.0.1:8080")
+            .env_remove("NOEGLE_DATABASE")
+            .env_remove("NOEGLE_CONFIG")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), stdin.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = run(&["user", "add", "alice", "--password-stdin"], "korrekt hest batteri\n");
+    assert!(out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.is_empty(), "nothing to say about WebAuthn or anything else: {err:?}");
+    let out = run(&["keycard", "issue", "alice"], "");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (text, err) = (String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap());
+    assert!(!err.contains('\u{1b}') && !err.contains("ERROR"), "{err:?}");
+    let pdf = d.join("outbox").read_dir().unwrap().next().unwrap().unwrap().path();
+    assert!(pdf.file_name().unwrap().to_str().unwrap().starts_with("keycard-alice-"), "{}", pdf.display());
+    assert!(text.contains(&pdf.display().to_string()), "the path is printed: {text}");
+    assert_eq!(here.read_dir().unwrap().count(), 0, "nothing is left where the operator stands");
+    // A failing command's message has no colour codes either.
+    let out = run(&["user", "show", "nobody"], "");
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(!out.status.success() && !err.contains('\u{1b}'), "{err:?}");
+}
+
 #[test]
 fn bad_settings_are_named() {
     let dir = tempfile::tempdir().unwrap();
@@ -91,7 +133,7 @@ async fn support_finds_and_revokes_a_key_app_by_serial() {
         serial: "1234-5678-9012".into(),
         sub: u["sub"].as_str().unwrap().into(),
         public_key: vec![4; 65],
-        platform: "android".into(),
+        platform: noegle_core::device::Platform::Android,
         os_version: "14".into(),
         name: "Alices telefon".into(),
         status: DeviceStatus::Pending,
@@ -99,8 +141,14 @@ async fn support_finds_and_revokes_a_key_app_by_serial() {
         ready_at: noegle_core::UnixTime(2),
         expires_at: noegle_core::UnixTime(3),
         activated_at: None,
+        revoked_by: None,
     };
     store.insert_device(&device).await.unwrap();
+    // A second one the user deregistered from the app (issue 10: told apart from a revoked one).
+    let (id, serial, at) = ("d-gone".into(), "2222-3333-4444".into(), noegle_core::UnixTime(5));
+    let gone = Device { device_id: id, serial, name: "Gammel".into(), created_at: at, ..device.clone() };
+    store.insert_device(&gone).await.unwrap();
+    assert!(store.revoke_device("d-gone", noegle_core::device::RevokedBy::User).await.unwrap());
     drop(store);
 
     let list = json(d, None, &["device", "list", "alice", "--json"], "");
@@ -114,6 +162,16 @@ async fn support_finds_and_revokes_a_key_app_by_serial() {
     assert_eq!(revoked["status"], "revoked");
     let e = fails(d, &["device", "revoke", "1234-5678-9012"], "");
     assert!(e.contains("already revoked"), "{e}");
+    let e = fails(d, &["device", "revoke", "2222-3333-4444"], "");
+    assert!(e.contains("already deregistered"), "{e}");
+    let text = String::from_utf8(noegle(d, None, &["device", "list", "alice"], "").stdout).unwrap();
+    let state = |serial: &str| text.lines().find(|l| l.starts_with(serial)).unwrap().split_whitespace().nth(1).unwrap();
+    assert_eq!((state("1234-5678-9012"), state("2222-3333-4444")), ("revoked", "deregistered"), "{text}");
+    let list = json(d, None, &["device", "list", "alice", "--json"], "");
+    assert_eq!(
+        (&list[0]["revoked_by"], &list[1]["revoked_by"]),
+        (&serde_json::json!("operator"), &serde_json::json!("user"))
+    );
     let audit = json(d, None, &["audit", "--user", "alice", "--json"], "");
     assert!(audit.as_array().unwrap().iter().any(|e| e["kind"] == "device_revoked"));
 }
@@ -134,7 +192,7 @@ async fn operator_output_shows_escape_codes_instead_of_obeying_them() {
             serial: "9999-8888-7777".into(),
             sub: u["sub"].as_str().unwrap().into(),
             public_key: vec![4; 65],
-            platform: "web".into(),
+            platform: noegle_core::device::Platform::Web,
             os_version: "1\u{9b}31m".into(),
             name: format!("{forged}\u{202e}"),
             status: DeviceStatus::Active,
@@ -142,6 +200,7 @@ async fn operator_output_shows_escape_codes_instead_of_obeying_them() {
             ready_at: noegle_core::UnixTime(2),
             expires_at: noegle_core::UnixTime(3),
             activated_at: Some(noegle_core::UnixTime(2)),
+            revoked_by: None,
         })
         .await
         .unwrap();

@@ -89,10 +89,23 @@ async fn activate_with_two_keys_an_hour_apart_then_approve_a_login() {
         app(&dir, &["activate", "complete", "--user-id", "alice", "--password-stdin", "--keycard-json", card_arg], &pw)
             .await;
     assert!(!ok);
-    assert!(err.contains("possible in 30 minutes"), "{err}");
+    assert!(err.contains("possible in 30 minutes (the activation wait is not over yet)"), "{err}");
     assert_eq!(server.unused_keys(&card.serial).await, unused);
+    // Under a minute left it says seconds, and with --json the refusal keeps its code and when (issue 10).
+    server.clock.advance(30 * 60 - 45);
+    let (ok, _, err) = app(
+        &dir,
+        &["activate", "complete", "--user-id", "alice", "--password-stdin", "--keycard-json", card_arg, "--json"],
+        &pw,
+    )
+    .await;
+    assert!(!ok);
+    let e = json(&err);
+    assert_eq!(e["error"], "too_early", "{err}");
+    assert_eq!(e["ready_at"], started["ready_at"], "{err}");
+    assert!(e["message"].as_str().unwrap().contains("possible in 45 seconds"), "{err}");
 
-    server.clock.advance(30 * 60);
+    server.clock.advance(45);
     let next =
         tokio::time::timeout(std::time::Duration::from_secs(10), ready_lines.next_line()).await.unwrap().unwrap();
     assert_eq!(json(next.as_deref().unwrap_or("null"))["event"], "activation_ready");
@@ -161,12 +174,19 @@ async fn activate_with_two_keys_an_hour_apart_then_approve_a_login() {
     let (ok, _, err) = app(&dir, &["deregister"], "").await;
     assert!(!ok && err.contains("--yes"), "{err}");
     assert!(dir.join("device.json").exists());
+    // With nothing on standard input nothing is tried: no attempt is used up (issue 10).
+    let (ok, _, err) = app(&dir, &["deregister", "--yes", "--code-stdin", "--json"], "").await;
+    assert!(!ok);
+    assert_eq!(json(&err)["error"], "invalid_code", "{err}");
+    // Without --code-stdin it asks for the code.
     let (ok, out, err) = app(&dir, &["deregister", "--yes"], CODE_LINE).await;
     assert!(ok, "{err}");
+    assert!(err.contains("Kode til nøgleapp"), "it asks for the code: {err}");
     assert!(out.contains("afmeldt"), "{out}");
     assert!(!dir.exists(), "all local data is deleted");
     let device = server.state.store.device_by_serial(started["serial"].as_str().unwrap()).await.unwrap().unwrap();
     assert_eq!(device.status, noegle_core::device::DeviceStatus::Revoked);
+    assert_eq!(device.revoked_by, Some(noegle_core::device::RevokedBy::User));
     let (ok, _, err) = app(&dir, &["status"], "").await;
     assert!(!ok && err.contains("no key app"), "{err}");
 }
@@ -179,10 +199,30 @@ async fn five_wrong_codes_block_and_forgot_code_unblocks_then_change_code() {
     let card_arg = a.card_file.to_str().unwrap();
     let activate = ["--user-id", "bob", "--password-stdin", "--keycard-json", card_arg];
 
+    // An empty or malformed code is refused here and costs no attempt (issue 10).
+    for not_a_code in ["\n", "12\n", "abcd\n"] {
+        let (ok, _, err) = app(&dir, &["requests", "--code-stdin", "--json"], not_a_code).await;
+        assert!(!ok);
+        assert_eq!(json(&err)["error"], "invalid_code", "{err}");
+    }
     for left in (0..5).rev() {
         let (ok, _, err) = app(&dir, &["requests", "--code-stdin"], "0001\n").await;
         assert!(!ok);
-        assert!(err.contains(&format!("wrong code ({left} attempts left)")), "{err}");
+        let attempts = if left == 1 { "1 attempt left".to_string() } else { format!("{left} attempts left") };
+        assert!(err.contains(&format!("wrong code ({attempts})")), "{err}");
+        if left == 3 {
+            // With --json the refusal keeps its code and the count (issue 10).
+            let (_, _, err) = app(&dir, &["requests", "--code-stdin", "--json"], "0001\n").await;
+            let e = json(&err);
+            assert_eq!((&e["error"], &e["attempts_left"]), (&Value::from("wrong_code"), &Value::from(2)), "{err}");
+            break;
+        }
+    }
+    for left in (0..2).rev() {
+        let (ok, _, err) = app(&dir, &["requests", "--code-stdin"], "0001\n").await;
+        assert!(!ok);
+        let attempts = if left == 1 { "1 attempt left".to_string() } else { format!("{left} attempts left") };
+        assert!(err.contains(&format!("wrong code ({attempts})")), "{err}");
     }
     let (ok, _, err) = app(&dir, &["requests", "--code-stdin"], CODE_LINE).await;
     assert!(!ok && err.contains("Glemt kode"), "blocked even with the right code: {err}");
@@ -190,7 +230,7 @@ async fn five_wrong_codes_block_and_forgot_code_unblocks_then_change_code() {
     let forgot: Vec<&str> = ["forgot-code"].iter().copied().chain(activate).collect();
     let (ok, out, err) = app(&dir, &forgot, &format!("{pw}5820\n")).await;
     assert!(ok, "{err}");
-    assert!(out.contains("nulstillet") && out.contains("in 60 minutes"), "{out}");
+    assert!(out.contains("nulstillet") && out.contains("in 1 hour "), "{out}");
     let (ok, _, err) = app(&dir, &["requests", "--code-stdin"], "5820\n").await;
     assert!(!ok && err.contains("can approve again when the wait"), "it unlocks, but waits the hour: {err}");
     server.clock.advance(3600);

@@ -5,6 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json, Response};
 use noegle_core::activation::{self, NewDevice, Stopped};
+use noegle_core::device::RevokedBy;
 use noegle_core::{device, ticket};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -139,6 +140,6 @@ pub async fn deregister(
     from: ClientAddr,
     call: Signed<PendingOrActive>,
 ) -> Result<Json<Value>, ApiError> {
-    device::revoke(state.ctx(Some(from.as_str())), &call.device, "deregistered by the user").await?;
+    device::revoke(state.ctx(Some(from.as_str())), &call.device, RevokedBy::User, "deregistered by the user").await?;
     Ok(Json(json!({ "device_id": call.device.device_id, "status": "revoked" })))
 }

@@ -5,7 +5,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json, Response};
 use noegle_core::activation::ActivationError;
-use noegle_core::device::DeviceAuthError;
+use noegle_core::device::{DeviceAuthError, PlatformError};
 use noegle_core::login::LoginError;
 use serde_json::{Value, json};
 
@@ -91,6 +91,11 @@ impl From<ActivationError> for ApiError {
         match e {
             ActivationError::Rejected => LoginError::Rejected.into(),
             ActivationError::NoKeyCard => LoginError::NoKeyCard.into(),
+            // The facts go beside the message, so that the app can say it in the user's language.
+            ActivationError::Platform(PlatformError::TooOld { platform, version, minimum }) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "platform_unsupported", msg)
+                    .with(json!({ "platform": platform, "version": version, "minimum": minimum }))
+            }
             ActivationError::Platform(_) => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "platform_unsupported", msg)
             }

@@ -27,7 +27,10 @@ const CEREMONY_SECS: i64 = 300;
 /// The relying party for `public_url`: its host is the RP id (`localhost` in tests), its origin the only one.
 pub fn relying_party(public_url: &str) -> anyhow::Result<Webauthn> {
     let origin = Url::parse(public_url)?;
-    let rp_id = origin.host_str().ok_or_else(|| anyhow::anyhow!("public_url {public_url} has no host"))?.to_string();
+    // WebAuthn has no relying party on an IP address; asked anyway, webauthn-rs logs an error of its own.
+    let Some(rp_id) = origin.domain().map(str::to_string) else {
+        anyhow::bail!("public_url {public_url} has no domain name; WebAuthn needs one");
+    };
     Ok(WebauthnBuilder::new(&rp_id, &origin)?.rp_name("nøgle").build()?)
 }
 

@@ -38,6 +38,7 @@ pub fn guessing_routes() -> Router<AppState> {
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/app/v1/time", get(time))
+        .route("/api/app/v1/about", get(about))
         .route("/api/app/v1/activation", post(activation::start))
         .route("/api/app/v1/activation/complete", post(activation::complete))
         .route("/api/app/v1/device", get(activation::status).delete(activation::deregister))
@@ -61,6 +62,19 @@ pub fn routes() -> Router<AppState> {
 /// `GET /api/app/v1/time`: the server's clock, which signed requests must be within 60 s of.
 pub async fn time(axum::extract::State(state): axum::extract::State<AppState>) -> Json<Value> {
     Json(json!({ "now": state.now() }))
+}
+
+/// `GET /api/app/v1/about`: what the app tells users before they start and when they need help: the most
+/// devices one user may have, the oldest iOS and Android it runs on, and how to reach the support ("Hjælp og
+/// NemID support": a phone number and a web address, each `null` when the operator set none).
+pub async fn about(axum::extract::State(state): axum::extract::State<AppState>) -> Json<Value> {
+    let c = &state.config;
+    let some = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    Json(json!({
+        "max_devices": noegle_core::device::MAX_ACTIVE_DEVICES,
+        "minimum": { "ios": c.min_ios, "android": c.min_android },
+        "support": { "phone": some(&c.support_phone), "url": some(&c.support_url) },
+    }))
 }
 
 /// A device as the app sees it; `ready` tells a pending device that the wait is over.

@@ -98,6 +98,8 @@ async fn a_fourth_device_and_an_old_platform_are_refused() {
     let (s, b) = App::new(&server).start("bob", &card_b, "android", "4.3", "Gammel").await;
     assert_eq!((s, b["error"].as_str()), (422, Some("platform_unsupported")));
     assert_eq!(b["message"], "the key app needs Android 4.4 or newer; this device has 4.3");
+    // Issue 10: the facts beside the message, for the app to say in the user's language.
+    assert_eq!((&b["platform"], &b["minimum"], &b["version"]), (&json!("Android"), &json!("4.4"), &json!("4.3")));
     let (s, b) = App::new(&server).start("bob", &card_b, "ios", "8.4", "Gammel").await;
     assert_eq!((s, b["error"].as_str()), (422, Some("platform_unsupported")), "{b}");
 
@@ -145,4 +147,25 @@ async fn an_active_device_sees_and_cancels_a_pending_activation() {
     assert_eq!(s, 401, "a cancelled device can no longer sign in: {b}");
     let (_, b) = mine.signed(&server, "GET", "/api/app/v1/activations", None).await;
     assert_eq!(b["pending"], json!([]));
+}
+
+/// Issue 10: before activating, the app can tell the limit of three devices and the oldest OS it runs on;
+/// "Hjælp og NemID support" gives the operator's phone number and web address, when set.
+#[tokio::test]
+async fn the_app_learns_the_limits_and_how_to_reach_the_support() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let (s, b) = App::new(&server).send("GET", "/api/app/v1/about", None, vec![]).await;
+    let none = json!({ "phone": null, "url": null });
+    assert_eq!(
+        (s, b),
+        (200, json!({ "max_devices": 3, "minimum": { "ios": "9", "android": "4.4" }, "support": none }))
+    );
+    let server = TestServer::start_with(Backend::Sqlite, |c| {
+        c.support_phone = "+45 70 20 70 20".into();
+        c.support_url = "https://support.example/noegle".into();
+    })
+    .await;
+    let (s, b) = App::new(&server).send("GET", "/api/app/v1/about", None, vec![]).await;
+    assert_eq!(s, 200);
+    assert_eq!(b["support"], json!({ "phone": "+45 70 20 70 20", "url": "https://support.example/noegle" }));
 }

@@ -56,7 +56,15 @@ async fn approve_flow(backend: Backend) {
     let b = s.server.browser();
     let choice = to_choice(&s, &b).await;
     let waiting = send(&b, &choice).await;
-    assert!(waiting.body.contains("http-equiv=\"refresh\""), "the waiting page follows the request");
+    // Issue 10: the waiting page asks quietly (its own script; CSP allows our scripts on this page only) and
+    // reloads only when something changed; without scripts it refreshes itself.
+    assert!(waiting.body.contains("<script src=\"/static/waiting.js\" defer></script>"), "{}", waiting.body);
+    assert!(waiting.body.contains("<noscript><meta http-equiv=\"refresh\""), "the waiting page follows the request");
+    let csp = |p: &noegle_testkit::Page| p.headers["content-security-policy"].to_str().unwrap().to_string();
+    assert!(csp(&waiting).contains("script-src 'self'"), "{}", csp(&waiting));
+    assert!(!csp(&choice).contains("script-src"), "no other page of the box runs scripts: {}", csp(&choice));
+    let asked = b.get("/login/state").await;
+    assert_eq!((asked.status, asked.body.as_str()), (200, r#"{"waiting":true}"#));
     assert!(waiting.body.contains("Log på Demo Bank"));
     let code = match_code(&waiting);
     assert_eq!(code.len(), 2);
@@ -73,6 +81,7 @@ async fn approve_flow(backend: Backend) {
     let (st, body) = s.app.decide(&s.server, r, "approve", Some(&code), false).await;
     assert_eq!((st, body["state"].as_str()), (200, Some("approved")), "{body}");
 
+    assert_eq!(b.get("/login/state").await.body, r#"{"waiting":false}"#, "the page may now load /login");
     let done = b.get("/login").await;
     assert_eq!(done.status, 303, "{}", done.body);
     let code = done.location_param("code").unwrap();

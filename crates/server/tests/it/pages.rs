@@ -67,7 +67,7 @@ async fn https_public_urls_get_host_prefixed_secure_cookies() {
                 client_id: "c".into(),
                 client_name: "n".into(),
                 redirect_uri: CB.into(),
-                scope: "openid".into(),
+                scope: noegle_core::oidc::Scope { profile: false },
                 state: None,
                 nonce: None,
                 code_challenge: None,

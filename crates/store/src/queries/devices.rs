@@ -15,7 +15,7 @@ macro_rules! impl_devices {
             .bind(&d.serial)
             .bind(&d.sub)
             .bind(&d.public_key)
-            .bind(&d.platform)
+            .bind(d.platform.as_str())
             .bind(&d.os_version)
             .bind(&d.name)
             .bind(d.status.as_str())
@@ -85,6 +85,19 @@ macro_rules! impl_devices {
                 .execute(&self.writer)
                 .await
                 .map_err(crate::backend)?;
+            Ok(r.rows_affected() == 1)
+        }
+
+        async fn revoke_device(&self, device_id: &str, by: RevokedBy) -> StoreResult<bool> {
+            let r = sqlx::query(
+                "UPDATE devices SET status = 'revoked', revoked_by = $2 \
+                 WHERE device_id = $1 AND status IN ('active', 'pending')",
+            )
+            .bind(device_id)
+            .bind(by.as_str())
+            .execute(&self.writer)
+            .await
+            .map_err(crate::backend)?;
             Ok(r.rows_affected() == 1)
         }
 

@@ -1,18 +1,11 @@
 use std::sync::Arc;
 
-use base64::Engine;
 use noegle_core::UnixTime;
-use noegle_core::activation::{ActivateOutcome, ActivationError, ActivationPolicy, NewDevice, complete, start};
+use noegle_core::activation::ActivateOutcome;
 use noegle_core::device::{Device, DeviceStatus, MAX_ACTIVE_DEVICES, new_ids};
-use noegle_core::keycard::{ClearCard, KeyPepper};
-use noegle_core::login::{Challenge, issue_card};
 use noegle_core::store::Store;
 
 use crate::{alice, both, ctx};
-
-fn pepper() -> KeyPepper {
-    KeyPepper::from_bytes([5; 32])
-}
 
 /// A pending device of `sub` (with a placeholder key), made at time `n`.
 pub(crate) fn device(sub: &str, n: i64) -> Device {
@@ -22,7 +15,7 @@ pub(crate) fn device(sub: &str, n: i64) -> Device {
         serial,
         sub: sub.into(),
         public_key: vec![4; 65],
-        platform: "terminal".into(),
+        platform: noegle_core::device::Platform::Terminal,
         os_version: "1".into(),
         name: format!("device {n}"),
         status: DeviceStatus::Pending,
@@ -30,6 +23,7 @@ pub(crate) fn device(sub: &str, n: i64) -> Device {
         ready_at: UnixTime(n),
         expires_at: UnixTime(n + 1000),
         activated_at: None,
+        revoked_by: None,
     }
 }
 
@@ -76,94 +70,6 @@ async fn nonces_are_accepted_once_per_device() {
         assert!(store.set_device_status(&d.device_id, DeviceStatus::Pending, DeviceStatus::Cancelled).await.unwrap());
         assert!(!store.set_device_status(&d.device_id, DeviceStatus::Pending, DeviceStatus::Active).await.unwrap());
         assert_eq!(store.device_by_serial(&d.serial).await.unwrap().unwrap().status, DeviceStatus::Cancelled);
-    })
-    .await;
-}
-
-fn new_device(name: &str) -> NewDevice {
-    let key = p256::ecdsa::SigningKey::from_slice(&[7; 32]).unwrap();
-    NewDevice {
-        public_key: base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(key.verifying_key().to_sec1_point(false).as_bytes()),
-        platform: "android".into(),
-        os_version: "14".into(),
-        name: name.into(),
-    }
-}
-
-fn challenge(card: &ClearCard, i: usize) -> (Challenge, String) {
-    let (n, k) = card.keys.iter().nth(i).unwrap();
-    (Challenge { serial: card.serial.clone(), number: n.clone() }, k.clone())
-}
-
-#[tokio::test]
-async fn activation_needs_two_keys_an_hour_apart() {
-    both(|store| async move {
-        let s = store.as_ref();
-        let rng = &mut rand::rngs::OsRng;
-        let a = alice(s).await;
-        let card = issue_card(ctx(s, 1000), rng, &pepper(), &a).await.unwrap();
-        let policy = ActivationPolicy::default();
-
-        // A too-old platform is refused before any key is spent.
-        let (ch, key) = challenge(&card, 0);
-        let mut old = new_device("Old phone");
-        old.os_version = "4.3".into();
-        let e = start(ctx(s, 1000), rng, &pepper(), &policy, &a.sub, &ch, &key, &old).await.unwrap_err();
-        assert!(matches!(e, ActivationError::Platform(_)), "{e}");
-        assert_eq!(s.unused_key_numbers(&card.serial).await.unwrap().len(), 148);
-
-        let d = start(ctx(s, 1000), rng, &pepper(), &policy, &a.sub, &ch, &key, &new_device("Annes telefon"))
-            .await
-            .unwrap();
-        assert_eq!(d.status, DeviceStatus::Pending);
-        assert_eq!(d.ready_at, UnixTime(1000 + 3600));
-
-        let (ch2, key2) = challenge(&card, 1);
-        let e = complete(ctx(s, 1000 + 3599), rng, &pepper(), &d, &a.sub, &ch2, &key2).await.unwrap_err();
-        assert!(matches!(e, ActivationError::TooEarly { ready_at: UnixTime(4600) }), "{e}");
-        assert_eq!(s.unused_key_numbers(&card.serial).await.unwrap().len(), 147, "too early spends no key");
-
-        let active = complete(ctx(s, 1000 + 3600), rng, &pepper(), &d, &a.sub, &ch2, &key2).await.unwrap();
-        assert_eq!(active.status, DeviceStatus::Active);
-        assert_eq!(active.activated_at, Some(UnixTime(4600)));
-        let e = complete(ctx(s, 5000), rng, &pepper(), &d, &a.sub, &challenge(&card, 2).0, &challenge(&card, 2).1)
-            .await
-            .unwrap_err();
-        assert!(matches!(e, ActivationError::NotPending), "{e}");
-    })
-    .await;
-}
-
-#[tokio::test]
-async fn a_lapsed_activation_cannot_be_completed_and_a_fourth_device_is_refused() {
-    both(|store| async move {
-        let s = store.as_ref();
-        let rng = &mut rand::rngs::OsRng;
-        let a = alice(s).await;
-        let card = issue_card(ctx(s, 1000), rng, &pepper(), &a).await.unwrap();
-        let policy = ActivationPolicy::default();
-        let (ch, key) = challenge(&card, 0);
-        let d = start(ctx(s, 1000), rng, &pepper(), &policy, &a.sub, &ch, &key, &new_device("Lapsed")).await.unwrap();
-        let (ch, key) = challenge(&card, 1);
-        let late = 1000 + policy.max_pending_secs;
-        let e = complete(ctx(s, late), rng, &pepper(), &d, &a.sub, &ch, &key).await.unwrap_err();
-        assert!(matches!(e, ActivationError::NotPending), "{e}");
-
-        for n in 0..3 {
-            let mut d = device(&a.sub, n);
-            d.name = format!("Telefon {n}");
-            s.insert_device(&d).await.unwrap();
-            assert_eq!(s.activate_device(&d.device_id, UnixTime(10), 3).await.unwrap(), ActivateOutcome::Activated);
-        }
-        let (ch, key) = challenge(&card, 2);
-        let e =
-            start(ctx(s, 2000), rng, &pepper(), &policy, &a.sub, &ch, &key, &new_device("Fjerde")).await.unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "you already have 3 active key apps; deregister one first: Telefon 0, Telefon 1, Telefon 2"
-        );
-        assert_eq!(s.unused_key_numbers(&card.serial).await.unwrap().len(), 147, "refused before the key is spent");
     })
     .await;
 }

@@ -19,7 +19,7 @@ async fn codes_are_single_use_and_reuse_revokes_the_tokens() {
             client_id: c.client.client_id.clone(),
             client_name: c.client.name.clone(),
             redirect_uri: CB.into(),
-            scope: "openid".into(),
+            scope: noegle_core::oidc::Scope { profile: false },
             state: Some("st".into()),
             nonce: Some("n".into()),
             code_challenge: Some(CHALLENGE.into()),
@@ -52,7 +52,7 @@ async fn codes_are_single_use_and_reuse_revokes_the_tokens() {
             assert_eq!(e.code(), want, "{e}");
         }
         let grant = exchange_code(ctx(s, 1010), rng, &good).await.unwrap();
-        assert_eq!(grant.code.amr, ["pwd", "otp", "mfa"]);
+        assert_eq!(grant.code.amr.iter().map(|a| a.as_str()).collect::<Vec<_>>(), ["pwd", "otp", "mfa"]);
         assert_eq!(grant.code.nonce.as_deref(), Some("n"));
         assert!(userinfo(ctx(s, 1011), &grant.access_token).await.unwrap().is_some());
 
@@ -75,7 +75,7 @@ async fn codes_expire_after_sixty_seconds() {
             client_id: c.client.client_id.clone(),
             client_name: c.client.name.clone(),
             redirect_uri: "http://localhost:9/cb".into(),
-            scope: "openid".into(),
+            scope: noegle_core::oidc::Scope { profile: false },
             state: None,
             nonce: None,
             code_challenge: Some(CHALLENGE.into()),

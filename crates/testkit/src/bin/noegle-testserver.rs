@@ -3,7 +3,8 @@
 //! `data_dir`), then obeys lines on stdin: `advance SECS` moves the clock (answers `now T`), `now` tells it.
 //! It stops at the end of stdin.
 //!
-//! Options: `--activation-wait SECS` (default: the real hour), `--match type|show|off`.
+//! Options: `--activation-wait SECS` (default: the real hour), `--match type|show|off`, `--support-phone`
+//! and `--support-url` (the support contact the app shows).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use noegle_core::Clock;
@@ -15,7 +16,8 @@ async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let option = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
     let wait = option("--activation-wait").map(|v| v.parse::<i64>().expect("--activation-wait takes seconds"));
-    let policy = option("--match");
+    let policy = option("--match").map(|p| p.parse().expect("--match takes type, show or off"));
+    let (support_phone, support_url) = (option("--support-phone"), option("--support-url"));
     let server = TestServer::start_for_browser(|c| {
         if let Some(w) = wait {
             c.activation_wait_secs = w;
@@ -23,6 +25,8 @@ async fn main() {
         if let Some(p) = policy {
             c.match_code = p;
         }
+        c.support_phone = support_phone.unwrap_or_default();
+        c.support_url = support_url.unwrap_or_default();
     })
     .await;
     let (_, card) = server.user_with_card("demo").await;

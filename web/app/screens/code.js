@@ -1,0 +1,80 @@
+// The app code (seed step 7–8, "Skift kode", "Glemt kode"): choose four digits, repeat them, register them by
+// OPAQUE (the code never leaves the phone). Each way here is a flow of its own: the first code during
+// activation, a new one after "Glemt kode", and a change from the settings.
+
+import { save } from '../device.js';
+import { api, t } from '../state.js';
+import { button, checkNewCode, codeInput, errorBox, field, form, h, message, opaque, show } from '../ui.js';
+import { afterFirstCode } from './activation.js';
+import { passwordScreen } from './login.js';
+import { home } from './requests.js';
+import { armLock, unlockScreen } from './unlock.js';
+
+/**
+ * @typedef {object} CodeFlow
+ * @property {string} title - text key of the first screen's title
+ * @property {'gear' | 'none'} top - the button top left
+ * @property {(() => void) | null} cancel - where "Annuller" goes, if anywhere
+ * @property {string} [resetToken] - the "Glemt kode" proof that allows the new code
+ * @property {() => void | Promise<void>} done - what follows, the app unlocked with the new code
+ */
+
+/** The first code, during activation: no gear (the settings would ask for the code not yet chosen). */
+export const FIRST_CODE = { title: 'codeTitle', top: 'none', cancel: null, done: afterFirstCode };
+
+/** "Skift kode" from the settings (the app is unlocked). */
+export const CHANGE_CODE = { title: 'newCodeTitle', top: 'none', cancel: home, done: codeChanged };
+
+/** "Glemt kode": user ID, password and a key-card key give the device a new key and allow one new code. */
+const FORGOT = {
+  topic: 'forgot', keyTopic: 'forgot', title: 'loginTitle', action: 'reset', top: 'none', cancel: () => unlockScreen(),
+  async withKey(ticket, key) {
+    const resetToken = await api.forgotCode(ticket, key);
+    await save('device', api.device);
+    chooseCode({ title: 'newCodeTitle', top: 'none', cancel: null, resetToken, done: codeChanged });
+  },
+};
+
+/** Starts "Glemt kode". */
+export function forgotCode() {
+  passwordScreen(FORGOT);
+}
+
+/** Choose a code (then repeat it as `first`) for `flow`. */
+export function chooseCode(flow, first) {
+  const code = codeInput('code');
+  const title = first ? t('codeRepeatTitle') : t(flow.title);
+  show('code', title, form([
+    first ? null : h('p', {}, t('codeText')),
+    field(t('codeLabel'), code),
+    h('div', { class: 'actions' },
+      h('button', { type: 'submit', class: 'btn primary' }, t('next')),
+      flow.cancel ? button(t('cancel'), flow.cancel, 'secondary') : null),
+  ], async () => {
+    if (!first) {
+      checkNewCode(code.value);
+      chooseCode(flow, code.value);
+      return;
+    }
+    if (code.value !== first) {
+      chooseCode(flow);
+      errorBox().replaceChildren(message('error', t('codeMismatch')));
+      return;
+    }
+    const o = await opaque();
+    await api.registerCode(o, first, flow.resetToken);
+    await save('device', api.device);
+    await api.unlock(o, first);
+    armLock();
+    await flow.done();
+  }), { top: flow.top });
+  code.focus();
+}
+
+function codeChanged() {
+  show('receipt', t('codeChangedTitle'), [
+    h('div', { class: 'tick', 'aria-hidden': 'true' }, '✓'),
+    h('p', {}, t('codeChangedText')),
+    h('div', { class: 'actions' }, button(t('ok'), home)),
+  ]);
+}

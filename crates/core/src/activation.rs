@@ -334,10 +334,9 @@ mod tests {
         }
         let (ch, key) = challenge(&w, 2);
         let e = start(w.after(1000), rng, &w.pepper, &policy, sub, &ch, &key, &new_device("Fjerde")).await.unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "you already have 3 active key apps; deregister one first: Telefon 0, Telefon 1, Telefon 2"
-        );
+        let said = e.to_string();
+        assert!(said.starts_with("you already have 3 active key apps; deregister one first: "), "{said}");
+        assert!((0..3).all(|n| said.contains(&format!("Telefon {n}"))), "each is named: {said}");
         assert_eq!(
             w.store.unused_key_numbers(&w.card.serial).await.unwrap().len(),
             147,

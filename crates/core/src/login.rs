@@ -287,6 +287,7 @@ mod tests {
         assert_eq!(second_factor(w.ctx(), rng, &w.user.sub).await.unwrap(), SecondFactor::Choose);
     }
 
+    use crate::keycard::REISSUE_BELOW;
     use crate::lockout::{MAX_CONSECUTIVE_FAILURES, delay_after};
     use crate::memory::PASSWORD;
     use crate::store::{AuditStore, UserStore};
@@ -343,5 +344,88 @@ mod tests {
         w.store.set_card_status(&w.card.serial, CardStatus::Active, CardStatus::Blocked).await.unwrap();
         let r = second_factor(w.ctx(), &mut rand::rngs::OsRng, &w.user.sub).await;
         assert!(matches!(r, Err(LoginError::NoKeyCard)), "{r:?}");
+    }
+
+    /// The context at time `t` (seconds since the epoch).
+    fn at(w: &World, t: i64) -> Ctx<'_> {
+        Ctx { now: crate::UnixTime(t), ..w.ctx() }
+    }
+
+    #[tokio::test]
+    async fn a_key_is_accepted_once_and_only_for_its_number() {
+        let w = World::new().await;
+        let s = &w.store;
+        let a = w.user.clone();
+        let card = w.card.clone();
+        let mut numbers = card.keys.keys();
+        let (n1, n2) = (numbers.next().unwrap().clone(), numbers.next().unwrap().clone());
+        let ch = Challenge { serial: card.serial.clone(), number: n1.clone() };
+        let rng = &mut rand::rngs::OsRng;
+
+        // The key of another number is wrong, and so is a typo; neither consumes anything.
+        let other = check_key(at(&w, 1001), rng, &w.pepper, &a.sub, &ch, &card.keys[&n2]).await;
+        assert!(matches!(other, Err(LoginError::Rejected)), "{other:?}");
+        assert!(check_key(at(&w, 1002), rng, &w.pepper, &a.sub, &ch, "000000x").await.is_err());
+        assert_eq!(s.unused_key_numbers(&card.serial).await.unwrap().len(), 148);
+
+        let ok = check_key(at(&w, 1003), rng, &w.pepper, &a.sub, &ch, &card.keys[&n1]).await.unwrap();
+        assert_eq!(ok.remaining, 147);
+        assert_eq!(ok.new_card, None);
+        assert_eq!(s.user_by_sub(&a.sub).await.unwrap().unwrap().failed_attempts, 0, "success clears failures");
+
+        let again = check_key(at(&w, 1004), rng, &w.pepper, &a.sub, &ch, &card.keys[&n1]).await;
+        assert!(matches!(again, Err(LoginError::Rejected)), "{again:?}");
+        assert_eq!(s.user_by_sub(&a.sub).await.unwrap().unwrap().failed_attempts, 1, "a used key counts as a failure");
+    }
+
+    #[tokio::test]
+    async fn a_low_card_brings_a_new_one_that_replaces_it_when_first_used() {
+        let w = World::new().await;
+        let s = &w.store;
+        let a = w.user.clone();
+        let rng = &mut rand::rngs::OsRng;
+        let old = w.card.clone();
+        // Use keys until fewer than REISSUE_BELOW remain.
+        let numbers: Vec<_> = old.keys.keys().cloned().collect();
+        let to_use = 148 - REISSUE_BELOW as usize;
+        for n in &numbers[..to_use] {
+            assert!(s.consume_key(&old.serial, n, crate::UnixTime(1001)).await.unwrap());
+        }
+        let n = &numbers[to_use];
+        let ch = Challenge { serial: old.serial.clone(), number: n.clone() };
+        let ok = check_key(at(&w, 1002), rng, &w.pepper, &a.sub, &ch, &old.keys[n]).await.unwrap();
+        assert_eq!(ok.remaining, REISSUE_BELOW - 1);
+        let new = ok.new_card.expect("a new card is issued when few keys remain");
+        let cards = s.cards_of(&a.sub).await.unwrap();
+        let status = |serial: &str| cards.iter().find(|c| c.serial == serial).unwrap().status;
+        assert_eq!(status(&old.serial), CardStatus::Active, "the old card works until the new one is used");
+        assert_eq!(status(&new.serial), CardStatus::Pending);
+
+        let (n, k) = new.keys.iter().next().unwrap();
+        let ch = Challenge { serial: new.serial.clone(), number: n.clone() };
+        let ok = check_key(at(&w, 1003), rng, &w.pepper, &a.sub, &ch, k).await.unwrap();
+        assert_eq!(ok.new_card, None);
+        let cards = s.cards_of(&a.sub).await.unwrap();
+        let status = |serial: &str| cards.iter().find(|c| c.serial == serial).unwrap().status;
+        assert_eq!(status(&new.serial), CardStatus::Active);
+        assert_eq!(status(&old.serial), CardStatus::Superseded);
+
+        // The superseded card's keys no longer work.
+        let n = &numbers[to_use + 1];
+        let ch = Challenge { serial: old.serial.clone(), number: n.clone() };
+        assert!(check_key(at(&w, 1004), rng, &w.pepper, &a.sub, &ch, &old.keys[n]).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_blocked_card_refuses_its_keys() {
+        let w = World::new().await;
+        let s = &w.store;
+        let a = w.user.clone();
+        let card = w.card.clone();
+        assert!(s.set_card_status(&card.serial, CardStatus::Active, CardStatus::Blocked).await.unwrap());
+        let (n, k) = card.keys.iter().next().unwrap();
+        let ch = Challenge { serial: card.serial.clone(), number: n.clone() };
+        assert!(check_key(at(&w, 1001), &mut rand::rngs::OsRng, &w.pepper, &a.sub, &ch, k).await.is_err());
+        assert_eq!(s.unused_key_numbers(&card.serial).await.unwrap().len(), 148, "nothing consumed");
     }
 }

@@ -47,6 +47,18 @@ pub(crate) fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
+/// The one mapping of a database's failure into the store's: `.db()?` on any sqlx result.
+pub(crate) trait Db<T> {
+    /// The result, its error as [`StoreError::Backend`].
+    fn db(self) -> Result<T, StoreError>;
+}
+
+impl<T, E: std::fmt::Display> Db<T> for Result<T, E> {
+    fn db(self) -> Result<T, StoreError> {
+        self.map_err(backend)
+    }
+}
+
 /// Maps a unique-key violation to [`StoreError::Conflict`] naming `what`.
 pub(crate) fn conflict_or_backend(e: sqlx::Error, what: &str) -> StoreError {
     match &e {

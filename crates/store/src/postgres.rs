@@ -1,10 +1,9 @@
 //! The scale-out backend: PostgreSQL with `synchronous_commit=on`, shared by any number of server nodes.
 
+use crate::Db as _;
 use noegle_core::store::StoreError;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use std::str::FromStr;
-
-use crate::backend;
 
 /// The PostgreSQL store. Reads and writes share one pool (`writer` is the same pool): PostgreSQL has many
 /// writers at once.
@@ -17,21 +16,17 @@ pub struct PgStore {
 impl PgStore {
     /// Connects to `postgres://…` and runs the migrations.
     pub async fn open(url: &str) -> Result<PgStore, StoreError> {
-        let options = PgConnectOptions::from_str(url).map_err(backend)?.options([("synchronous_commit", "on")]);
+        let options = PgConnectOptions::from_str(url).db()?.options([("synchronous_commit", "on")]);
         // No ping before each use (a round trip per statement); a connection the server dropped fails its
         // statement, which the caller sees as a storage error, and the pool replaces the connection.
-        let pool = PgPoolOptions::new()
-            .max_connections(16)
-            .test_before_acquire(false)
-            .connect_with(options)
-            .await
-            .map_err(backend)?;
-        sqlx::migrate!("../../migrations/postgres").run(&pool).await.map_err(backend)?;
+        let pool =
+            PgPoolOptions::new().max_connections(16).test_before_acquire(false).connect_with(options).await.db()?;
+        sqlx::migrate!("../../migrations/postgres").run(&pool).await.db()?;
         Ok(PgStore { writer: pool.clone(), pool })
     }
 
     pub(crate) async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, StoreError> {
-        self.writer.begin().await.map_err(backend)
+        self.writer.begin().await.db()
     }
 }
 

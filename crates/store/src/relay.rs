@@ -2,10 +2,9 @@
 //! a request created on one node reaches an app connected to another (SPEC §5). Payloads name only a user's
 //! opaque `sub` and an event kind.
 
+use crate::Db as _;
 use noegle_core::store::StoreError;
 use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
-
-use crate::backend;
 
 /// The channel every node listens on.
 pub const CHANNEL: &str = "noegle_push";
@@ -23,25 +22,20 @@ pub struct Subscription(PgListener);
 impl PgRelay {
     /// Connects to the database at `url` (a `postgres://` URL).
     pub async fn connect(url: &str) -> Result<PgRelay, StoreError> {
-        let pool = PgPoolOptions::new().max_connections(2).connect(url).await.map_err(backend)?;
+        let pool = PgPoolOptions::new().max_connections(2).connect(url).await.db()?;
         Ok(PgRelay { pool })
     }
 
     /// Sends `payload` to every node (this one included).
     pub async fn publish(&self, payload: &str) -> Result<(), StoreError> {
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(CHANNEL)
-            .bind(payload)
-            .execute(&self.pool)
-            .await
-            .map_err(backend)?;
+        sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(payload).execute(&self.pool).await.db()?;
         Ok(())
     }
 
     /// Starts listening.
     pub async fn subscribe(&self) -> Result<Subscription, StoreError> {
-        let mut listener = PgListener::connect_with(&self.pool).await.map_err(backend)?;
-        listener.listen(CHANNEL).await.map_err(backend)?;
+        let mut listener = PgListener::connect_with(&self.pool).await.db()?;
+        listener.listen(CHANNEL).await.db()?;
         Ok(Subscription(listener))
     }
 }
@@ -49,6 +43,6 @@ impl PgRelay {
 impl Subscription {
     /// The next payload (reconnecting by itself after a dropped connection).
     pub async fn next(&mut self) -> Result<String, StoreError> {
-        Ok(self.0.recv().await.map_err(backend)?.payload().to_string())
+        Ok(self.0.recv().await.db()?.payload().to_string())
     }
 }

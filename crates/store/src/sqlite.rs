@@ -1,13 +1,12 @@
 //! The embedded backend: one SQLite file in WAL mode with `synchronous=FULL`, so an acknowledged write
 //! survives a crash; write transactions begin with `BEGIN IMMEDIATE`.
 
+use crate::Db as _;
 use std::str::FromStr;
 use std::time::Duration;
 
 use noegle_core::store::StoreError;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
-
-use crate::backend;
 
 /// The SQLite store: a pool of read-only connections, and one connection for every write.
 ///
@@ -26,7 +25,7 @@ impl SqliteStore {
     /// Opens `sqlite://PATH`, creating the file if missing, and runs the migrations.
     pub async fn open(url: &str) -> Result<SqliteStore, StoreError> {
         let options = SqliteConnectOptions::from_str(url)
-            .map_err(backend)?
+            .db()?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
@@ -39,19 +38,19 @@ impl SqliteStore {
             .test_before_acquire(false)
             .connect_with(options.clone())
             .await
-            .map_err(backend)?;
-        sqlx::migrate!("../../migrations/sqlite").run(&writer).await.map_err(backend)?;
+            .db()?;
+        sqlx::migrate!("../../migrations/sqlite").run(&writer).await.db()?;
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .test_before_acquire(false)
             .connect_with(options.read_only(true))
             .await
-            .map_err(backend)?;
+            .db()?;
         Ok(SqliteStore { pool, writer })
     }
 
     pub(crate) async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
-        self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(backend)
+        self.writer.begin_with("BEGIN IMMEDIATE").await.db()
     }
 }
 

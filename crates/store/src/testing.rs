@@ -1,5 +1,6 @@
 //! Helpers for tests that need a real database: a fresh PostgreSQL database per call, a temp SQLite file.
 
+use crate::Db as _;
 use noegle_core::store::StoreError;
 use sqlx::Connection;
 
@@ -18,8 +19,8 @@ pub async fn fresh_postgres_database() -> Result<String, StoreError> {
         .await
         .map_err(|e| backend(format!("cannot reach PostgreSQL at {} for tests: {e}", crate::redact(&admin))))?;
     let name = format!("noegle_test_{}_{}", std::process::id(), unique());
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.map_err(backend)?;
-    let mut url = url::Url::parse(&admin).map_err(backend)?;
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.db()?;
+    let mut url = url::Url::parse(&admin).db()?;
     url.set_path(&name);
     Ok(url.to_string())
 }

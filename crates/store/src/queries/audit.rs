@@ -20,8 +20,8 @@ macro_rules! impl_audit {
                         sqlx::query("SELECT * FROM (SELECT * FROM audit_log ORDER BY id DESC LIMIT $1) t ORDER BY id")
                     }
                 };
-                let rows = query.bind(limit).fetch_all(&self.pool).await.map_err(crate::backend)?;
-                rows.iter().map(audit_from).collect::<Result<_, _>>().map_err(crate::backend)
+                let rows = query.bind(limit).fetch_all(&self.pool).await.db()?;
+                rows.iter().map(audit_from).collect::<Result<_, _>>().db()
             }
         }
     };

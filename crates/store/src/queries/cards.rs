@@ -22,9 +22,9 @@ macro_rules! impl_cards {
                         .bind(&k.digest)
                         .execute(&mut *tx)
                         .await
-                        .map_err(crate::backend)?;
+                        .db()?;
                 }
-                tx.commit().await.map_err(crate::backend)
+                tx.commit().await.db()
             }
 
             async fn cards_of(&self, sub: &str) -> StoreResult<Vec<KeyCard>> {
@@ -47,8 +47,8 @@ macro_rules! impl_cards {
                         .bind(serial)
                         .fetch_all(&self.pool)
                         .await
-                        .map_err(crate::backend)?;
-                rows.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>().map_err(crate::backend)
+                        .db()?;
+                rows.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>().db()
             }
 
             async fn unused_key_digest(&self, serial: &str, number: &str) -> StoreResult<Option<Vec<u8>>> {
@@ -58,8 +58,8 @@ macro_rules! impl_cards {
                         .bind(number)
                         .fetch_optional(&self.pool)
                         .await
-                        .map_err(crate::backend)?;
-                row.map(|r| r.try_get(0)).transpose().map_err(crate::backend)
+                        .db()?;
+                row.map(|r| r.try_get(0)).transpose().db()
             }
 
             async fn consume_key(&self, serial: &str, number: &str, at: UnixTime) -> StoreResult<bool> {
@@ -71,7 +71,7 @@ macro_rules! impl_cards {
                 .bind(at.0)
                 .execute(&self.writer)
                 .await
-                .map_err(crate::backend)?;
+                .db()?;
                 Ok(r.rows_affected() == 1)
             }
 
@@ -91,7 +91,7 @@ macro_rules! impl_cards {
                 .bind(at.0)
                 .execute(&mut *tx)
                 .await
-                .map_err(crate::backend)?;
+                .db()?;
                 commit_audited(tx, r.rows_affected(), e).await
             }
 
@@ -102,7 +102,7 @@ macro_rules! impl_cards {
                     .bind(to.as_str())
                     .execute(&self.writer)
                     .await
-                    .map_err(crate::backend)?;
+                    .db()?;
                 Ok(r.rows_affected() == 1)
             }
         }

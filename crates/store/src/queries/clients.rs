@@ -6,7 +6,7 @@ macro_rules! impl_clients {
         #[async_trait]
         impl ClientStore for $store {
             async fn insert_client(&self, c: &Client) -> StoreResult<()> {
-                let uris = serde_json::to_string(&c.redirect_uris).map_err(crate::backend)?;
+                let uris = serde_json::to_string(&c.redirect_uris).db()?;
                 sqlx::query(
                     "INSERT INTO clients (client_id, name, secret_digest, redirect_uris, created_at) \
                  VALUES ($1, $2, $3, $4, $5)",
@@ -30,8 +30,8 @@ macro_rules! impl_clients {
                 let rows = sqlx::query("SELECT * FROM clients ORDER BY created_at, client_id")
                     .fetch_all(&self.pool)
                     .await
-                    .map_err(crate::backend)?;
-                rows.iter().map(client_from).collect::<Result<_, _>>().map_err(crate::backend)
+                    .db()?;
+                rows.iter().map(client_from).collect::<Result<_, _>>().db()
             }
 
             async fn remove_client(&self, client_id: &str) -> StoreResult<bool> {
@@ -39,14 +39,14 @@ macro_rules! impl_clients {
                 for sql in
                     ["DELETE FROM access_tokens WHERE client_id = $1", "DELETE FROM auth_codes WHERE client_id = $1"]
                 {
-                    sqlx::query(sql).bind(client_id).execute(&mut *tx).await.map_err(crate::backend)?;
+                    sqlx::query(sql).bind(client_id).execute(&mut *tx).await.db()?;
                 }
                 let r = sqlx::query("DELETE FROM clients WHERE client_id = $1")
                     .bind(client_id)
                     .execute(&mut *tx)
                     .await
-                    .map_err(crate::backend)?;
-                tx.commit().await.map_err(crate::backend)?;
+                    .db()?;
+                tx.commit().await.db()?;
                 Ok(r.rows_affected() == 1)
             }
         }

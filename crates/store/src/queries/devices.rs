@@ -47,18 +47,18 @@ macro_rules! impl_devices {
                 .bind(device_id)
                 .fetch_optional(&mut *tx)
                 .await
-                .map_err(crate::backend)?
+                .db()?
             else {
                 return Ok(ActivateOutcome::NotPending);
             };
-            let sub: String = row.try_get(0).map_err(crate::backend)?;
-            sqlx::query(LOCK_USER).bind(&sub).execute(&mut *tx).await.map_err(crate::backend)?;
+            let sub: String = row.try_get(0).db()?;
+            sqlx::query(LOCK_USER).bind(&sub).execute(&mut *tx).await.db()?;
             let active: i64 = sqlx::query("SELECT COUNT(*) FROM devices WHERE sub = $1 AND status = 'active'")
                 .bind(&sub)
                 .fetch_one(&mut *tx)
                 .await
                 .and_then(|r| r.try_get(0))
-                .map_err(crate::backend)?;
+                .db()?;
             if active >= max_active {
                 return Ok(ActivateOutcome::LimitReached);
             }
@@ -69,11 +69,11 @@ macro_rules! impl_devices {
             .bind(at.0)
             .execute(&mut *tx)
             .await
-            .map_err(crate::backend)?;
+            .db()?;
             if r.rows_affected() != 1 {
                 return Ok(ActivateOutcome::NotPending);
             }
-            tx.commit().await.map_err(crate::backend)?;
+            tx.commit().await.db()?;
             Ok(ActivateOutcome::Activated)
         }
 
@@ -84,7 +84,7 @@ macro_rules! impl_devices {
                 .bind(to.as_str())
                 .execute(&self.writer)
                 .await
-                .map_err(crate::backend)?;
+                .db()?;
             Ok(r.rows_affected() == 1)
         }
 
@@ -97,7 +97,7 @@ macro_rules! impl_devices {
             .bind(by.as_str())
             .execute(&self.writer)
             .await
-            .map_err(crate::backend)?;
+            .db()?;
             Ok(r.rows_affected() == 1)
         }
 
@@ -118,7 +118,7 @@ macro_rules! impl_devices {
             .bind(ready_at.0)
             .execute(&mut *tx)
             .await
-            .map_err(crate::backend)?;
+            .db()?;
             commit_audited(tx, r.rows_affected(), e).await
         }
 
@@ -135,7 +135,7 @@ macro_rules! impl_devices {
                     .bind(device_id)
                     .bind(kind),
             };
-            q.execute(&self.writer).await.map_err(crate::backend)?;
+            q.execute(&self.writer).await.db()?;
             Ok(())
         }
 
@@ -145,8 +145,8 @@ macro_rules! impl_devices {
                 .bind(kind)
                 .fetch_optional(&self.pool)
                 .await
-                .map_err(crate::backend)?;
-            row.map(|r| r.try_get(0)).transpose().map_err(crate::backend)
+                .db()?;
+            row.map(|r| r.try_get(0)).transpose().db()
         }
 
         async fn clear_attachments(&self, device_id: &str) -> StoreResult<()> {
@@ -154,7 +154,7 @@ macro_rules! impl_devices {
                 .bind(device_id)
                 .execute(&self.writer)
                 .await
-                .map_err(crate::backend)?;
+                .db()?;
             Ok(())
         }
 
@@ -167,11 +167,11 @@ macro_rules! impl_devices {
             .bind(kind)
             .fetch_all(&self.pool)
             .await
-            .map_err(crate::backend)?;
+            .db()?;
             rows.iter()
                 .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
                 .collect::<Result<Vec<_>, sqlx::Error>>()
-                .map_err(crate::backend)
+                .db()
         }
 
         async fn set_app_code(&self, device_id: &str, record: &[u8]) -> StoreResult<()> {
@@ -180,7 +180,7 @@ macro_rules! impl_devices {
                 .bind(record)
                 .execute(&self.writer)
                 .await
-                .map_err(crate::backend)?;
+                .db()?;
             Ok(())
         }
 
@@ -189,9 +189,9 @@ macro_rules! impl_devices {
                 .bind(device_id)
                 .fetch_optional(&self.pool)
                 .await
-                .map_err(crate::backend)?;
+                .db()?;
             match row {
-                Some(r) => r.try_get::<Option<Vec<u8>>, _>(0).map_err(crate::backend),
+                Some(r) => r.try_get::<Option<Vec<u8>>, _>(0).db(),
                 None => Ok(None),
             }
         }
@@ -203,9 +203,9 @@ macro_rules! impl_devices {
             .bind(device_id)
             .fetch_optional(&self.writer)
             .await
-            .map_err(crate::backend)?;
+            .db()?;
             match row {
-                Some(r) => r.try_get(0).map_err(crate::backend),
+                Some(r) => r.try_get(0).db(),
                 None => Err(crate::backend(format!("no device {device_id}"))),
             }
         }
@@ -215,9 +215,9 @@ macro_rules! impl_devices {
                 .bind(device_id)
                 .fetch_optional(&self.pool)
                 .await
-                .map_err(crate::backend)?;
+                .db()?;
             match row {
-                Some(r) => r.try_get(0).map_err(crate::backend),
+                Some(r) => r.try_get(0).db(),
                 None => Ok(0),
             }
         }
@@ -227,7 +227,7 @@ macro_rules! impl_devices {
                 .bind(device_id)
                 .execute(&self.writer)
                 .await
-                .map_err(crate::backend)?;
+                .db()?;
             Ok(())
         }
 
@@ -241,7 +241,7 @@ macro_rules! impl_devices {
             .bind(at.0)
             .execute(&self.writer)
             .await
-            .map_err(crate::backend)?;
+            .db()?;
             Ok(r.rows_affected() == 1)
         }
     }

@@ -21,7 +21,7 @@ macro_rules! impl_grants {
                 .bind(c.expires_at.0)
                 .execute(&self.writer)
                 .await
-                .map_err(crate::backend)?;
+                .db()?;
                 Ok(())
             }
 
@@ -40,7 +40,7 @@ macro_rules! impl_grants {
                     .bind(at.0)
                     .execute(&self.writer)
                     .await
-                    .map_err(crate::backend)?;
+                    .db()?;
                 Ok(r.rows_affected() == 1)
             }
 
@@ -58,7 +58,7 @@ macro_rules! impl_grants {
                 .bind(t.revoked)
                 .execute(&self.writer)
                 .await
-                .map_err(crate::backend)?;
+                .db()?;
                 Ok(())
             }
 
@@ -72,7 +72,7 @@ macro_rules! impl_grants {
                         .bind(code_digest)
                         .execute(&self.writer)
                         .await
-                        .map_err(crate::backend)?;
+                        .db()?;
                 Ok(r.rows_affected())
             }
         }

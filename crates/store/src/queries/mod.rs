@@ -38,7 +38,7 @@ macro_rules! impl_store {
                 .bind(e.detail.to_string())
                 .execute(ex)
                 .await
-                .map_err(crate::backend)?;
+                .db()?;
             Ok(())
         }
 
@@ -53,7 +53,7 @@ macro_rules! impl_store {
                 return Ok(false);
             }
             insert_audit(&mut *tx, e).await?;
-            tx.commit().await.map_err(crate::backend)?;
+            tx.commit().await.db()?;
             Ok(true)
         }
 
@@ -113,8 +113,8 @@ macro_rules! impl_store {
                 arg: &str,
                 from: fn(&DbRow) -> Result<T, sqlx::Error>,
             ) -> StoreResult<Option<T>> {
-                let row = sqlx::query(sql).bind(arg).fetch_optional(&self.pool).await.map_err(crate::backend)?;
-                row.as_ref().map(from).transpose().map_err(crate::backend)
+                let row = sqlx::query(sql).bind(arg).fetch_optional(&self.pool).await.db()?;
+                row.as_ref().map(from).transpose().db()
             }
 
             /// Every row `sql` finds for one text argument, decoded by `from`.
@@ -124,8 +124,8 @@ macro_rules! impl_store {
                 arg: &str,
                 from: fn(&DbRow) -> Result<T, sqlx::Error>,
             ) -> StoreResult<Vec<T>> {
-                let rows = sqlx::query(sql).bind(arg).fetch_all(&self.pool).await.map_err(crate::backend)?;
-                rows.iter().map(from).collect::<Result<_, _>>().map_err(crate::backend)
+                let rows = sqlx::query(sql).bind(arg).fetch_all(&self.pool).await.db()?;
+                rows.iter().map(from).collect::<Result<_, _>>().db()
             }
         }
 

@@ -7,7 +7,7 @@ macro_rules! impl_requests {
     impl RequestStore for $store {
         async fn insert_request(&self, q: &AuthRequest, now: UnixTime) -> StoreResult<()> {
             let mut tx = self.begin().await?;
-            sqlx::query(LOCK_USER).bind(&q.sub).execute(&mut *tx).await.map_err(crate::backend)?;
+            sqlx::query(LOCK_USER).bind(&q.sub).execute(&mut *tx).await.db()?;
             sqlx::query(
                 "UPDATE auth_requests SET state = CASE WHEN expires_at <= $2 THEN 'expired' ELSE 'cancelled' END, \
                  decided_at = $2 WHERE sub = $1 AND state = 'pending'",
@@ -16,7 +16,7 @@ macro_rules! impl_requests {
             .bind(now.0)
             .execute(&mut *tx)
             .await
-            .map_err(crate::backend)?;
+            .db()?;
             sqlx::query(
                 "INSERT INTO auth_requests (request_id, sub, client_id, client_name, action, match_code, nonce, \
                  state, created_at, expires_at, decided_at, decided_by) \
@@ -35,7 +35,7 @@ macro_rules! impl_requests {
             .execute(&mut *tx)
             .await
             .map_err(|e| crate::conflict_or_backend(e, "a pending request"))?;
-            tx.commit().await.map_err(crate::backend)
+            tx.commit().await.db()
         }
 
         async fn request(&self, request_id: &str) -> StoreResult<Option<AuthRequest>> {
@@ -50,8 +50,8 @@ macro_rules! impl_requests {
             .bind(since.0)
             .fetch_all(&self.pool)
             .await
-            .map_err(crate::backend)?;
-            rows.iter().map(request_from).collect::<Result<_, _>>().map_err(crate::backend)
+            .db()?;
+            rows.iter().map(request_from).collect::<Result<_, _>>().db()
         }
 
         async fn set_request_state(
@@ -75,7 +75,7 @@ macro_rules! impl_requests {
             .bind(unlock)
             .execute(&self.writer)
             .await
-            .map_err(crate::backend)?;
+            .db()?;
             Ok(r.rows_affected() == 1)
         }
 
@@ -85,7 +85,7 @@ macro_rules! impl_requests {
                 .bind(until.0)
                 .execute(&self.writer)
                 .await
-                .map_err(crate::backend)?;
+                .db()?;
             Ok(())
         }
 
@@ -94,9 +94,9 @@ macro_rules! impl_requests {
                 .bind(sub)
                 .fetch_optional(&self.pool)
                 .await
-                .map_err(crate::backend)?;
+                .db()?;
             match row {
-                Some(r) => Ok(r.try_get::<Option<i64>, _>(0).map_err(crate::backend)?.map(UnixTime)),
+                Some(r) => Ok(r.try_get::<Option<i64>, _>(0).db()?.map(UnixTime)),
                 None => Ok(None),
             }
         }

@@ -15,7 +15,7 @@ macro_rules! impl_sessions {
                 .bind(expires_at.0)
                 .execute(&self.writer)
                 .await
-                .map_err(crate::backend)?;
+                .db()?;
                 Ok(())
             }
 
@@ -34,7 +34,7 @@ macro_rules! impl_sessions {
                         .bind(expires_at.0)
                         .execute(&self.writer)
                         .await
-                        .map_err(crate::backend)?;
+                        .db()?;
                 Ok(r.rows_affected() == 1)
             }
 
@@ -44,8 +44,8 @@ macro_rules! impl_sessions {
                     .bind(now.0)
                     .fetch_optional(&self.pool)
                     .await
-                    .map_err(crate::backend)?;
-                row.map(|r| r.try_get(0)).transpose().map_err(crate::backend)
+                    .db()?;
+                row.map(|r| r.try_get(0)).transpose().db()
             }
 
             async fn take_session(&self, key: &SessionKey, now: UnixTime) -> StoreResult<Option<String>> {
@@ -54,8 +54,8 @@ macro_rules! impl_sessions {
                     .bind(now.0)
                     .fetch_optional(&self.writer)
                     .await
-                    .map_err(crate::backend)?;
-                row.map(|r| r.try_get(0)).transpose().map_err(crate::backend)
+                    .db()?;
+                row.map(|r| r.try_get(0)).transpose().db()
             }
 
             async fn purge_expired(&self, now: UnixTime, nonces_before: UnixTime) -> StoreResult<u64> {
@@ -63,12 +63,12 @@ macro_rules! impl_sessions {
                     .bind(now.0)
                     .execute(&self.writer)
                     .await
-                    .map_err(crate::backend)?;
+                    .db()?;
                 let b = sqlx::query("DELETE FROM device_nonces WHERE seen_at < $1")
                     .bind(nonces_before.0)
                     .execute(&self.writer)
                     .await
-                    .map_err(crate::backend)?;
+                    .db()?;
                 Ok(a.rows_affected() + b.rows_affected())
             }
 
@@ -77,7 +77,7 @@ macro_rules! impl_sessions {
                     .bind(key.id())
                     .execute(&self.writer)
                     .await
-                    .map_err(crate::backend)?;
+                    .db()?;
                 Ok(())
             }
         }

@@ -29,8 +29,8 @@ macro_rules! impl_users {
                     .bind(user_id.as_str())
                     .fetch_optional(&self.pool)
                     .await
-                    .map_err(crate::backend)?;
-                row.as_ref().map(user_from).transpose().map_err(crate::backend)
+                    .db()?;
+                row.as_ref().map(user_from).transpose().db()
             }
 
             async fn user_by_sub(&self, sub: &str) -> StoreResult<Option<User>> {
@@ -43,7 +43,7 @@ macro_rules! impl_users {
                     .bind(hash)
                     .execute(&self.writer)
                     .await
-                    .map_err(crate::backend)?;
+                    .db()?;
                 Ok(r.rows_affected() == 1)
             }
 
@@ -53,7 +53,7 @@ macro_rules! impl_users {
                 } else {
                     "UPDATE users SET blocked = $2, failed_attempts = 0, last_failure_at = NULL WHERE sub = $1"
                 };
-                let r = sqlx::query(sql).bind(sub).bind(blocked).execute(&self.writer).await.map_err(crate::backend)?;
+                let r = sqlx::query(sql).bind(sub).bind(blocked).execute(&self.writer).await.db()?;
                 Ok(r.rows_affected() == 1)
             }
 
@@ -66,9 +66,9 @@ macro_rules! impl_users {
                 .bind(at.0)
                 .fetch_optional(&self.writer)
                 .await
-                .map_err(crate::backend)?;
+                .db()?;
                 match row {
-                    Some(r) => r.try_get(0).map_err(crate::backend),
+                    Some(r) => r.try_get(0).db(),
                     None => Err(crate::backend(format!("no user {sub}"))),
                 }
             }
@@ -78,7 +78,7 @@ macro_rules! impl_users {
                     .bind(sub)
                     .execute(&self.writer)
                     .await
-                    .map_err(crate::backend)?;
+                    .db()?;
                 Ok(())
             }
         }

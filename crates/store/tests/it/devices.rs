@@ -1,3 +1,6 @@
+//! Devices in the store: the limit of active devices under concurrent activations, nonces once per device,
+//! attachments, a code reset committed with its audit event (activation's rules are specified next to
+//! `noegle_core::activation`).
 use std::sync::Arc;
 
 use noegle_core::UnixTime;

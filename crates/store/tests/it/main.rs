@@ -1,9 +1,10 @@
-//! The store contract: every test runs against SQLite (a temp file) and PostgreSQL (a fresh database).
+//! The store contract: what is storage — uniqueness, single-use takes, compare-and-set, atomic counts and
+//! commits, the append-only audit log — each test on SQLite (a temp file) and PostgreSQL (a fresh database).
+//! The flows' rules are specified next to the flows in `noegle-core` (on its in-memory store).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod cards;
 mod devices;
-mod grants;
 mod lockout;
 mod requests;
 mod users;

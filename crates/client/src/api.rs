@@ -418,16 +418,14 @@ impl AppClient {
         serde_json::from_value(v["requests"].clone()).map_err(|e| ApiError::local("protocol", e.to_string()))
     }
 
-    /// Approves (with the typed match code) or rejects (optionally "Det var ikke mig") a request.
-    pub async fn decide(
-        &mut self,
-        r: &Request,
-        approve: bool,
-        match_code: Option<&str>,
-        not_me: bool,
-    ) -> Result<String, ApiError> {
+    /// Approves or rejects a request; answers its new state.
+    pub async fn decide(&mut self, r: &Request, answer: Answer<'_>) -> Result<String, ApiError> {
+        let (decision, match_code, not_me) = match answer {
+            Answer::Approve { match_code } => ("approve", match_code, false),
+            Answer::Reject { not_me } => ("reject", None, not_me),
+        };
         let body = json!({
-            "decision": if approve { "approve" } else { "reject" },
+            "decision": decision,
             "request_nonce": r.nonce, "client_id": r.client_id, "expires_at": r.expires_at,
             "match_code": match_code, "not_me": not_me,
         });
@@ -435,6 +433,21 @@ impl AppClient {
             self.signed("POST", &format!("/api/app/v1/requests/{}/decision", r.request_id), Some(body)).await?;
         Ok(v["state"].as_str().unwrap_or_default().to_string())
     }
+}
+
+/// What the user says to a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answer<'a> {
+    /// "Godkend", with the code typed from the log-in box (policy `type`) or shown (policy `show`).
+    Approve {
+        /// The match code.
+        match_code: Option<&'a str>,
+    },
+    /// "AFVIS"; `not_me`: "Det var ikke mig".
+    Reject {
+        /// The user did not try to log in.
+        not_me: bool,
+    },
 }
 
 /// Reads the next event name from an open live channel (`None` when it closes). `buffer` keeps partial data

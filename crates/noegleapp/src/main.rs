@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
+use noegle_client::api::Answer;
 use noegle_client::{ApiError, AppClient, DeviceState};
 use noegle_proto::display_serial;
 use serde_json::json;
@@ -412,7 +413,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if r.match_code_required && match_code.is_none() {
                 bail!("type the 2-digit code the log-in box shows: --match-code NN");
             }
-            let state = app.decide(&r, true, match_code.as_deref().or(r.match_code.as_deref()), false).await?;
+            let state = app
+                .decide(&r, Answer::Approve { match_code: match_code.as_deref().or(r.match_code.as_deref()) })
+                .await?;
             print(cli.json, json!({ "request_id": r.request_id, "state": state }), "Godkendelsen er modtaget.".into());
         }
         Command::ChangeCode { code_stdin } => {
@@ -455,7 +458,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Reject { request_id, not_me, code } => {
             let mut app = unlocked(dir, &code).await?;
             let r = pick(&mut app, request_id.as_deref()).await?;
-            let state = app.decide(&r, false, None, not_me).await?;
+            let state = app.decide(&r, Answer::Reject { not_me }).await?;
             print(cli.json, json!({ "request_id": r.request_id, "state": state }), "Anmodningen er afvist.".into());
         }
     }

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use noegle_client::api::Answer;
 use noegle_client::api::{Request, next_event};
 use noegle_client::{AppClient, DeviceState};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -214,7 +215,7 @@ pub async fn run(dir: &Path, local_now: fn() -> i64) -> anyhow::Result<()> {
                     if r.match_code_required && !(code.len() == 2 && code.bytes().all(|b| b.is_ascii_digit())) {
                         Screen::Request(r, Some("Indtast de 2 cifre, som log-in-boksen viser.".into()))
                     } else {
-                        match app.decide(&r, true, typed.as_deref(), false).await {
+                        match app.decide(&r, Answer::Approve { match_code: typed.as_deref() }).await {
                             Ok(_) => Screen::Receipt(
                                 "Godkendelsen er modtaget.\n\nDu kan nu vende tilbage til det sted, hvor du var ved at udføre en handling.",
                             ),
@@ -227,7 +228,7 @@ pub async fn run(dir: &Path, local_now: fn() -> i64) -> anyhow::Result<()> {
                 }
             },
             Screen::Confirm(r) => match input.as_str() {
-                "a" | "n" => match app.decide(&r, false, None, input == "n").await {
+                "a" | "n" => match app.decide(&r, Answer::Reject { not_me: input == "n" }).await {
                     Ok(_) if input == "n" => Screen::Receipt(
                         "Anmodningen er afvist. Vi har registreret, at det ikke var dig, og sætter anmodninger på pause et stykke tid.",
                     ),

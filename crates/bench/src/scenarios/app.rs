@@ -96,7 +96,7 @@ async fn listen(
         let outcome = async {
             let requests = app.requests().await?;
             let r = requests.first().ok_or_else(|| anyhow!("the request is not there"))?;
-            app.decide(r, true, Some(&code), false).await?;
+            app.decide(r, noegle_client::api::Answer::Approve { match_code: Some(&code) }).await?;
             Ok::<_, anyhow::Error>(())
         }
         .await;

@@ -1,4 +1,5 @@
-//! The SQL of [`noegle_core::store::AuditStore`]: the append-only audit log. Expanded by `impl_store!` for each backend.
+//! The SQL of [`noegle_core::store::AuditStore`]: the append-only audit log. Expanded by `impl_store!` for each
+//! backend.
 
 /// Implements `AuditStore` for `$store` over the sqlx database `$db`.
 macro_rules! impl_audit {

@@ -1,4 +1,5 @@
-//! The SQL of [`noegle_core::store::KeyCardStore`]: key cards and their keys. Expanded by `impl_store!` for each backend.
+//! The SQL of [`noegle_core::store::KeyCardStore`]: key cards and their keys. Expanded by `impl_store!` for each
+//! backend.
 
 /// Implements `KeyCardStore` for `$store` over the sqlx database `$db`.
 macro_rules! impl_cards {

@@ -1,4 +1,5 @@
-//! The SQL of [`noegle_core::store::GrantStore`]: authorization codes and access tokens. Expanded by `impl_store!` for each backend.
+//! The SQL of [`noegle_core::store::GrantStore`]: authorization codes and access tokens. Expanded by `impl_store!`
+//! for each backend.
 
 /// Implements `GrantStore` for `$store` over the sqlx database `$db`.
 macro_rules! impl_grants {

@@ -1,4 +1,5 @@
-//! The SQL of [`noegle_core::store::SessionStore`]: the short-lived session entries. Expanded by `impl_store!` for each backend.
+//! The SQL of [`noegle_core::store::SessionStore`]: the short-lived session entries. Expanded by `impl_store!` for
+//! each backend.
 
 /// Implements `SessionStore` for `$store` over the sqlx database `$db`.
 macro_rules! impl_sessions {

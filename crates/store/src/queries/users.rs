@@ -1,4 +1,5 @@
-//! The SQL of [`noegle_core::store::UserStore`]: users and their failure counters. Expanded by `impl_store!` for each backend.
+//! The SQL of [`noegle_core::store::UserStore`]: users and their failure counters. Expanded by `impl_store!` for each
+//! backend.
 
 /// Implements `UserStore` for `$store` over the sqlx database `$db`.
 macro_rules! impl_users {

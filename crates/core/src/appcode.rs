@@ -456,4 +456,53 @@ mod tests {
         let r = forgot_code(w.ctx(), rng, &w.pepper, &gone, &t, &w.key(&t.challenge), &new_key, 3600).await;
         assert_eq!(r.unwrap(), None);
     }
+
+    /// The client's first login message for `code`, and its state.
+    fn login_request(code: &str) -> (String, opaque_ke::ClientLogin<Suite>) {
+        let start = opaque_ke::ClientLogin::<Suite>::start(&mut rand::rngs::OsRng, code.as_bytes()).unwrap();
+        (B64.encode(start.message.serialize()), start.state)
+    }
+
+    /// The client's last login message, if the server's answer opens with `code`.
+    fn login_finalization(state: opaque_ke::ClientLogin<Suite>, code: &str, answer: &str) -> Option<String> {
+        let answer = opaque_ke::CredentialResponse::<Suite>::deserialize(&B64.decode(answer).unwrap()).unwrap();
+        let params = opaque_ke::ClientLoginFinishParameters::default();
+        let done = state.finish(&mut rand::rngs::OsRng, code.as_bytes(), answer, params).ok()?;
+        Some(B64.encode(done.message.serialize()))
+    }
+
+    #[tokio::test]
+    async fn every_unlock_counts_until_it_succeeds_and_five_wrong_block_the_device() {
+        let (w, setup, rng) = (World::new().await, setup(), &mut rand::rngs::OsRng);
+        let me = w.device(&w.user.sub, DeviceStatus::Active, w.now).await;
+        let none = CodeAuthority { app_session: None, reset_token: None };
+        set_code(w.ctx(), rng, &me, &upload(&setup, &me, "7391"), none).await.unwrap();
+
+        // The right code: the count goes up at the start and back to nothing at the finish.
+        let (request, state) = login_request("7391");
+        let (answer, left_if_wrong) = login_start(w.ctx(), rng, &setup, &me, &request).await.unwrap();
+        assert_eq!(left_if_wrong, 4);
+        let finalization = login_finalization(state, "7391", &answer).unwrap();
+        let (session, secs) = login_finish(w.ctx(), rng, &me, &finalization).await.unwrap();
+        assert_eq!(
+            (secs, session_unlock(w.ctx(), &me, &session).await.unwrap()),
+            (APP_SESSION_SECS, Some(Unlock::Code))
+        );
+        assert_eq!(w.store.code_failures(&me.device_id).await.unwrap(), 0);
+        let after_five_minutes = crate::Ctx { now: w.now.plus(APP_SESSION_SECS), ..w.ctx() };
+        assert_eq!(session_unlock(after_five_minutes, &me, &session).await.unwrap(), None, "the app locks");
+
+        // Wrong codes: the app cannot open the answer, so the start alone counts; five block the device.
+        for left in (0..5).rev() {
+            let (request, state) = login_request("0000");
+            let (answer, left_if_wrong) = login_start(w.ctx(), rng, &setup, &me, &request).await.unwrap();
+            assert_eq!(left_if_wrong, left);
+            assert_eq!(login_finalization(state, "0000", &answer), None);
+        }
+        assert!(blocked(w.ctx(), &me).await.unwrap());
+        let (request, _) = login_request("7391");
+        let r = login_start(w.ctx(), rng, &setup, &me, &request).await;
+        assert!(matches!(r, Err(AppCodeError::Blocked)), "even the right code: only \"Glemt kode\" helps");
+        assert!(w.audit_kinds().await.contains(&"app_code_set".to_string()));
+    }
 }

@@ -400,4 +400,70 @@ mod tests {
         assert_eq!(serial.len(), 14);
         assert_eq!(serial.matches('-').count(), 2);
     }
+
+    use base64::Engine;
+    use p256::ecdsa::signature::Signer;
+
+    use crate::audit::{AuditEvent, AuditKind};
+    use crate::memory::World;
+    use crate::store::DeviceStore;
+
+    /// An active device of the world's user holding `key`'s public half.
+    async fn keyed_device(w: &World, key: &p256::ecdsa::SigningKey) -> Device {
+        let d = w.device(&w.user.sub, DeviceStatus::Active, w.now).await;
+        let public = key.verifying_key().to_sec1_point(false).as_bytes().to_vec();
+        let event = AuditEvent::new(w.now, AuditKind::AppCodeReset, None, None);
+        assert!(w.store.reset_device_key(&d.device_id, &public, w.now, &event).await.unwrap());
+        w.store.device(&d.device_id).await.unwrap().unwrap()
+    }
+
+    /// `key`'s signature of `req`, as the header carries it.
+    fn sign(key: &p256::ecdsa::SigningKey, req: &SignedRequest<'_>) -> String {
+        let signature: p256::ecdsa::Signature = key.sign(&req.canonical_bytes().unwrap());
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(signature.to_bytes())
+    }
+
+    #[tokio::test]
+    async fn a_signed_call_is_the_devices_own_within_a_minute_and_heard_once() {
+        let w = World::new().await;
+        let key = p256::ecdsa::SigningKey::from_slice(&[3; 32]).unwrap();
+        let d = keyed_device(&w, &key).await;
+        let call = |timestamp: i64, nonce: &'static str| SignedRequest {
+            method: "GET",
+            path_and_query: "/api/app/v1/requests",
+            device_id: "",
+            timestamp,
+            nonce,
+            body: b"",
+        };
+        let mut req = call(w.now.0 + 60, "bm9uY2Utb25lLXR3by10aHJlZQ");
+        req.device_id = &d.device_id;
+        let active = [DeviceStatus::Active];
+        assert_eq!(authenticate(w.ctx(), &req, &sign(&key, &req), &active).await.unwrap().device_id, d.device_id);
+        let again = authenticate(w.ctx(), &req, &sign(&key, &req), &active).await;
+        assert!(matches!(again, Err(DeviceAuthError::Replay)), "a nonce is heard once");
+
+        let mut late = call(w.now.0 - 61, "bm9uY2UtZm91ci1maXZlLXNpeA");
+        late.device_id = &d.device_id;
+        assert!(matches!(authenticate(w.ctx(), &late, &sign(&key, &late), &active).await, Err(DeviceAuthError::Skew)));
+
+        let other_key = p256::ecdsa::SigningKey::from_slice(&[4; 32]).unwrap();
+        let mut forged = call(w.now.0, "bm9uY2Utc2V2ZW4tZWlnaHQtbmluZQ");
+        forged.device_id = &d.device_id;
+        let r = authenticate(w.ctx(), &forged, &sign(&other_key, &forged), &active).await;
+        assert!(matches!(r, Err(DeviceAuthError::BadSignature)));
+        // A refused call spends no nonce: signed rightly, the same one is heard.
+        assert!(authenticate(w.ctx(), &forged, &sign(&key, &forged), &active).await.is_ok());
+
+        let mut pending_only = call(w.now.0, "bm9uY2UtdGVuLWVsZXZlbi10d2VsdmU");
+        pending_only.device_id = &d.device_id;
+        let r = authenticate(w.ctx(), &pending_only, &sign(&key, &pending_only), &[DeviceStatus::Pending]).await;
+        assert!(matches!(r, Err(DeviceAuthError::UnknownDevice)), "a call for another state");
+        let mut nobody = call(w.now.0, "bm9uY2UtdGhpcnRlZW4tZm91cnRlZW4");
+        nobody.device_id = "d-nobody";
+        assert!(matches!(
+            authenticate(w.ctx(), &nobody, &sign(&key, &nobody), &active).await,
+            Err(DeviceAuthError::UnknownDevice)
+        ));
+    }
 }

@@ -4,7 +4,7 @@
 use crate::Ctx;
 use crate::audit::AuditKind;
 use crate::device::{
-    Device, DeviceStatus, MAX_ACTIVE_DEVICES, PlatformError, PlatformPolicy, new_ids, parse_public_key,
+    ActivateOutcome, Device, DeviceStatus, MAX_ACTIVE_DEVICES, PlatformError, PlatformPolicy, new_ids, parse_public_key,
 };
 use crate::keycard::KeyPepper;
 use crate::login::{Challenge, LoginError, check_key};
@@ -39,17 +39,6 @@ pub struct NewDevice {
     pub os_version: String,
     /// A name the user recognises.
     pub name: String,
-}
-
-/// The outcome of the store's atomic activation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ActivateOutcome {
-    /// Now active.
-    Activated,
-    /// The user already has the maximum of active devices.
-    LimitReached,
-    /// The device was not pending any more.
-    NotPending,
 }
 
 /// Why an activation step failed.

@@ -19,7 +19,7 @@ use opaque_ke::{
 use crate::Ctx;
 use crate::SecureRng;
 use crate::audit::AuditKind;
-use crate::device::Device;
+use crate::device::{Device, Unlock};
 use crate::secret::{constant_time_eq, random_token, token_digest};
 use crate::session_key::SessionKey;
 use crate::store::StoreError;
@@ -181,30 +181,6 @@ pub async fn login_finish(
     }
     ctx.store.reset_code_failures(&device.device_id).await?;
     Ok(open_session(ctx, rng, device, Unlock::Code).await?)
-}
-
-/// How an app was unlocked; an approval carries it into the ID token's `amr` (RFC 8176).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Unlock {
-    /// The 4-digit app code (`pin`).
-    Code,
-    /// A fingerprint verified by WebAuthn (`fpt`).
-    Fingerprint,
-}
-
-impl Unlock {
-    /// The RFC 8176 `amr` value.
-    pub fn amr(self) -> crate::oidc::Amr {
-        match self {
-            Unlock::Code => crate::oidc::Amr::Pin,
-            Unlock::Fingerprint => crate::oidc::Amr::Fpt,
-        }
-    }
-
-    /// The unlock of an `amr` value (`pin`, `fpt`).
-    pub fn parse(amr: &str) -> Option<Unlock> {
-        [Unlock::Code, Unlock::Fingerprint].into_iter().find(|u| u.amr().as_str() == amr)
-    }
 }
 
 /// Opens an app session of `device` (after a right code or a verified fingerprint); answers the token and

@@ -129,6 +129,41 @@ impl Device {
     }
 }
 
+/// The outcome of the store's atomic activation of a pending device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ActivateOutcome {
+    /// Now active.
+    Activated,
+    /// The user already has the maximum of active devices.
+    LimitReached,
+    /// The device was not pending any more.
+    NotPending,
+}
+
+/// How an app was unlocked; an approval carries it into the ID token's `amr` (RFC 8176).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unlock {
+    /// The 4-digit app code (`pin`).
+    Code,
+    /// A fingerprint verified by WebAuthn (`fpt`).
+    Fingerprint,
+}
+
+impl Unlock {
+    /// The RFC 8176 `amr` value.
+    pub fn amr(self) -> crate::oidc::Amr {
+        match self {
+            Unlock::Code => crate::oidc::Amr::Pin,
+            Unlock::Fingerprint => crate::oidc::Amr::Fpt,
+        }
+    }
+
+    /// The unlock of an `amr` value (`pin`, `fpt`).
+    pub fn parse(amr: &str) -> Option<Unlock> {
+        [Unlock::Code, Unlock::Fingerprint].into_iter().find(|u| u.amr().as_str() == amr)
+    }
+}
+
 /// A fresh device id and support serial.
 pub fn new_ids(rng: &mut dyn SecureRng) -> (String, String) {
     let id = format!("d-{}", crate::secret::random_token(rng, 16));

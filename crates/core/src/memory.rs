@@ -13,9 +13,8 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use crate::UnixTime;
-use crate::activation::ActivateOutcome;
 use crate::audit::{AuditEvent, AuditRecord};
-use crate::device::{Device, DeviceStatus, RevokedBy};
+use crate::device::{ActivateOutcome, Device, DeviceStatus, RevokedBy};
 use crate::keycard::{CardStatus, KeyCard, StoredKey};
 use crate::oidc::{AccessToken, AuthCode, Client};
 use crate::request::{AuthRequest, RequestState};

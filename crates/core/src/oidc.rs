@@ -321,9 +321,9 @@ pub struct AccessToken {
 
 /// RFC 8176 `amr` for a password + key-app login (`swk`: software-secured key), plus how the app was unlocked
 /// (`pin` or `fpt`) when known.
-pub fn amr_app(unlock: Option<crate::appcode::Unlock>) -> Vec<Amr> {
+pub fn amr_app(unlock: Option<crate::device::Unlock>) -> Vec<Amr> {
     let mut amr = vec![Amr::Pwd, Amr::Swk, Amr::Mfa];
-    amr.extend(unlock.map(crate::appcode::Unlock::amr));
+    amr.extend(unlock.map(crate::device::Unlock::amr));
     amr
 }
 
@@ -417,7 +417,7 @@ mod tests {
 
     #[test]
     fn app_amr_tells_how_the_app_was_unlocked() {
-        use crate::appcode::Unlock;
+        use crate::device::Unlock;
         let names = |amr: Vec<Amr>| amr.into_iter().map(Amr::as_str).collect::<Vec<_>>();
         assert_eq!(names(amr_app(None)), ["pwd", "swk", "mfa"]);
         assert_eq!(names(amr_app(Some(Unlock::Code))), ["pwd", "swk", "mfa", "pin"]);

@@ -263,7 +263,7 @@ pub async fn pending_for(ctx: Ctx<'_>, device: &Device) -> Result<Vec<AuthReques
 pub async fn decide(
     ctx: Ctx<'_>,
     device: &Device,
-    unlock: crate::appcode::Unlock,
+    unlock: crate::device::Unlock,
     request_id: &str,
     d: &Decision,
     policy: MatchPolicy,
@@ -387,7 +387,7 @@ mod tests {
     async fn rejections_back_off_and_not_me_pauses_requests() {
         let (w, rng) = (World::new().await, &mut rand::rngs::OsRng);
         let dev = w.device(&w.user.sub, DeviceStatus::Active, w.now).await;
-        let (sub, code) = (&w.user.sub, crate::appcode::Unlock::Code);
+        let (sub, code) = (&w.user.sub, crate::device::Unlock::Code);
         let r = create(w.ctx(), rng, sub, "c", "Bank", "Log på Bank").await.unwrap();
         let d = decision(&r, Verdict::Reject, false);
         decide(w.after(1), &dev, code, &r.request_id, &d, MatchPolicy::Type).await.unwrap();

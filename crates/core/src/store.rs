@@ -6,9 +6,8 @@
 use async_trait::async_trait;
 
 use crate::UnixTime;
-use crate::activation::ActivateOutcome;
 use crate::audit::{AuditEvent, AuditRecord};
-use crate::device::{Device, DeviceStatus};
+use crate::device::{ActivateOutcome, Device, DeviceStatus};
 use crate::keycard::{CardStatus, KeyCard, StoredKey};
 use crate::oidc::{AccessToken, AuthCode, Client};
 use crate::request::{AuthRequest, RequestState};

@@ -227,7 +227,7 @@ async fn follow_request(
     let ctx = state.ctx(Some(source));
     let r = request::refresh(ctx, request_id).await?;
     let (t, data) = (lang.texts(), &loaded.data);
-    let unlock = r.as_ref().and_then(|r| r.decided_with.as_deref()).and_then(noegle_core::appcode::Unlock::parse);
+    let unlock = r.as_ref().and_then(|r| r.decided_with.as_deref()).and_then(noegle_core::device::Unlock::parse);
     match r.map(|r| r.state) {
         Some(RequestState::Approved) => {
             let Some(user) = request::approved_login(ctx, sub).await? else {

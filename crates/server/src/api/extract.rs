@@ -8,7 +8,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, OriginalUri, Request};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use noegle_core::appcode::Unlock;
+use noegle_core::device::Unlock;
 use noegle_core::device::{self, Device, DeviceAuthError, DeviceStatus};
 use noegle_proto::signing::{HEADER_DEVICE, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, SignedRequest};
 use serde::de::DeserializeOwned;

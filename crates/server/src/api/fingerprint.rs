@@ -159,7 +159,7 @@ pub async fn login_finish(
         state.ctx(None),
         &mut rand::rngs::OsRng,
         &device,
-        noegle_core::appcode::Unlock::Fingerprint,
+        noegle_core::device::Unlock::Fingerprint,
     )
     .await?;
     Ok(Json(json!({ "app_session": token, "expires_in": secs })))

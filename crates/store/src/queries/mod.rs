@@ -9,9 +9,8 @@ macro_rules! impl_store {
     ($store:ty, $db:ty, $lock_user:expr) => {
         use async_trait::async_trait;
         use noegle_core::UnixTime;
-        use noegle_core::activation::ActivateOutcome;
         use noegle_core::audit::{AuditEvent, AuditRecord};
-        use noegle_core::device::{Device, DeviceStatus, RevokedBy};
+        use noegle_core::device::{ActivateOutcome, Device, DeviceStatus, RevokedBy};
         use noegle_core::keycard::{CardStatus, KeyCard, StoredKey};
         use noegle_core::oidc::{AccessToken, AuthCode, Client};
         use noegle_core::request::{AuthRequest, RequestState};

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use noegle_core::UnixTime;
-use noegle_core::activation::ActivateOutcome;
+use noegle_core::device::ActivateOutcome;
 use noegle_core::device::{Device, DeviceStatus, MAX_ACTIVE_DEVICES, new_ids};
 use noegle_core::store::Store;
 

@@ -1,6 +1,6 @@
 //! Requests in the store: one winner between an approval and a rejection, one pending request per user
 //! (the rules of requests are specified next to `noegle_core::request`).
-use noegle_core::appcode::Unlock;
+use noegle_core::device::Unlock;
 use std::sync::Arc;
 
 use noegle_core::UnixTime;

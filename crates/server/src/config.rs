@@ -65,6 +65,11 @@ pub struct Config {
     pub max_live_connections: usize,
     /// Connections one client address may hold at once, streams included. `NOEGLE_MAX_CONNECTIONS_PER_ADDRESS`.
     pub max_connections_per_address: usize,
+    /// The reverse proxies in front of this node (CIDR list, e.g. `["10.0.0.0/8"]`); empty: none. Only from
+    /// these does the client's address come from `Forwarded` / `X-Forwarded-For` (the rightmost hop that is
+    /// not one of them); from anyone else those headers are ignored. `NOEGLE_TRUSTED_PROXIES`
+    /// (comma-separated).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// The support's phone number, shown in the key app's "Hjælp og NemID support"; empty: none.
     /// `NOEGLE_SUPPORT_PHONE`.
     pub support_phone: String,
@@ -99,6 +104,7 @@ impl Default for Config {
             max_connections: 0,
             max_live_connections: 0,
             max_connections_per_address: 256,
+            trusted_proxies: Vec::new(),
             support_phone: String::new(),
             support_url: String::new(),
         }
@@ -184,6 +190,14 @@ impl Config {
         parsed(&env, "NOEGLE_MAX_CONNECTIONS", &mut config.max_connections)?;
         parsed(&env, "NOEGLE_MAX_LIVE_CONNECTIONS", &mut config.max_live_connections)?;
         parsed(&env, "NOEGLE_MAX_CONNECTIONS_PER_ADDRESS", &mut config.max_connections_per_address)?;
+        if let Some(v) = env("NOEGLE_TRUSTED_PROXIES") {
+            config.trusted_proxies = v
+                .split(',')
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .map(|n| n.parse().map_err(|e| ConfigError(format!("NOEGLE_TRUSTED_PROXIES: {n:?}: {e}"))))
+                .collect::<Result<_, _>>()?;
+        }
         if let Some(v) = env("NOEGLE_SUPPORT_PHONE") {
             config.support_phone = v;
         }
@@ -378,6 +392,19 @@ mod tests {
             (c.match_code, c.default_language),
             (noegle_core::request::MatchPolicy::Show, crate::i18n::Lang::En)
         );
+    }
+
+    #[test]
+    fn trusted_proxies_are_networks() {
+        let c =
+            Config::load(None, |k| (k == "NOEGLE_TRUSTED_PROXIES").then(|| "10.0.0.0/8, 127.0.0.1/32,::1/128".into()))
+                .unwrap();
+        assert_eq!(c.trusted_proxies.len(), 3);
+        let e = Config::load(None, |k| (k == "NOEGLE_TRUSTED_PROXIES").then(|| "10.0.0.0/8,nginx".into())).unwrap_err();
+        assert!(e.0.contains("NOEGLE_TRUSTED_PROXIES: \"nginx\""), "{e}");
+        let c = Config::parse("trusted_proxies = [\"192.168.0.0/16\"]\n", |_| None).unwrap();
+        assert_eq!(c.trusted_proxies, vec!["192.168.0.0/16".parse::<ipnet::IpNet>().unwrap()]);
+        assert!(Config::parse("trusted_proxies = [\"192.168.0.0/33\"]\n", |_| None).is_err());
     }
 
     #[test]

@@ -94,3 +94,44 @@ async fn one_address_may_make_only_so_many_guesses_a_minute() {
     let (status, body) = crate::token(&server, &[("grant_type", "authorization_code"), ("code", "x")], None).await;
     assert_eq!((status, body["error"].as_str()), (429, Some("slow_down")));
 }
+
+/// Issue 11: behind a trusted reverse proxy each client has its own guess budget, named by the forwarded
+/// address (also in the audit log); from an untrusted peer a forged `X-Forwarded-For` buys nothing.
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_client_has_its_own_budget() {
+    let app_login = |server: &TestServer, forwarded: &'static str| {
+        let url = format!("{}/api/app/v1/login", server.url);
+        async move {
+            let r = reqwest::Client::new()
+                .post(url)
+                .header("x-forwarded-for", forwarded)
+                .json(&serde_json::json!({ "user_id": "alice", "password": "wrong password!" }))
+                .send()
+                .await
+                .unwrap();
+            r.status().as_u16()
+        }
+    };
+    let trusting = TestServer::start_with(Backend::Sqlite, |c| {
+        c.guesses_per_minute = 3;
+        c.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
+    })
+    .await;
+    trusting.user_with_card("alice").await;
+    for _ in 0..3 {
+        assert_eq!(app_login(&trusting, "1.2.3.4, 203.0.113.7").await, 401);
+    }
+    assert_eq!(app_login(&trusting, "203.0.113.7").await, 429, "that client's budget is spent");
+    assert_eq!(app_login(&trusting, "9.9.9.9, 203.0.113.8").await, 401, "another client behind the proxy is not");
+    let sources: Vec<Option<String>> =
+        trusting.state.store.audit(Some("alice"), 10).await.unwrap().into_iter().map(|e| e.source).collect();
+    assert!(sources.contains(&Some("203.0.113.7".into())) && sources.contains(&Some("203.0.113.8".into())));
+    assert!(!sources.contains(&Some("1.2.3.4".into())), "what a client writes itself is not believed");
+
+    let plain = TestServer::start_with(Backend::Sqlite, |c| c.guesses_per_minute = 3).await;
+    plain.user_with_card("alice").await;
+    for forged in ["203.0.113.1", "203.0.113.2", "203.0.113.3"] {
+        assert_eq!(app_login(&plain, forged).await, 401);
+    }
+    assert_eq!(app_login(&plain, "203.0.113.4").await, 429, "no proxy trusted: the headers are ignored");
+}

@@ -237,29 +237,36 @@ impl AppClient {
         Ok(response)
     }
 
-    /// Opens the live channel and calls `on_event` with each event name (`request`, `activation_ready`,
-    /// `pending_activation`) until it answers false or the server closes the channel.
+    /// Opens the live channel and calls `on_event` with each event name (`connected`, `request`,
+    /// `activation_ready`, `pending_activation`) until it answers false or the server closes the channel. A
+    /// stopping node's `reconnect` is followed by connecting again.
     pub async fn watch(&mut self, mut on_event: impl FnMut(&str) -> bool) -> Result<(), ApiError> {
-        let r = self.signed_request("GET", "/api/app/v1/events", None).await?;
-        let mut response =
-            r.send().await.map_err(|e| ApiError::local("network", format!("cannot reach the server: {e}")))?;
-        if !response.status().is_success() {
-            return Self::read::<Value>(Ok(response)).await.map(|_| ());
-        }
-        let mut buffer = String::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| ApiError::local("network", e.to_string()))? {
-            buffer.push_str(&String::from_utf8_lossy(chunk.as_ref()));
-            while let Some(end) = buffer.find("\n\n") {
-                let block: String = buffer.drain(..end + 2).collect();
-                let event = block.lines().find_map(|l| l.strip_prefix("event:")).map(str::trim);
-                if let Some(name) = event
-                    && !on_event(name)
-                {
-                    return Ok(());
+        loop {
+            let r = self.signed_request("GET", "/api/app/v1/events", None).await?;
+            let mut response =
+                r.send().await.map_err(|e| ApiError::local("network", format!("cannot reach the server: {e}")))?;
+            if !response.status().is_success() {
+                return Self::read::<Value>(Ok(response)).await.map(|_| ());
+            }
+            let mut buffer = String::new();
+            let mut reconnect = false;
+            while let Some(chunk) = response.chunk().await.map_err(|e| ApiError::local("network", e.to_string()))? {
+                buffer.push_str(&String::from_utf8_lossy(chunk.as_ref()));
+                while let Some(end) = buffer.find("\n\n") {
+                    let block: String = buffer.drain(..end + 2).collect();
+                    match block.lines().find_map(|l| l.strip_prefix("event:")).map(str::trim) {
+                        // The node is stopping: connect again (behind a load balancer, to another node).
+                        Some("reconnect") => reconnect = true,
+                        Some(name) if !on_event(name) => return Ok(()),
+                        _ => {}
+                    }
                 }
             }
+            if !reconnect {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         }
-        Ok(())
     }
 
     /// Logs in with user ID and password; answers the ticket and the key to give.

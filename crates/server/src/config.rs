@@ -65,6 +65,9 @@ pub struct Config {
     pub max_live_connections: usize,
     /// Connections one client address may hold at once, streams included. `NOEGLE_MAX_CONNECTIONS_PER_ADDRESS`.
     pub max_connections_per_address: usize,
+    /// Seconds a stopping node (SIGTERM) gives the requests in flight before it closes what is left.
+    /// `NOEGLE_SHUTDOWN_GRACE_SECS`.
+    pub shutdown_grace_secs: u64,
     /// The reverse proxies in front of this node (CIDR list, e.g. `["10.0.0.0/8"]`); empty: none. Only from
     /// these does the client's address come from `Forwarded` / `X-Forwarded-For` (the rightmost hop that is
     /// not one of them); from anyone else those headers are ignored. `NOEGLE_TRUSTED_PROXIES`
@@ -104,6 +107,7 @@ impl Default for Config {
             max_connections: 0,
             max_live_connections: 0,
             max_connections_per_address: 256,
+            shutdown_grace_secs: 10,
             trusted_proxies: Vec::new(),
             support_phone: String::new(),
             support_url: String::new(),
@@ -190,6 +194,7 @@ impl Config {
         parsed(&env, "NOEGLE_MAX_CONNECTIONS", &mut config.max_connections)?;
         parsed(&env, "NOEGLE_MAX_LIVE_CONNECTIONS", &mut config.max_live_connections)?;
         parsed(&env, "NOEGLE_MAX_CONNECTIONS_PER_ADDRESS", &mut config.max_connections_per_address)?;
+        parsed(&env, "NOEGLE_SHUTDOWN_GRACE_SECS", &mut config.shutdown_grace_secs)?;
         if let Some(v) = env("NOEGLE_TRUSTED_PROXIES") {
             config.trusted_proxies = v
                 .split(',')
@@ -249,6 +254,9 @@ impl Config {
         }
         if !(1..=3600).contains(&self.header_timeout_secs) {
             return Err(ConfigError("header_timeout_secs must be between 1 and 3600".into()));
+        }
+        if !(1..=300).contains(&self.shutdown_grace_secs) {
+            return Err(ConfigError("shutdown_grace_secs must be between 1 and 300".into()));
         }
         if !(1..=1_000_000).contains(&self.max_connections_per_address) {
             return Err(ConfigError("max_connections_per_address must be between 1 and 1000000".into()));
@@ -331,6 +339,7 @@ impl Config {
             per_address: self.max_connections_per_address,
             live,
             header_timeout: std::time::Duration::from_secs(self.header_timeout_secs),
+            shutdown_grace: std::time::Duration::from_secs(self.shutdown_grace_secs),
         }
     }
 

@@ -4,6 +4,10 @@
 //! slow or idle clients cannot use up the server's file descriptors and lock everyone out.
 //!
 //! A connection over a limit is closed at once, before a byte is read from it.
+//!
+//! Stopping (SIGTERM): the node is no longer ready at once (`/readyz` answers 503, so a load balancer sends
+//! nothing new), accepts no new connection, tells its connected apps to reconnect (they land on another
+//! node), lets the requests in flight finish within `shutdown_grace_secs`, then closes what is left.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -19,9 +23,6 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::ServiceExt;
 
-/// How long a stopping server waits for the requests in flight before it closes what is left.
-const DRAIN: Duration = Duration::from_secs(10);
-
 /// The limits of one node.
 #[derive(Clone, Debug)]
 pub struct Limits {
@@ -33,6 +34,8 @@ pub struct Limits {
     pub live: usize,
     /// Time a connection has to send a request head, and the longest a kept-alive connection may idle.
     pub header_timeout: Duration,
+    /// How long a stopping node waits for the requests in flight before it closes what is left.
+    pub shutdown_grace: Duration,
 }
 
 /// The counters the limits are kept with, shared by the accept loop and the live channel.
@@ -42,6 +45,7 @@ pub struct Gate {
     live: Arc<Semaphore>,
     per_address: Mutex<HashMap<IpAddr, usize>>,
     limits: Limits,
+    draining: tokio::sync::watch::Sender<bool>,
 }
 
 /// A connection's place in the node's count, handed to its requests: a request that becomes a live-channel
@@ -80,7 +84,23 @@ impl Gate {
             live: Arc::new(Semaphore::new(limits.live)),
             per_address: Mutex::default(),
             limits,
+            draining: tokio::sync::watch::Sender::new(false),
         })
+    }
+
+    /// The node is stopping: not ready any more, and its live streams end (their apps reconnect elsewhere).
+    pub fn drain(&self) {
+        self.draining.send_replace(true);
+    }
+
+    /// Whether the node is stopping.
+    pub fn is_draining(&self) -> bool {
+        *self.draining.borrow()
+    }
+
+    /// A watch that turns `true` when the node starts stopping.
+    pub fn draining(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.draining.subscribe()
     }
 
     /// Admits a connection from `ip`, or `None` when a limit is reached.
@@ -112,8 +132,8 @@ impl Gate {
     }
 }
 
-/// Serves `app` on `listener` within `gate`'s limits until `shutdown` resolves; then waits up to ten seconds
-/// for the requests in flight.
+/// Serves `app` on `listener` within `gate`'s limits until `shutdown` resolves; then drains (see the module's
+/// words) and waits up to `shutdown_grace` for the requests in flight.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Router,
@@ -163,9 +183,12 @@ pub async fn serve(
             drop(admitted);
         });
     }
+    gate.drain();
     drop(listener);
-    if tokio::time::timeout(DRAIN, graceful.shutdown()).await.is_err() {
-        tracing::warn!("stopping: connections still open after {DRAIN:?} are closed");
+    let grace = gate.limits.shutdown_grace;
+    tracing::info!(grace_secs = grace.as_secs(), "stopping: no new connections; finishing the requests in flight");
+    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+        tracing::warn!("stopping: connections still open after {grace:?} are closed");
     }
     Ok(())
 }
@@ -176,7 +199,13 @@ mod tests {
     use super::*;
 
     fn limits() -> Limits {
-        Limits { connections: 3, per_address: 2, live: 1, header_timeout: Duration::from_secs(1) }
+        Limits {
+            connections: 3,
+            per_address: 2,
+            live: 1,
+            header_timeout: Duration::from_secs(1),
+            shutdown_grace: Duration::from_secs(1),
+        }
     }
 
     #[test]

@@ -18,12 +18,14 @@ pub enum AppEvent {
     PendingActivation,
     /// This pending device's wait is over: the second log-in is possible.
     ActivationReady,
+    /// This node is stopping: connect again (to another node). Said on the live channel only.
+    Reconnect,
 }
 
 impl AppEvent {
     /// The event named `name`.
     pub fn parse(name: &str) -> Option<AppEvent> {
-        [AppEvent::Request, AppEvent::PendingActivation, AppEvent::ActivationReady]
+        [AppEvent::Request, AppEvent::PendingActivation, AppEvent::ActivationReady, AppEvent::Reconnect]
             .into_iter()
             .find(|e| e.name() == name)
     }
@@ -34,6 +36,7 @@ impl AppEvent {
             AppEvent::Request => "request",
             AppEvent::PendingActivation => "pending_activation",
             AppEvent::ActivationReady => "activation_ready",
+            AppEvent::Reconnect => "reconnect",
         }
     }
 }

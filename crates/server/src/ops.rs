@@ -1,4 +1,4 @@
-//! Operations endpoints: liveness, readiness (the database answers), Prometheus metrics.
+//! Operations endpoints: liveness, readiness (not stopping, the database answers), Prometheus metrics.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -11,8 +11,12 @@ pub async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// `GET /readyz`: the database answers.
+/// `GET /readyz`: ready for new work — not stopping, and the database answers (the state exists, so the
+/// migrations ran and the secrets were loaded at start).
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    if state.gate.is_draining() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "draining\n");
+    }
     match state.store.client("readyz-probe").await {
         Ok(_) => (StatusCode::OK, "ready\n"),
         Err(e) => {

@@ -133,6 +133,21 @@ impl TestServer {
         Self::launch(self.dir.clone(), self.database.clone(), self.clock.clone(), config, false).await
     }
 
+    /// Starts stopping this node, as SIGTERM does, without waiting for it (see [`TestServer::stopped`]).
+    pub fn begin_stop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+
+    /// Waits until this node has stopped; false if it had not within `within`.
+    pub async fn stopped(&mut self, within: std::time::Duration) -> bool {
+        match self.task.take() {
+            Some(t) => tokio::time::timeout(within, t).await.is_ok(),
+            None => true,
+        }
+    }
+
     async fn shutdown(&mut self) {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());

@@ -78,3 +78,30 @@ async fn slow_connections_under_a_small_file_limit_do_not_lock_anyone_out() {
     let cut = futures::future::join_all(held.iter_mut().map(|s| closed_within(s, Duration::from_secs(15)))).await;
     assert!(cut.iter().all(|c| *c), "a slow head is cut off after the timeout");
 }
+
+/// Issue 11: SIGTERM stops a node within its grace (`shutdown_grace_secs`) although a client holds a
+/// half-sent request open (before, the stop waited for every connection, with no deadline of its own).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_a_node_within_its_grace_although_a_request_is_held_half_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let env = [("NOEGLE_SHUTDOWN_GRACE_SECS", "2"), ("NOEGLE_HEADER_TIMEOUT_SECS", "60")];
+    let mut server = serve_limited(dir.path(), None, port, &env, None).await;
+    let mut held = slow_connection(port).await.expect("a half-sent request");
+
+    let started = tokio::time::Instant::now();
+    let pid = server.child.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let mut exited = None;
+    while started.elapsed() < Duration::from_secs(15) {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            exited = Some(status);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let status = exited.expect("the node stopped");
+    assert!(status.success(), "a clean stop: {status}");
+    assert!(started.elapsed() < Duration::from_secs(6), "within the grace of 2 s, not {:?}", started.elapsed());
+    assert!(closed_within(&mut held, Duration::from_secs(1)).await, "the held connection is closed");
+}

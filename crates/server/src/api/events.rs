@@ -16,8 +16,10 @@ use crate::live::AppEvent;
 use crate::state::AppState;
 
 /// `GET /api/app/v1/events` (signed, pending or active): server-sent events, starting with `connected`. An
-/// active device hears its user's events; a pending device — which may not be the user's at all — hears only
-/// `activation_ready` when its wait is over, and then the stream ends.
+/// active device hears its user's events — first what it missed while away (a pending request, an
+/// unconfirmed device: events are not kept, so a reconnecting app is told from the database); a pending
+/// device — which may not be the user's at all — hears only `activation_ready` when its wait is over, and
+/// then the stream ends. A stopping node says `reconnect` and ends the stream.
 pub async fn events(
     State(state): State<AppState>,
     slot: Option<axum::Extension<Slot>>,
@@ -29,12 +31,34 @@ pub async fn events(
     let pending = device.status == DeviceStatus::Pending;
     let rx = (!pending).then(|| state.hub.subscribe(&device.sub));
     let waiting = pending.then_some(device.ready_at);
-    let start = Listening { rx, waiting, state: state.clone(), _live: live };
+    let missed = if pending { Vec::new() } else { missed(&state, &device).await? };
+    let stop = state.gate.draining();
+    let start = Listening { rx, waiting, state: state.clone(), stop, ended: false, _live: live };
     let stream = futures::stream::unfold(start, next_event);
     // `connected` first: the app knows it will hear what happens from now on.
-    let hello = futures::stream::once(async { Ok(Event::default().event("connected").data("{}")) });
+    let hello = futures::stream::iter(
+        std::iter::once("connected").chain(missed.into_iter().map(AppEvent::name)).map(|name| Ok(event(name))),
+    );
     let stream = futures::StreamExt::chain(hello, stream);
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+/// What an active device would have heard while it was away: a pending request, an unconfirmed device.
+async fn missed(state: &AppState, device: &noegle_core::device::Device) -> Result<Vec<AppEvent>, ApiError> {
+    let ctx = state.ctx(None);
+    let mut missed = Vec::new();
+    if matches!(noegle_core::request::pending_for(ctx, device).await, Ok(r) if !r.is_empty()) {
+        missed.push(AppEvent::Request);
+    }
+    let unconfirmed = noegle_core::activation::unconfirmed(ctx, device).await?;
+    if unconfirmed.iter().any(|(d, _)| d.device_id != device.device_id) {
+        missed.push(AppEvent::PendingActivation);
+    }
+    Ok(missed)
+}
+
+fn event(name: &str) -> Event {
+    Event::default().event(name).data("{}")
 }
 
 /// One app's stream between events.
@@ -42,32 +66,52 @@ struct Listening {
     rx: Option<broadcast::Receiver<AppEvent>>,
     waiting: Option<noegle_core::UnixTime>,
     state: AppState,
+    /// Turns `true` when the node starts stopping.
+    stop: tokio::sync::watch::Receiver<bool>,
+    /// `reconnect` has been said.
+    ended: bool,
     _live: LivePermit,
 }
 
 /// The stream's next event (`None` ends it).
 async fn next_event(mut s: Listening) -> Option<(Result<Event, Infallible>, Listening)> {
     loop {
+        if s.ended {
+            return None;
+        }
+        if *s.stop.borrow() {
+            // Said once; then the stream ends and the app connects again, to a node that is not stopping.
+            s.ended = true;
+            return Some((Ok(event(AppEvent::Reconnect.name())), s));
+        }
         if let Some(ready_at) = s.waiting
             && s.state.now() >= ready_at
         {
             s.waiting = None;
-            return Some((Ok(Event::default().event(AppEvent::ActivationReady.name()).data("{}")), s));
+            return Some((Ok(event(AppEvent::ActivationReady.name())), s));
         }
-        let Some(rx) = s.rx.as_mut() else {
+        let heard = match s.rx.as_mut() {
             // A pending device that has heard `activation_ready` has heard all it may hear; until then it
             // looks at the clock once a second (the clock may be a test's).
-            s.waiting?;
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            continue;
-        };
-        // An active device sleeps until its user has news: an idle app costs no wake-ups.
-        match rx.recv().await {
-            Ok(e) => return Some((Ok(Event::default().event(e.name()).data("{}")), s)),
-            Err(broadcast::error::RecvError::Lagged(_)) => {
-                return Some((Ok(Event::default().event(AppEvent::Request.name()).data("{}")), s));
+            None => {
+                s.waiting?;
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = s.stop.changed() => {}
+                }
+                continue;
             }
-            Err(broadcast::error::RecvError::Closed) => return None,
-        }
+            // An active device sleeps until its user has news (or the node stops): an idle app costs no
+            // wake-ups.
+            Some(rx) => tokio::select! {
+                heard = rx.recv() => heard,
+                _ = s.stop.changed() => continue,
+            },
+        };
+        return match heard {
+            Ok(e) => Some((Ok(event(e.name())), s)),
+            Err(broadcast::error::RecvError::Lagged(_)) => Some((Ok(event(AppEvent::Request.name())), s)),
+            Err(broadcast::error::RecvError::Closed) => None,
+        };
     }
 }

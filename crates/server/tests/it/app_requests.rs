@@ -320,3 +320,57 @@ async fn blocking_a_user_stops_the_log_ins_already_under_way() {
     let (st, body) = token(&s.server, &form, Some((&s.client_id, &s.secret))).await;
     assert_eq!((st, body["error"].as_str()), (400, Some("invalid_grant")), "{body}");
 }
+
+/// Opens the live channel of `app` on `server`.
+async fn listen(app: &App, server: &TestServer) -> reqwest::Response {
+    let nonce = noegle_core::secret::random_token(&mut rand::rngs::OsRng, 16);
+    let mut events = reqwest::Client::new().get(format!("{}/api/app/v1/events", server.url));
+    for (k, v) in app.sign("GET", "/api/app/v1/events", b"", server.now().0, &nonce) {
+        events = events.header(k, v);
+    }
+    let events = events.send().await.unwrap();
+    assert_eq!(events.status(), 200);
+    events
+}
+
+/// Reads the stream until it says `what` (true), ends, or ten seconds pass.
+async fn hears(events: &mut reqwest::Response, what: &str) -> bool {
+    let mut seen = String::new();
+    let heard = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while let Ok(Some(chunk)) = events.chunk().await {
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+            if seen.contains(what) {
+                return true;
+            }
+        }
+        false
+    });
+    heard.await.unwrap_or(false)
+}
+
+/// Issue 11: a stopping node is no longer ready, tells its connected apps to reconnect and ends their streams
+/// (so the stop does not wait for them); an app that then connects to another node hears at once what it
+/// missed while away — events are not kept, so it is told from the database.
+#[tokio::test]
+async fn a_stopping_node_sends_its_apps_elsewhere_where_they_hear_what_they_missed() {
+    use axum::response::IntoResponse;
+    let mut s = setup(Backend::Postgres).await;
+    let node_b = s.server.second_node().await;
+    let mut on_a = listen(&s.app, &s.server).await;
+    assert!(hears(&mut on_a, "event: connected").await);
+    s.server.begin_stop();
+    assert!(hears(&mut on_a, "event: reconnect").await, "told to reconnect");
+    assert!(!hears(&mut on_a, "event:").await, "and the stream ends");
+    assert!(s.server.state.gate.is_draining());
+    let ready = noegle_server::ops::readyz(axum::extract::State(s.server.state.clone())).await.into_response();
+    assert_eq!(ready.status(), 503, "not ready from the moment it stops");
+    assert!(s.server.stopped(std::time::Duration::from_secs(15)).await, "stopped within its grace");
+
+    // Meanwhile a log-in is sent to the app through node B.
+    let b = node_b.browser();
+    let p1 = b.open(&authorize_url(&node_b, &s.client_id, &[])).await;
+    let choice = b.password(&p1, "alice", PASSWORD).await;
+    assert_eq!(b.post("/login/app/send", &[("csrf", &choice.csrf())]).await.status, 303);
+    let mut on_b = listen(&s.app, &node_b).await;
+    assert!(hears(&mut on_b, "event: request").await, "the request made while the app was away");
+}

@@ -52,7 +52,7 @@ for pattern in HANDLER_FILES:
 
 for path in sorted(glob.glob("crates/**/src/**/*.rs", recursive=True)):
     if path.startswith(("crates/store/src/queries/", "crates/bench/", "crates/store/src/testing.rs",
-                         "crates/store/src/relay.rs")):
+                         "crates/store/src/relay.rs", "crates/store/src/backup.rs")):
         continue
     if re.search(r"sqlx::query", open(path, encoding="utf-8").read()):
         breaches.append(f"{path}: SQL outside crates/store/src/queries/ (one SQL text for both databases)")

@@ -22,7 +22,7 @@ fn when(t: noegle_core::UnixTime) -> String {
 }
 
 /// Prints `value` as JSON, or `text` for people; either way nothing a client set can steer the terminal.
-fn emit(out: Output, value: Value, text: impl FnOnce() -> String) {
+pub(crate) fn emit(out: Output, value: Value, text: impl FnOnce() -> String) {
     if out.json {
         println!("{}", crate::terminal::safe_json(&format!("{value:#}")));
     } else {

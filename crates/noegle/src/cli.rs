@@ -44,6 +44,22 @@ pub enum Command {
     /// Support tools.
     #[command(subcommand)]
     Support(SupportCommand),
+    /// Back up the database (SQLite: copied while the server runs) and the data directory's secrets into one
+    /// new file (mode 0600; keep it as safe as the data directory). On PostgreSQL: the secrets, with pg_dump
+    /// for the database.
+    Backup {
+        /// The backup file to write (must not exist).
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Restore a backup into a new data directory (one with no database and no secrets).
+    Restore {
+        /// The backup file.
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        out: Output,
+    },
     /// Show the audit trail, oldest first.
     Audit {
         /// Only this user's events.

@@ -8,6 +8,7 @@ use clap::Parser;
 use noegle_server::{Config, SystemClock};
 
 mod admin;
+mod backup;
 mod cli;
 mod demo;
 mod terminal;
@@ -77,6 +78,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Device(cmd) => admin::device(&state(config).await?, cmd).await,
         Command::Support(cmd) => admin::support(&state(config).await?, cmd).await,
         Command::Audit { user, limit, out } => admin::audit(&state(config).await?, user, limit, out).await,
+        Command::Backup { file, out } => backup::backup(&config, &file, out).await,
+        Command::Restore { file, out } => backup::restore(&config, &file, out),
     }
 }
 

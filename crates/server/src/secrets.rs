@@ -21,6 +21,9 @@ pub const OPAQUE_SETUP_FILE: &str = "opaque-server-setup.bin";
 /// File name of the VAPID key of Web Push (32 bytes, the P-256 secret scalar).
 pub const VAPID_FILE: &str = "vapid.key";
 
+/// Every secret file of the data directory (what a backup must hold besides the database).
+pub const ALL: [&str; 4] = [SIGNING_KEY_FILE, PEPPER_FILE, OPAQUE_SETUP_FILE, VAPID_FILE];
+
 /// Creates the data directory if missing.
 pub fn ensure_data_dir(dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("cannot create data directory {}: {e}", dir.display()))

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use noegle_core::store::{Store, StoreError};
 
+pub mod backup;
 mod postgres;
 mod queries;
 pub mod relay;

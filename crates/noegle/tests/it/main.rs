@@ -1,6 +1,7 @@
 //! Tests of the `noegle` binary as operators use it: admin commands, printed key cards, crash safety.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod backup;
 mod burst;
 mod cli;
 mod connections;

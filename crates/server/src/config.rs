@@ -68,6 +68,11 @@ pub struct Config {
     /// Seconds a stopping node (SIGTERM) gives the requests in flight before it closes what is left.
     /// `NOEGLE_SHUTDOWN_GRACE_SECS`.
     pub shutdown_grace_secs: u64,
+    /// The node's own TLS certificate chain (PEM), for a node no proxy stands in front of; with `tls_key`.
+    /// The public URL must then be `https://`. `NOEGLE_TLS_CERT`.
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of `tls_cert` (PEM). `NOEGLE_TLS_KEY`.
+    pub tls_key: Option<PathBuf>,
     /// The reverse proxies in front of this node (CIDR list, e.g. `["10.0.0.0/8"]`); empty: none. Only from
     /// these does the client's address come from `Forwarded` / `X-Forwarded-For` (the rightmost hop that is
     /// not one of them); from anyone else those headers are ignored. `NOEGLE_TRUSTED_PROXIES`
@@ -108,6 +113,8 @@ impl Default for Config {
             max_live_connections: 0,
             max_connections_per_address: 256,
             shutdown_grace_secs: 10,
+            tls_cert: None,
+            tls_key: None,
             trusted_proxies: Vec::new(),
             support_phone: String::new(),
             support_url: String::new(),
@@ -195,6 +202,12 @@ impl Config {
         parsed(&env, "NOEGLE_MAX_LIVE_CONNECTIONS", &mut config.max_live_connections)?;
         parsed(&env, "NOEGLE_MAX_CONNECTIONS_PER_ADDRESS", &mut config.max_connections_per_address)?;
         parsed(&env, "NOEGLE_SHUTDOWN_GRACE_SECS", &mut config.shutdown_grace_secs)?;
+        if let Some(v) = env("NOEGLE_TLS_CERT") {
+            config.tls_cert = Some(v.into());
+        }
+        if let Some(v) = env("NOEGLE_TLS_KEY") {
+            config.tls_key = Some(v.into());
+        }
         if let Some(v) = env("NOEGLE_TRUSTED_PROXIES") {
             config.trusted_proxies = v
                 .split(',')
@@ -221,6 +234,15 @@ impl Config {
             return Err(ConfigError(format!("public_url must be an http(s) URL without query or fragment: {url}")));
         }
         self.public_url = self.public_url.trim_end_matches('/').to_string();
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(_), Some(_)) if !self.is_https() => {
+                return Err(ConfigError("with tls_cert and tls_key the public_url must be https://".into()));
+            }
+            (Some(_), None) | (None, Some(_)) => {
+                return Err(ConfigError("tls_cert and tls_key go together: set both, or neither".into()));
+            }
+            _ => {}
+        }
         if !(1..=24 * 60).contains(&self.session_minutes) {
             return Err(ConfigError("session_minutes must be between 1 and 1440".into()));
         }
@@ -401,6 +423,17 @@ mod tests {
             (c.match_code, c.default_language),
             (noegle_core::request::MatchPolicy::Show, crate::i18n::Lang::En)
         );
+    }
+
+    #[test]
+    fn tls_needs_both_files_and_an_https_url() {
+        let e = Config::parse("tls_cert = \"/c.pem\"\n", |_| None).unwrap_err();
+        assert!(e.0.contains("set both, or neither"), "{e}");
+        let both = "tls_cert = \"/c.pem\"\ntls_key = \"/k.pem\"\n";
+        let e = Config::parse(both, |_| None).unwrap_err();
+        assert!(e.0.contains("public_url must be https://"), "{e}");
+        let ok = Config::parse(&format!("{both}public_url = \"https://login.example\"\n"), |_| None).unwrap();
+        assert_eq!(ok.tls_key.as_deref(), Some(Path::new("/k.pem")));
     }
 
     #[test]

@@ -29,6 +29,7 @@ pub mod sealed;
 pub mod secrets;
 pub mod session;
 pub mod state;
+pub mod tls;
 pub mod webapp;
 pub mod webpush;
 
@@ -57,6 +58,10 @@ pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Resul
     let open_files = rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft);
     Ok(AppState {
         gate: listener::Gate::new(config.limits(open_files)),
+        tls: match (&config.tls_cert, &config.tls_key) {
+            (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
+            _ => None,
+        },
         store: store.clone(),
         clock: clock.clone(),
         signer: Arc::new(jose::TokenSigner::new(secrets::signing_key(&config.data_dir)?)?),
@@ -178,5 +183,5 @@ pub async fn serve(
     state: &AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    listener::serve(listener, app, state.gate.clone(), shutdown).await
+    listener::serve(listener, app, state.gate.clone(), state.tls.clone(), shutdown).await
 }

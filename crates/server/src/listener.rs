@@ -132,12 +132,13 @@ impl Gate {
     }
 }
 
-/// Serves `app` on `listener` within `gate`'s limits until `shutdown` resolves; then drains (see the module's
-/// words) and waits up to `shutdown_grace` for the requests in flight.
+/// Serves `app` on `listener` (over TLS when `tls` is given) within `gate`'s limits until `shutdown`
+/// resolves; then drains (see the module's words) and waits up to `shutdown_grace` for the requests in flight.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Router,
     gate: Arc<Gate>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let graceful = GracefulShutdown::new();
@@ -171,13 +172,25 @@ pub async fn serve(
                 Ok::<_, Infallible>(app.oneshot(req.map(axum::body::Body::new)).await.unwrap_or_else(|e| match e {}))
             }
         });
-        let conn = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(gate.limits.header_timeout)
-            .serve_connection(TokioIo::new(stream), service);
-        let conn = graceful.watch(conn);
+        let (watcher, timeout, tls) = (graceful.watcher(), gate.limits.header_timeout, tls.clone());
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
+            let http = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(timeout)
+                .to_owned();
+            let ended = match tls {
+                None => watcher.watch(http.serve_connection(TokioIo::new(stream), service)).await,
+                // The handshake too must be over within the head's time.
+                Some(tls) => match tokio::time::timeout(timeout, tls.accept(stream)).await {
+                    Ok(Ok(stream)) => watcher.watch(http.serve_connection(TokioIo::new(stream), service)).await,
+                    Ok(Err(e)) => {
+                        tracing::debug!(error = %e, "TLS handshake failed");
+                        Ok(())
+                    }
+                    Err(_) => Ok(()),
+                },
+            };
+            if let Err(e) = ended {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
             drop(admitted);
@@ -243,7 +256,7 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         let app = Router::new().route("/", axum::routing::get(|| async { "hej" }));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(serve(listener, app, Gate::new(limits()), async move {
+        tokio::spawn(serve(listener, app, Gate::new(limits()), None, async move {
             let _ = stopped.await;
         }));
         (addr, stop)

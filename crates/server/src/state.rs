@@ -43,6 +43,8 @@ pub struct AppState {
     pub sealer: Arc<crate::sealed::Sealer>,
     /// The connection limits and their counts.
     pub gate: Arc<crate::listener::Gate>,
+    /// The node's own TLS, when configured.
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 impl AppState {

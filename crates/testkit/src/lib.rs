@@ -91,8 +91,11 @@ impl TestServer {
         demo_bank: bool,
     ) -> TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let host = if config.public_url.starts_with("http://localhost") { "localhost" } else { "127.0.0.1" };
-        let url = format!("http://{host}:{}", listener.local_addr().unwrap().port());
+        // Over its own TLS a node is reached by a name its certificate holds (`localhost` in tests).
+        let tls = config.tls_cert.is_some();
+        let host = if tls || config.public_url.starts_with("http://localhost") { "localhost" } else { "127.0.0.1" };
+        let scheme = if tls { "https" } else { "http" };
+        let url = format!("{scheme}://{host}:{}", listener.local_addr().unwrap().port());
         config.database = database.clone();
         config.public_url = url.clone();
         config.validate().unwrap();

@@ -12,6 +12,7 @@ mod lockout;
 mod oidc_flow;
 mod pages;
 mod refusals;
+mod tls;
 mod webpush;
 
 use noegle_testkit::{Backend, TestServer};

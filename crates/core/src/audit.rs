@@ -26,6 +26,8 @@ pub enum AuditKind {
     KeyCardSuperseded,
     ClientAdded,
     ClientRemoved,
+    /// `noegle keys rotate` added an ID-token signing key.
+    SigningKeyAdded,
     CodeIssued,
     CodeReused,
     TokenIssued,
@@ -68,6 +70,7 @@ impl AuditKind {
             KeyCardSuperseded => "keycard_superseded",
             ClientAdded => "client_added",
             ClientRemoved => "client_removed",
+            SigningKeyAdded => "signing_key_added",
             CodeIssued => "code_issued",
             CodeReused => "code_reused",
             TokenIssued => "token_issued",

@@ -13,7 +13,7 @@ use noegle_core::user::User;
 use noegle_server::AppState;
 use serde_json::{Value, json};
 
-use crate::cli::{ClientCommand, DeviceCommand, KeycardCommand, Output, SupportCommand, UserCommand};
+use crate::cli::{ClientCommand, DeviceCommand, KeycardCommand, KeysCommand, Output, SupportCommand, UserCommand};
 
 /// A time for people: `2026-11-24 21:30:00 UTC` (JSON output keeps Unix seconds).
 fn when(t: noegle_core::UnixTime) -> String {
@@ -341,6 +341,47 @@ pub async fn support(state: &AppState, cmd: SupportCommand) -> anyhow::Result<()
                     device_line(&d),
                     user_id.as_deref().unwrap_or("-"),
                     user.as_ref().map_or(0, |u| u.failed_attempts)
+                )
+            });
+        }
+    }
+    Ok(())
+}
+
+/// `noegle keys …`.
+pub async fn keys(state: &AppState, cmd: KeysCommand) -> anyhow::Result<()> {
+    let now = state.now();
+    match cmd {
+        KeysCommand::List { out } => {
+            let keys = state.signer.schedule(now);
+            emit(out, json!(keys), || {
+                keys.iter()
+                    .map(|k| {
+                        let from = if k.not_before == 0 {
+                            "the start".to_string()
+                        } else {
+                            when(noegle_core::UnixTime(k.not_before))
+                        };
+                        format!("{}  {:<9}  signs from {from}", k.kid, json!(k.state).as_str().unwrap_or(""))
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+        KeysCommand::Rotate { lead_secs, out } => {
+            let lead = lead_secs.unwrap_or(state.config.signing_key_lead_secs);
+            let from = now.plus(lead);
+            let path = noegle_server::secrets::add_signing_key(&state.config.data_dir, from.0)?;
+            noegle_server::reload_signing_keys(state)?;
+            let added = state.signer.schedule(now).into_iter().find(|k| k.not_before == from.0);
+            let kid = added.map(|k| k.kid).unwrap_or_default();
+            let detail = json!({ "kid": kid, "signs_from": from.0 });
+            ctx(state).audit(noegle_core::audit::AuditKind::SigningKeyAdded, None, detail).await?;
+            emit(out, json!({ "kid": kid, "signs_from": from.0, "file": path }), || {
+                format!(
+                    "new signing key {kid}: published now, signs from {}; copy {} to every node's data directory",
+                    when(from),
+                    path.display()
                 )
             });
         }

@@ -1,6 +1,6 @@
 //! `noegle backup FILE` and `noegle restore FILE`: one file (a tar archive, mode 0600) holding what a node
 //! cannot be rebuilt without — the database (SQLite, copied online while the server runs) and the data
-//! directory's secrets (the signing key, the key-card pepper, the OPAQUE setup, the VAPID key; without the
+//! directory's secrets (the signing keys, the key-card pepper, the OPAQUE setup, the VAPID key; without the
 //! pepper no key-card key checks, without the OPAQUE setup no app code unlocks). On PostgreSQL the archive
 //! holds the secrets, and `pg_dump` takes the database (README, "Backups").
 
@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use noegle_server::Config;
-use noegle_server::secrets::ALL as SECRETS;
+use noegle_server::secrets::{ALL as SECRETS, is_secret};
 use serde_json::json;
 
 use crate::admin::emit;
@@ -56,7 +56,7 @@ pub async fn backup(config: &Config, file: &Path, out: Output) -> anyhow::Result
     Ok(())
 }
 
-fn write_archive(config: &Config, file: &Path, database: Option<&Path>) -> anyhow::Result<Vec<&'static str>> {
+fn write_archive(config: &Config, file: &Path, database: Option<&Path>) -> anyhow::Result<Vec<String>> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -73,10 +73,10 @@ fn write_archive(config: &Config, file: &Path, database: Option<&Path>) -> anyho
         tar.append_path_with_name(db, DATABASE)?;
     }
     let mut secrets = Vec::new();
-    for name in SECRETS {
-        let path = config.data_dir.join(name);
-        if path.exists() {
-            append(&mut tar, &format!("secrets/{name}"), &std::fs::read(&path)?)?;
+    for entry in std::fs::read_dir(&config.data_dir)? {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        if is_secret(&name) {
+            append(&mut tar, &format!("secrets/{name}"), &std::fs::read(config.data_dir.join(&name))?)?;
             secrets.push(name);
         }
     }
@@ -93,9 +93,9 @@ fn append(tar: &mut tar::Builder<std::fs::File>, name: &str, bytes: &[u8]) -> an
     Ok(())
 }
 
-/// The secret an archive entry holds, by its name.
-fn secret_named(name: &str) -> Option<&'static str> {
-    name.strip_prefix("secrets/").and_then(|n| SECRETS.iter().copied().find(|s| *s == n))
+/// The secret file an archive entry holds, by its name.
+fn secret_named(name: &str) -> Option<&str> {
+    name.strip_prefix("secrets/").filter(|n| is_secret(n))
 }
 
 /// Calls `f` with each entry of the archive `file`: its name and its bytes.

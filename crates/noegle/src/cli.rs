@@ -44,6 +44,10 @@ pub enum Command {
     /// Support tools.
     #[command(subcommand)]
     Support(SupportCommand),
+    /// The ID-token signing keys: list them, or rotate (a new key published first, signing after the lead
+    /// time; the old one published until its tokens have expired).
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Back up the database (SQLite: copied while the server runs) and the data directory's secrets into one
     /// new file (mode 0600; keep it as safe as the data directory). On PostgreSQL: the secrets, with pg_dump
     /// for the database.
@@ -68,6 +72,25 @@ pub enum Command {
         /// How many of the newest events.
         #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(i64).range(1..=100_000))]
         limit: i64,
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+/// `noegle keys …`.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Every signing key: its id, from when it signs, and where it stands (next, signing, retiring, retired).
+    List {
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Add a new signing key, published at once (running nodes reread the keys every minute) and signing
+    /// after the lead time, so relying parties have it before they meet it.
+    Rotate {
+        /// Seconds before the new key signs, 0 to 2592000 (default: signing_key_lead_secs, one day).
+        #[arg(long, value_parser = clap::value_parser!(i64).range(0..=2_592_000))]
+        lead_secs: Option<i64>,
         #[command(flatten)]
         out: Output,
     },

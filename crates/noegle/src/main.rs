@@ -78,6 +78,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Device(cmd) => admin::device(&state(config).await?, cmd).await,
         Command::Support(cmd) => admin::support(&state(config).await?, cmd).await,
         Command::Audit { user, limit, out } => admin::audit(&state(config).await?, user, limit, out).await,
+        Command::Keys(cmd) => admin::keys(&state(config).await?, cmd).await,
         Command::Backup { file, out } => backup::backup(&config, &file, out).await,
         Command::Restore { file, out } => backup::restore(&config, &file, out),
     }

@@ -68,6 +68,9 @@ pub struct Config {
     /// Seconds a stopping node (SIGTERM) gives the requests in flight before it closes what is left.
     /// `NOEGLE_SHUTDOWN_GRACE_SECS`.
     pub shutdown_grace_secs: u64,
+    /// Seconds a new ID-token signing key (`noegle keys rotate`) is published before it signs: time for relying
+    /// parties to fetch it. `NOEGLE_SIGNING_KEY_LEAD_SECS`.
+    pub signing_key_lead_secs: i64,
     /// The node's own TLS certificate chain (PEM), for a node no proxy stands in front of; with `tls_key`.
     /// The public URL must then be `https://`. `NOEGLE_TLS_CERT`.
     pub tls_cert: Option<PathBuf>,
@@ -113,6 +116,7 @@ impl Default for Config {
             max_live_connections: 0,
             max_connections_per_address: 256,
             shutdown_grace_secs: 10,
+            signing_key_lead_secs: 86_400,
             tls_cert: None,
             tls_key: None,
             trusted_proxies: Vec::new(),
@@ -202,6 +206,7 @@ impl Config {
         parsed(&env, "NOEGLE_MAX_LIVE_CONNECTIONS", &mut config.max_live_connections)?;
         parsed(&env, "NOEGLE_MAX_CONNECTIONS_PER_ADDRESS", &mut config.max_connections_per_address)?;
         parsed(&env, "NOEGLE_SHUTDOWN_GRACE_SECS", &mut config.shutdown_grace_secs)?;
+        parsed(&env, "NOEGLE_SIGNING_KEY_LEAD_SECS", &mut config.signing_key_lead_secs)?;
         if let Some(v) = env("NOEGLE_TLS_CERT") {
             config.tls_cert = Some(v.into());
         }
@@ -276,6 +281,9 @@ impl Config {
         }
         if !(1..=3600).contains(&self.header_timeout_secs) {
             return Err(ConfigError("header_timeout_secs must be between 1 and 3600".into()));
+        }
+        if !(0..=30 * 86_400).contains(&self.signing_key_lead_secs) {
+            return Err(ConfigError("signing_key_lead_secs must be between 0 and 2592000 (30 days)".into()));
         }
         if !(1..=300).contains(&self.shutdown_grace_secs) {
             return Err(ConfigError("shutdown_grace_secs must be between 1 and 300".into()));

@@ -64,7 +64,7 @@ pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Resul
         },
         store: store.clone(),
         clock: clock.clone(),
-        signer: Arc::new(jose::TokenSigner::new(secrets::signing_key(&config.data_dir)?)?),
+        signer: Arc::new(jose::TokenSigner::with_keys(&secrets::signing_keys(&config.data_dir)?)?),
         sealer: Arc::new(sealed::Sealer::new(pepper.derive("log-in box cookie"))),
         pepper: Arc::new(pepper),
         opaque: Arc::new(secrets::opaque_setup(&config.data_dir)?),
@@ -160,13 +160,28 @@ async fn waiting_script() -> impl axum::response::IntoResponse {
     )
 }
 
+/// Rereads the data directory's ID-token signing keys (after `noegle keys rotate`, here or copied from
+/// another node).
+pub fn reload_signing_keys(state: &AppState) -> anyhow::Result<()> {
+    state.signer.replace(&secrets::signing_keys(&state.config.data_dir)?)
+}
+
 /// Every ten minutes, removes expired sessions and request nonces older than an hour (far past the ±60 s a
-/// signed request's timestamp may be off, so a replay is still refused by its timestamp).
+/// signed request's timestamp may be off, so a replay is still refused by its timestamp); every minute,
+/// rereads the signing keys (a rotation's new key is published within a minute).
 pub fn spawn_housekeeping(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        let mut minutes = 0u64;
         loop {
             tick.tick().await;
+            if let Err(e) = reload_signing_keys(&state) {
+                tracing::warn!(error = %e, "the signing keys could not be reread");
+            }
+            minutes += 1;
+            if minutes % 10 != 1 {
+                continue;
+            }
             let now = state.now();
             match state.store.purge_expired(now, now.plus(-3600)).await {
                 Ok(n) => tracing::debug!(removed = n, "housekeeping"),

@@ -45,7 +45,7 @@ pub async fn discovery(State(state): State<AppState>) -> Json<Value> {
 
 /// `GET /jwks`.
 pub async fn jwks(State(state): State<AppState>) -> Json<Value> {
-    Json(state.signer.jwks())
+    Json(state.signer.jwks(state.now()))
 }
 
 fn parse_params(raw: &str) -> Result<HashMap<String, String>, AppError> {
@@ -143,7 +143,7 @@ pub async fn token(
             return token_error(e);
         }
     };
-    let id_token = match state.signer.sign(&id_token_claims(&state, &grant)) {
+    let id_token = match state.signer.sign(&id_token_claims(&state, &grant), state.now()) {
         Ok(t) => t,
         Err(e) => {
             tracing::error!(error = %e, "the ID token could not be signed");

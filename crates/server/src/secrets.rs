@@ -42,17 +42,57 @@ fn read_or_create(path: &Path, make: impl FnOnce() -> anyhow::Result<Vec<u8>>) -
     std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))
 }
 
+/// Whether `name` is one of the data directory's secret files: the four of [`ALL`], or a signing key added
+/// by a rotation (`oidc-signing-key.<unix time it signs from>.pem`).
+pub fn is_secret(name: &str) -> bool {
+    ALL.contains(&name) || rotated_from(name).is_some()
+}
+
+/// The time a rotated signing key's file name says it signs from.
+fn rotated_from(name: &str) -> Option<i64> {
+    name.strip_prefix("oidc-signing-key.")?.strip_suffix(".pem")?.parse().ok()
+}
+
+/// Every ID-token signing key with the time it signs from: the first (created at first start, from the
+/// start) and those `noegle keys rotate` added.
+pub fn signing_keys(dir: &Path) -> anyhow::Result<Vec<(i64, SigningKey)>> {
+    let mut keys = vec![(0, signing_key(dir)?)];
+    for entry in std::fs::read_dir(dir).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", dir.display()))? {
+        let entry = entry?;
+        let Some(from) = entry.file_name().to_str().and_then(rotated_from) else { continue };
+        let pem = std::fs::read_to_string(entry.path())?;
+        let key = SigningKey::from_pkcs8_pem(&pem)
+            .map_err(|e| anyhow::anyhow!("{} is not a P-256 PKCS#8 key: {e}", entry.path().display()))?;
+        keys.push((from, key));
+    }
+    keys.sort_by_key(|(from, _)| *from);
+    Ok(keys)
+}
+
+/// Adds a new ID-token signing key that signs from `from` (unix time); answers its file.
+pub fn add_signing_key(dir: &Path, from: i64) -> anyhow::Result<std::path::PathBuf> {
+    let key = new_signing_key();
+    let pem = key.to_pkcs8_pem(LineEnding::LF).map_err(|e| anyhow::anyhow!("cannot encode signing key: {e}"))?;
+    let path = dir.join(format!("oidc-signing-key.{from}.pem"));
+    write_private(&path, pem.as_bytes()).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    Ok(path)
+}
+
+fn new_signing_key() -> SigningKey {
+    loop {
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        if let Ok(k) = SigningKey::from_slice(&bytes) {
+            return k;
+        }
+    }
+}
+
 /// Loads the signing key, creating it at first start.
 pub fn signing_key(dir: &Path) -> anyhow::Result<SigningKey> {
     let path = dir.join(SIGNING_KEY_FILE);
     let pem = read_or_create(&path, || {
-        let key = loop {
-            let mut bytes = [0u8; 32];
-            rand::rngs::OsRng.fill_bytes(&mut bytes);
-            if let Ok(k) = SigningKey::from_slice(&bytes) {
-                break k;
-            }
-        };
+        let key = new_signing_key();
         let pem = key.to_pkcs8_pem(LineEnding::LF).map_err(|e| anyhow::anyhow!("cannot encode signing key: {e}"))?;
         Ok(pem.as_bytes().to_vec())
     })?;

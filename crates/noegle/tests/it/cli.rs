@@ -217,3 +217,31 @@ async fn operator_output_shows_escape_codes_instead_of_obeying_them() {
     let list = json(d, None, &["device", "list", "mallory", "--json"], "");
     assert!(list[0]["name"].as_str().unwrap().starts_with('\u{1b}'), "scripts still get the stored value");
 }
+
+/// Issue 11: `noegle keys rotate` adds a signing key that signs after the lead time; `keys list` shows where
+/// each stands; the rotation is audited.
+#[test]
+fn signing_keys_are_rotated_with_a_lead_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let list = json(d, None, &["keys", "list", "--json"], "");
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["state"], "signing");
+    let added = json(d, None, &["keys", "rotate", "--lead-secs", "3600", "--json"], "");
+    assert!(added["file"].as_str().unwrap().ends_with(&format!("oidc-signing-key.{}.pem", added["signs_from"])));
+    let list = json(d, None, &["keys", "list", "--json"], "");
+    let states: Vec<&str> = list.as_array().unwrap().iter().map(|k| k["state"].as_str().unwrap()).collect();
+    assert_eq!(states, ["signing", "next"]);
+    assert_eq!(list[1]["kid"], added["kid"]);
+    let e = fails(d, &["keys", "rotate", "--lead-secs", "99999999"], "");
+    assert!(e.contains("99999999") && e.contains("0..=2592000"), "{e}");
+    assert_eq!(json(d, None, &["keys", "list", "--json"], "").as_array().unwrap().len(), 2, "nothing added");
+    let audit = json(d, None, &["audit", "--json"], "");
+    assert!(
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "signing_key_added" && e["detail"]["kid"] == added["kid"])
+    );
+}

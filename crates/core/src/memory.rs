@@ -20,7 +20,7 @@ use crate::oidc::{AccessToken, AuthCode, Client};
 use crate::request::{AuthRequest, RequestState};
 use crate::session_key::SessionKey;
 use crate::store::{
-    AuditStore, ClientStore, DeviceStore, GrantStore, KeyCardStore, RequestStore, SessionStore, StoreError,
+    AuditStore, ClientStore, DeviceStore, GrantStore, GuessStore, KeyCardStore, RequestStore, SessionStore, StoreError,
     StoreResult, UserStore,
 };
 use crate::user::{User, UserId};
@@ -44,6 +44,7 @@ struct Data {
     nonces: HashMap<(String, String), UnixTime>,
     attachments: BTreeMap<(String, String), String>,
     requests: BTreeMap<String, AuthRequest>,
+    guesses: HashMap<(String, i64), i64>,
 }
 
 /// Everything the domain stores, in memory.
@@ -332,10 +333,11 @@ impl SessionStore for MemoryStore {
 
     async fn purge_expired(&self, now: UnixTime, nonces_before: UnixTime) -> StoreResult<u64> {
         let mut d = self.data();
-        let before = d.sessions.len() + d.nonces.len();
+        let before = d.sessions.len() + d.nonces.len() + d.guesses.len();
         d.sessions.retain(|_, (_, exp)| *exp > now);
         d.nonces.retain(|_, seen| *seen >= nonces_before);
-        Ok((before - d.sessions.len() - d.nonces.len()) as u64)
+        d.guesses.retain(|(_, window), _| *window >= now.0 / 60 - 1);
+        Ok((before - d.sessions.len() - d.nonces.len() - d.guesses.len()) as u64)
     }
 }
 
@@ -563,6 +565,16 @@ impl RequestStore for MemoryStore {
 
     async fn requests_paused_until(&self, sub: &str) -> StoreResult<Option<UnixTime>> {
         Ok(self.data().paused.get(sub).copied())
+    }
+}
+
+#[async_trait]
+impl GuessStore for MemoryStore {
+    async fn count_guess(&self, address: &str, window: i64) -> StoreResult<i64> {
+        let mut d = self.data();
+        let n = d.guesses.entry((address.to_string(), window)).or_insert(0);
+        *n += 1;
+        Ok(*n)
     }
 }
 

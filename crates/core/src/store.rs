@@ -124,7 +124,8 @@ pub trait SessionStore: Send + Sync {
     async fn delete_session(&self, key: &SessionKey) -> StoreResult<()>;
     /// Deletes a live session and answers its data, in one statement: of concurrent takers only one gets it.
     async fn take_session(&self, key: &SessionKey, now: UnixTime) -> StoreResult<Option<String>>;
-    /// Removes expired sessions and request nonces older than `nonces_before`; answers how many rows went.
+    /// Removes expired sessions, request nonces older than `nonces_before` and the guess counts of past
+    /// minutes; answers how many rows went.
     async fn purge_expired(&self, now: UnixTime, nonces_before: UnixTime) -> StoreResult<u64>;
 }
 
@@ -213,12 +214,36 @@ pub trait RequestStore: Send + Sync {
     async fn requests_paused_until(&self, sub: &str) -> StoreResult<Option<UnixTime>>;
 }
 
+/// The per-address guess count shared by every node (the rate limit on PostgreSQL).
+#[async_trait]
+pub trait GuessStore: Send + Sync {
+    /// Counts one guess from `address` in the minute `window` (unix time / 60) atomically; answers the count
+    /// of that minute so far.
+    async fn count_guess(&self, address: &str, window: i64) -> StoreResult<i64>;
+}
+
 /// Everything the domain stores.
 pub trait Store:
-    UserStore + KeyCardStore + ClientStore + GrantStore + SessionStore + AuditStore + DeviceStore + RequestStore
+    UserStore
+    + KeyCardStore
+    + ClientStore
+    + GrantStore
+    + SessionStore
+    + AuditStore
+    + DeviceStore
+    + RequestStore
+    + GuessStore
 {
 }
-impl<T: UserStore + KeyCardStore + ClientStore + GrantStore + SessionStore + AuditStore + DeviceStore + RequestStore>
-    Store for T
+impl<T> Store for T where
+    T: UserStore
+        + KeyCardStore
+        + ClientStore
+        + GrantStore
+        + SessionStore
+        + AuditStore
+        + DeviceStore
+        + RequestStore
+        + GuessStore
 {
 }

@@ -68,7 +68,7 @@ pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Resul
         sealer: Arc::new(sealed::Sealer::new(pepper.derive("log-in box cookie"))),
         pepper: Arc::new(pepper),
         opaque: Arc::new(secrets::opaque_setup(&config.data_dir)?),
-        limiter: Arc::new(ratelimit::limiter(config.guesses_per_minute)),
+        limiter: Arc::new(ratelimit::limiter(config.guesses_per_minute, config.database_url().starts_with("postgres"))),
         // `None` when the public URL's host is an IP address (`noegle serve` says so once).
         webauthn: api::fingerprint::relying_party(&config.public_url).ok().map(Arc::new),
         webpush: Arc::new(webpush::WebPush::new(

@@ -135,3 +135,26 @@ async fn behind_a_trusted_proxy_each_client_has_its_own_budget() {
     }
     assert_eq!(app_login(&plain, "203.0.113.4").await, 429, "no proxy trusted: the headers are ignored");
 }
+
+/// Issue 11: on PostgreSQL the per-address budget holds across nodes: N nodes give one budget, not N.
+#[tokio::test]
+async fn the_guess_budget_counts_across_nodes() {
+    let node_a = TestServer::start_with(Backend::Postgres, |c| c.guesses_per_minute = 3).await;
+    node_a.user_with_card("alice").await;
+    let node_b = node_a.second_node().await;
+    let guess = |server: &TestServer| {
+        let url = format!("{}/api/app/v1/login", server.url);
+        async move {
+            let body = serde_json::json!({ "user_id": "alice", "password": "wrong password!" });
+            reqwest::Client::new().post(url).json(&body).send().await.unwrap().status().as_u16()
+        }
+    };
+    assert_eq!(guess(&node_a).await, 401);
+    assert_eq!(guess(&node_b).await, 401);
+    assert_eq!(guess(&node_a).await, 401);
+    assert_eq!(guess(&node_b).await, 429, "the fourth guess, on the other node, is over the one budget");
+    assert_eq!(guess(&node_a).await, 429);
+    // A minute on, the budget is back.
+    node_a.clock.advance(60);
+    assert_eq!(guess(&node_b).await, 401);
+}

@@ -16,8 +16,8 @@ macro_rules! impl_store {
         use noegle_core::request::{AuthRequest, RequestState};
         use noegle_core::session_key::SessionKey;
         use noegle_core::store::{
-            AuditStore, ClientStore, DeviceStore, GrantStore, KeyCardStore, RequestStore, SessionStore, StoreResult,
-            UserStore,
+            AuditStore, ClientStore, DeviceStore, GrantStore, GuessStore, KeyCardStore, RequestStore, SessionStore,
+            StoreResult, UserStore,
         };
         use noegle_core::user::{User, UserId};
         use sqlx::Row;
@@ -136,6 +136,7 @@ macro_rules! impl_store {
         crate::queries::audit::impl_audit!($store, $db);
         crate::queries::devices::impl_devices!($store, $db);
         crate::queries::requests::impl_requests!($store, $db);
+        crate::queries::guesses::impl_guesses!($store, $db);
     };
 }
 
@@ -146,6 +147,7 @@ pub(crate) mod cards;
 pub(crate) mod clients;
 pub(crate) mod devices;
 pub(crate) mod grants;
+pub(crate) mod guesses;
 pub(crate) mod requests;
 pub(crate) mod sessions;
 pub(crate) mod users;

@@ -70,7 +70,13 @@ macro_rules! impl_sessions {
                     .execute(&self.writer)
                     .await
                     .db()?;
-                Ok(a.rows_affected() + b.rows_affected())
+                // The guess counts of minutes gone by.
+                let c = sqlx::query("DELETE FROM guess_windows WHERE window_start < $1")
+                    .bind(now.0 / 60 - 1)
+                    .execute(&self.writer)
+                    .await
+                    .db()?;
+                Ok(a.rows_affected() + b.rows_affected() + c.rows_affected())
             }
 
             async fn delete_session(&self, key: &SessionKey) -> StoreResult<()> {

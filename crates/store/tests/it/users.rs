@@ -94,3 +94,29 @@ async fn sessions_expire() {
     })
     .await;
 }
+
+/// The shared guess count: one atomic count per address and minute, even for concurrent guesses.
+#[tokio::test]
+async fn guesses_are_counted_once_each_per_address_and_minute() {
+    both(|store| async move {
+        let counts: Vec<_> = (0..12)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move { store.count_guess("203.0.113.7", 100).await.unwrap() })
+            })
+            .collect();
+        let mut seen = Vec::new();
+        for c in counts {
+            seen.push(c.await.unwrap());
+        }
+        seen.sort();
+        assert_eq!(seen, (1..=12).collect::<Vec<i64>>(), "each guess got its own count");
+        assert_eq!(store.count_guess("203.0.113.8", 100).await.unwrap(), 1, "per address");
+        assert_eq!(store.count_guess("203.0.113.7", 101).await.unwrap(), 1, "per minute");
+        store.purge_expired(noegle_core::UnixTime(101 * 60), noegle_core::UnixTime(0)).await.unwrap();
+        assert_eq!(store.count_guess("203.0.113.7", 100).await.unwrap(), 13, "the last minute is kept");
+        store.purge_expired(noegle_core::UnixTime(102 * 60), noegle_core::UnixTime(0)).await.unwrap();
+        assert_eq!(store.count_guess("203.0.113.7", 100).await.unwrap(), 1, "older ones are purged");
+    })
+    .await;
+}

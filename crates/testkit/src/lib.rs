@@ -269,8 +269,12 @@ impl Page {
 impl Browser {
     /// A fresh browser against `base`.
     pub fn new(base: &str) -> Browser {
-        let http =
-            reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Browser::with(base, reqwest::Client::builder())
+    }
+
+    /// A fresh browser against `base`, its HTTP client from `builder` (a test CA, a source address).
+    pub fn with(base: &str, builder: reqwest::ClientBuilder) -> Browser {
+        let http = builder.cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
         Browser { http, base: base.to_string() }
     }
 

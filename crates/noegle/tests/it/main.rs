@@ -6,6 +6,7 @@ mod burst;
 mod cli;
 mod connections;
 mod crash;
+mod deploy;
 mod keycard;
 
 use std::io::Write;

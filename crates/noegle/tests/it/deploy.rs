@@ -1,0 +1,154 @@
+//! Issue 11: the reference deployment (`deploy/nginx/noegle.conf`) run for real — nginx (TLS) in front of two
+//! `noegle serve` nodes on one PostgreSQL. A log-in with the key card passes through it; each client behind
+//! it has its own guess budget, counted across both nodes; a forged `X-Forwarded-For` buys nothing, neither
+//! through nginx nor sent straight to a node.
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use noegle_core::keycard::ClearCard;
+use noegle_testkit::{Browser, PASSWORD};
+use rcgen::{CertificateParams, KeyPair};
+
+use crate::{free_port, json, serve};
+
+/// nginx, stopped when dropped (SIGTERM to the master, which stops its workers too).
+struct Nginx(Child);
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
+        let _ = self.0.wait();
+    }
+}
+
+/// The nginx binary (Debian puts it in /usr/sbin, which not every user's PATH holds).
+fn nginx_bin() -> &'static str {
+    if Path::new("/usr/sbin/nginx").exists() { "/usr/sbin/nginx" } else { "nginx" }
+}
+
+/// Runs the reference site configuration with nginx as this user: the same file, with its ports, upstream
+/// nodes and certificate paths set for the test.
+fn nginx(dir: &Path, https: u16, http: u16, nodes: [u16; 2], cert: &Path, key: &Path) -> Nginx {
+    let site = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/nginx/noegle.conf"))
+        .unwrap()
+        .replace("listen 443 ssl;", &format!("listen 127.0.0.1:{https} ssl;"))
+        .replace("listen 80;", &format!("listen 127.0.0.1:{http};"))
+        .replace("server 127.0.0.1:8081", &format!("server 127.0.0.1:{}", nodes[0]))
+        .replace("server 127.0.0.1:8082", &format!("server 127.0.0.1:{}", nodes[1]))
+        .replace("/etc/noegle/tls/fullchain.pem", cert.to_str().unwrap())
+        .replace("/etc/noegle/tls/privkey.pem", key.to_str().unwrap());
+    std::fs::write(dir.join("site.conf"), site).unwrap();
+    let d = dir.display();
+    let main = format!(
+        "pid {d}/nginx.pid;\nerror_log {d}/error.log warn;\ndaemon off;\nevents {{}}\nhttp {{\n  access_log off;\n  \
+         client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n  \
+         uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n  include {d}/site.conf;\n}}\n"
+    );
+    std::fs::write(dir.join("nginx.conf"), main).unwrap();
+    let test =
+        Command::new(nginx_bin()).args(["-t", "-p"]).arg(dir).arg("-c").arg(dir.join("nginx.conf")).output().unwrap();
+    assert!(test.status.success(), "nginx -t: {}", String::from_utf8_lossy(&test.stderr));
+    let mut run = Command::new(nginx_bin());
+    run.arg("-p").arg(dir).arg("-c").arg(dir.join("nginx.conf")).stdout(Stdio::null()).stderr(Stdio::null());
+    Nginx(run.spawn().unwrap())
+}
+
+/// A wrong-password guess at the app API from `from` through `base`; the status, perhaps with a forged header.
+async fn guess(base: &str, ca: &reqwest::Certificate, from: &str, forged: Option<&str>) -> u16 {
+    let client = reqwest::Client::builder()
+        .add_root_certificate(ca.clone())
+        .local_address(from.parse::<IpAddr>().unwrap())
+        .build()
+        .unwrap();
+    let mut req = client
+        .post(format!("{base}/api/app/v1/login"))
+        .json(&serde_json::json!({ "user_id": "alice", "password": "wrong password!" }));
+    if let Some(f) = forged {
+        req = req.header("x-forwarded-for", f);
+    }
+    req.send().await.unwrap().status().as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_behind_nginx_serve_log_ins_and_keep_one_budget_per_client() {
+    let db = noegle_store::testing::fresh_postgres_database().await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    json(&a, Some(&db), &["user", "add", "alice", "--password-stdin", "--json"], &format!("{PASSWORD}\n"));
+    let card: ClearCard =
+        serde_json::from_value(json(&a, Some(&db), &["keycard", "issue", "alice", "--json"], "")).unwrap();
+    let cb = "http://localhost:9999/cb";
+    let client = json(&a, Some(&db), &["client", "add", "Bank", "--redirect-uri", cb, "--public", "--json"], "");
+    // Both nodes hold the same secrets (the pepper above all): the second gets a copy of the first's.
+    std::fs::create_dir_all(&b).unwrap();
+    for secret in noegle_server::secrets::ALL {
+        if a.join(secret).exists() {
+            std::fs::copy(a.join(secret), b.join(secret)).unwrap();
+        }
+    }
+
+    let (https, http) = (free_port(), free_port());
+    let public = format!("https://localhost:{https}");
+    let env = [
+        ("NOEGLE_PUBLIC_URL", public.as_str()),
+        ("NOEGLE_TRUSTED_PROXIES", "127.0.0.1/32"),
+        ("NOEGLE_GUESSES_PER_MINUTE", "4"),
+    ];
+    let (pa, pb) = (free_port(), free_port());
+    let _node_a = serve(&a, Some(&db), pa, &env).await;
+    let _node_b = serve(&b, Some(&db), pb, &env).await;
+
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["localhost".into()]).unwrap().signed_by(&key, &ca, &ca_key).unwrap();
+    let (cert_file, key_file) = (tmp.path().join("fullchain.pem"), tmp.path().join("privkey.pem"));
+    std::fs::write(&cert_file, cert.pem()).unwrap();
+    std::fs::write(&key_file, key.serialize_pem()).unwrap();
+    let nginx_dir = tmp.path().join("nginx");
+    std::fs::create_dir_all(&nginx_dir).unwrap();
+    let _nginx = nginx(&nginx_dir, https, http, [pa, pb], &cert_file, &key_file);
+    let ca = reqwest::Certificate::from_pem(ca.pem().as_bytes()).unwrap();
+    for _ in 0..100 {
+        if reqwest::Client::builder()
+            .add_root_certificate(ca.clone())
+            .build()
+            .unwrap()
+            .get(format!("{public}/readyz"))
+            .send()
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    // A log-in with the key card, through nginx, over TLS (the cookies are __Host-, and the nodes share them).
+    let browser = Browser::with(&public, reqwest::Client::builder().add_root_certificate(ca.clone()));
+    let authorize = format!(
+        "{public}/authorize?response_type=code&scope=openid&client_id={}&redirect_uri={}\
+         &code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
+        client["client_id"].as_str().unwrap(),
+        url::form_urlencoded::byte_serialize(cb.as_bytes()).collect::<String>()
+    );
+    let done = browser.log_in(&authorize, "alice", &card).await;
+    assert!(done.location.unwrap().starts_with(cb), "logged in through nginx");
+
+    // Client 127.0.0.2's budget (4 a minute) is spent over both nodes (nginx takes turns); a forged header
+    // does not make it someone else; 127.0.0.3 behind the same proxy still has its own.
+    for _ in 0..4 {
+        assert_eq!(guess(&public, &ca, "127.0.0.2", None).await, 401);
+    }
+    assert_eq!(guess(&public, &ca, "127.0.0.2", None).await, 429);
+    assert_eq!(guess(&public, &ca, "127.0.0.2", Some("198.51.100.1")).await, 429, "forged through nginx");
+    assert_eq!(guess(&public, &ca, "127.0.0.3", None).await, 401, "another client has its own budget");
+    let straight = format!("http://127.0.0.1:{pa}");
+    assert_eq!(guess(&straight, &ca, "127.0.0.2", Some("198.51.100.1")).await, 429, "forged straight to a node");
+    let log = std::fs::read_to_string(nginx_dir.join("error.log")).unwrap_or_default();
+    assert!(!log.contains("[emerg]"), "{log}");
+}

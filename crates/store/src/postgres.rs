@@ -19,8 +19,15 @@ impl PgStore {
         let options = PgConnectOptions::from_str(url).db()?.options([("synchronous_commit", "on")]);
         // No ping before each use (a round trip per statement); a connection the server dropped fails its
         // statement, which the caller sees as a storage error, and the pool replaces the connection.
-        let pool =
-            PgPoolOptions::new().max_connections(16).test_before_acquire(false).connect_with(options).await.db()?;
+        // While the database is away a request waits at most three seconds for a connection, then fails as
+        // unavailable (503), rather than holding its client for the pool's default half-minute.
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .test_before_acquire(false)
+            .acquire_timeout(std::time::Duration::from_secs(3))
+            .connect_with(options)
+            .await
+            .db()?;
         sqlx::migrate!("../../migrations/postgres").run(&pool).await.db()?;
         Ok(PgStore { writer: pool.clone(), pool })
     }

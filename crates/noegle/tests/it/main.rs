@@ -8,6 +8,7 @@ mod connections;
 mod crash;
 mod deploy;
 mod keycard;
+mod pg_restart;
 
 use std::io::Write;
 use std::path::Path;

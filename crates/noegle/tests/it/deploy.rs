@@ -71,73 +71,113 @@ async fn guess(base: &str, ca: &reqwest::Certificate, from: &str, forged: Option
     req.send().await.unwrap().status().as_u16()
 }
 
+/// Two nodes on one PostgreSQL behind nginx (TLS), with alice, her key card and a public client.
+struct Site {
+    tmp: tempfile::TempDir,
+    db: String,
+    card: ClearCard,
+    client_id: String,
+    public: String,
+    ca: reqwest::Certificate,
+    ports: [u16; 2],
+    nodes: [Option<crate::Server>; 2],
+    guesses_per_minute: &'static str,
+    _nginx: Nginx,
+}
+
+const CB: &str = "http://localhost:9999/cb";
+
+impl Site {
+    /// The site, with `guesses_per_minute` per client address.
+    async fn start(guesses_per_minute: &'static str) -> Site {
+        let db = noegle_store::testing::fresh_postgres_database().await.unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+        json(&a, Some(&db), &["user", "add", "alice", "--password-stdin", "--json"], &format!("{PASSWORD}\n"));
+        let card: ClearCard =
+            serde_json::from_value(json(&a, Some(&db), &["keycard", "issue", "alice", "--json"], "")).unwrap();
+        let client = json(&a, Some(&db), &["client", "add", "Bank", "--redirect-uri", CB, "--public", "--json"], "");
+        // Both nodes hold the same secrets (the pepper above all): the second gets a copy of the first's.
+        std::fs::create_dir_all(&b).unwrap();
+        for secret in noegle_server::secrets::ALL {
+            if a.join(secret).exists() {
+                std::fs::copy(a.join(secret), b.join(secret)).unwrap();
+            }
+        }
+        let (https, http) = (free_port(), free_port());
+        let public = format!("https://localhost:{https}");
+        let ports = [free_port(), free_port()];
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let key = KeyPair::generate().unwrap();
+        let cert = CertificateParams::new(vec!["localhost".into()]).unwrap().signed_by(&key, &ca, &ca_key).unwrap();
+        let (cert_file, key_file) = (tmp.path().join("fullchain.pem"), tmp.path().join("privkey.pem"));
+        std::fs::write(&cert_file, cert.pem()).unwrap();
+        std::fs::write(&key_file, key.serialize_pem()).unwrap();
+        let nginx_dir = tmp.path().join("nginx");
+        std::fs::create_dir_all(&nginx_dir).unwrap();
+        let nginx = nginx(&nginx_dir, https, http, ports, &cert_file, &key_file);
+        let ca = reqwest::Certificate::from_pem(ca.pem().as_bytes()).unwrap();
+        let client_id = client["client_id"].as_str().unwrap().to_string();
+        let nodes = [None, None];
+        let mut site = Site { tmp, db, card, client_id, public, ca, ports, nodes, guesses_per_minute, _nginx: nginx };
+        for i in 0..2 {
+            site.start_node(i).await;
+        }
+        let probe = reqwest::Client::builder().add_root_certificate(site.ca.clone()).build().unwrap();
+        for _ in 0..100 {
+            if probe.get(format!("{}/readyz", site.public)).send().await.is_ok_and(|r| r.status().is_success()) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        site
+    }
+
+    async fn start_node(&mut self, i: usize) {
+        let dir = self.tmp.path().join(["a", "b"][i]);
+        let env = [
+            ("NOEGLE_PUBLIC_URL", self.public.as_str()),
+            ("NOEGLE_TRUSTED_PROXIES", "127.0.0.1/32"),
+            ("NOEGLE_GUESSES_PER_MINUTE", self.guesses_per_minute),
+        ];
+        self.nodes[i] = Some(serve(&dir, Some(&self.db), self.ports[i], &env).await);
+    }
+
+    /// SIGTERM to node `i`; waits until it has stopped.
+    fn stop_node(&mut self, i: usize) {
+        let mut node = self.nodes[i].take().unwrap();
+        let pid = node.child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        let status = node.child.wait().unwrap();
+        assert!(status.success(), "node {i} stopped cleanly: {status}");
+    }
+
+    fn browser(&self) -> Browser {
+        Browser::with(&self.public, reqwest::Client::builder().add_root_certificate(self.ca.clone()))
+    }
+
+    fn authorize(&self) -> String {
+        format!(
+            "{}/authorize?response_type=code&scope=openid&client_id={}&redirect_uri={}\
+             &code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
+            self.public,
+            self.client_id,
+            url::form_urlencoded::byte_serialize(CB.as_bytes()).collect::<String>()
+        )
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_behind_nginx_serve_log_ins_and_keep_one_budget_per_client() {
-    let db = noegle_store::testing::fresh_postgres_database().await.unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
-    json(&a, Some(&db), &["user", "add", "alice", "--password-stdin", "--json"], &format!("{PASSWORD}\n"));
-    let card: ClearCard =
-        serde_json::from_value(json(&a, Some(&db), &["keycard", "issue", "alice", "--json"], "")).unwrap();
-    let cb = "http://localhost:9999/cb";
-    let client = json(&a, Some(&db), &["client", "add", "Bank", "--redirect-uri", cb, "--public", "--json"], "");
-    // Both nodes hold the same secrets (the pepper above all): the second gets a copy of the first's.
-    std::fs::create_dir_all(&b).unwrap();
-    for secret in noegle_server::secrets::ALL {
-        if a.join(secret).exists() {
-            std::fs::copy(a.join(secret), b.join(secret)).unwrap();
-        }
-    }
-
-    let (https, http) = (free_port(), free_port());
-    let public = format!("https://localhost:{https}");
-    let env = [
-        ("NOEGLE_PUBLIC_URL", public.as_str()),
-        ("NOEGLE_TRUSTED_PROXIES", "127.0.0.1/32"),
-        ("NOEGLE_GUESSES_PER_MINUTE", "4"),
-    ];
-    let (pa, pb) = (free_port(), free_port());
-    let _node_a = serve(&a, Some(&db), pa, &env).await;
-    let _node_b = serve(&b, Some(&db), pb, &env).await;
-
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec!["localhost".into()]).unwrap().signed_by(&key, &ca, &ca_key).unwrap();
-    let (cert_file, key_file) = (tmp.path().join("fullchain.pem"), tmp.path().join("privkey.pem"));
-    std::fs::write(&cert_file, cert.pem()).unwrap();
-    std::fs::write(&key_file, key.serialize_pem()).unwrap();
-    let nginx_dir = tmp.path().join("nginx");
-    std::fs::create_dir_all(&nginx_dir).unwrap();
-    let _nginx = nginx(&nginx_dir, https, http, [pa, pb], &cert_file, &key_file);
-    let ca = reqwest::Certificate::from_pem(ca.pem().as_bytes()).unwrap();
-    for _ in 0..100 {
-        if reqwest::Client::builder()
-            .add_root_certificate(ca.clone())
-            .build()
-            .unwrap()
-            .get(format!("{public}/readyz"))
-            .send()
-            .await
-            .is_ok()
-        {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-
+    let site = Site::start("4").await;
+    let (public, ca, pa) = (site.public.clone(), site.ca.clone(), site.ports[0]);
+    let nginx_dir = site.tmp.path().join("nginx");
     // A log-in with the key card, through nginx, over TLS (the cookies are __Host-, and the nodes share them).
-    let browser = Browser::with(&public, reqwest::Client::builder().add_root_certificate(ca.clone()));
-    let authorize = format!(
-        "{public}/authorize?response_type=code&scope=openid&client_id={}&redirect_uri={}\
-         &code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
-        client["client_id"].as_str().unwrap(),
-        url::form_urlencoded::byte_serialize(cb.as_bytes()).collect::<String>()
-    );
-    let done = browser.log_in(&authorize, "alice", &card).await;
-    assert!(done.location.unwrap().starts_with(cb), "logged in through nginx");
+    let done = site.browser().log_in(&site.authorize(), "alice", &site.card).await;
+    assert!(done.location.unwrap().starts_with(CB), "logged in through nginx");
 
     // Client 127.0.0.2's budget (4 a minute) is spent over both nodes (nginx takes turns); a forged header
     // does not make it someone else; 127.0.0.3 behind the same proxy still has its own.
@@ -151,4 +191,35 @@ async fn two_nodes_behind_nginx_serve_log_ins_and_keep_one_budget_per_client() {
     assert_eq!(guess(&straight, &ca, "127.0.0.2", Some("198.51.100.1")).await, 429, "forged straight to a node");
     let log = std::fs::read_to_string(nginx_dir.join("error.log")).unwrap_or_default();
     assert!(!log.contains("[emerg]"), "{log}");
+}
+
+/// Issue 11: a rolling restart under a steady load of log-ins — each node SIGTERM'd and started again in
+/// turn behind nginx — and not one log-in fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_restart_under_load_fails_no_log_in() {
+    let mut site = Site::start("100000").await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (browser, url, card, flag) = (site.browser(), site.authorize(), site.card.clone(), stop.clone());
+    let load = tokio::spawn(async move {
+        let mut done = 0;
+        while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+            let back = browser.log_in(&url, "alice", &card).await;
+            assert!(back.location.unwrap().starts_with(CB));
+            done += 1;
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        done
+    });
+    // As the deployment's words say: the next node is stopped once the restarted one is ready and nginx's
+    // fail_timeout (2 s) has passed.
+    for i in 0..2 {
+        tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+        site.stop_node(i);
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        site.start_node(i).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let done = load.await.expect("every log-in went through");
+    assert!(done >= 5, "log-ins went on all along: {done}");
 }

@@ -7,6 +7,7 @@ mod cli;
 mod connections;
 mod crash;
 mod deploy;
+mod failover;
 mod keycard;
 mod pg_restart;
 

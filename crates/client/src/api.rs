@@ -127,8 +127,17 @@ fn public_key_of(key: &SigningKey) -> String {
 impl AppClient {
     /// A client for `state`; `local_now` reads the device's clock.
     pub fn new(state: DeviceState, local_now: Box<dyn Fn() -> i64 + Send + Sync>) -> AppClient {
+        AppClient::with_http(state, local_now, reqwest::Client::new())
+    }
+
+    /// [`AppClient::new`] over `http` (e.g. one that trusts an organisation's own certificate authority).
+    pub fn with_http(
+        state: DeviceState,
+        local_now: Box<dyn Fn() -> i64 + Send + Sync>,
+        http: reqwest::Client,
+    ) -> AppClient {
         let key = state.clear_key();
-        AppClient { state, http: reqwest::Client::new(), offset: None, local_now, key, app_session: None }
+        AppClient { state, http, offset: None, local_now, key, app_session: None }
     }
 
     /// Whether the app is unlocked (an app session is open).

@@ -7,6 +7,9 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
+use noegle_client::api::Answer;
+use noegle_client::{AppClient, DeviceState};
+use noegle_core::Clock;
 use noegle_core::keycard::ClearCard;
 use noegle_testkit::{Browser, PASSWORD};
 use rcgen::{CertificateParams, KeyPair};
@@ -76,6 +79,8 @@ struct Site {
     tmp: tempfile::TempDir,
     db: String,
     card: ClearCard,
+    /// Bob's card: bob has the key app, alice logs in with her card only.
+    bob_card: ClearCard,
     client_id: String,
     public: String,
     ca: reqwest::Certificate,
@@ -96,6 +101,9 @@ impl Site {
         json(&a, Some(&db), &["user", "add", "alice", "--password-stdin", "--json"], &format!("{PASSWORD}\n"));
         let card: ClearCard =
             serde_json::from_value(json(&a, Some(&db), &["keycard", "issue", "alice", "--json"], "")).unwrap();
+        json(&a, Some(&db), &["user", "add", "bob", "--password-stdin", "--json"], &format!("{PASSWORD}\n"));
+        let bob_card: ClearCard =
+            serde_json::from_value(json(&a, Some(&db), &["keycard", "issue", "bob", "--json"], "")).unwrap();
         let client = json(&a, Some(&db), &["client", "add", "Bank", "--redirect-uri", CB, "--public", "--json"], "");
         // Both nodes hold the same secrets (the pepper above all): the second gets a copy of the first's.
         std::fs::create_dir_all(&b).unwrap();
@@ -122,7 +130,8 @@ impl Site {
         let ca = reqwest::Certificate::from_pem(ca.pem().as_bytes()).unwrap();
         let client_id = client["client_id"].as_str().unwrap().to_string();
         let nodes = [None, None];
-        let mut site = Site { tmp, db, card, client_id, public, ca, ports, nodes, guesses_per_minute, _nginx: nginx };
+        let mut site =
+            Site { tmp, db, card, bob_card, client_id, public, ca, ports, nodes, guesses_per_minute, _nginx: nginx };
         for i in 0..2 {
             site.start_node(i).await;
         }
@@ -142,6 +151,7 @@ impl Site {
             ("NOEGLE_PUBLIC_URL", self.public.as_str()),
             ("NOEGLE_TRUSTED_PROXIES", "127.0.0.1/32"),
             ("NOEGLE_GUESSES_PER_MINUTE", self.guesses_per_minute),
+            ("NOEGLE_ACTIVATION_WAIT_SECS", "0"),
         ];
         self.nodes[i] = Some(serve(&dir, Some(&self.db), self.ports[i], &env).await);
     }
@@ -159,6 +169,28 @@ impl Site {
         Browser::with(&self.public, reqwest::Client::builder().add_root_certificate(self.ca.clone()))
     }
 
+    /// Bob's terminal key app, activated (no wait here) and unlocked through nginx.
+    async fn key_app(&self) -> AppClient {
+        let http = reqwest::Client::builder().add_root_certificate(self.ca.clone()).build().unwrap();
+        let now = Box::new(|| noegle_server::SystemClock.now().0);
+        let mut app = AppClient::with_http(DeviceState::new(&self.public), now, http);
+        let keys = &self.bob_card.keys;
+        let t = app.login("bob", PASSWORD).await.unwrap();
+        app.start_activation(&t.ticket, &keys[&t.key_card.key_number], "terminal", "1.0", "Test").await.unwrap();
+        let t = app.login("bob", PASSWORD).await.unwrap();
+        app.complete_activation(&t.ticket, &keys[&t.key_card.key_number]).await.unwrap();
+        app.set_code("7391").await.unwrap();
+        app.unlock("7391").await.unwrap();
+        app
+    }
+
+    /// Starts bob's log-in in `browser` and sends it to his key app; answers the match code.
+    async fn send_to_app(&self, browser: &Browser) -> String {
+        let choice = browser.password(&browser.open(&self.authorize()).await, "bob", PASSWORD).await;
+        assert_eq!(browser.post("/login/app/send", &[("csrf", &choice.csrf())]).await.status, 303);
+        browser.get("/login").await.class_text("match-code").unwrap()
+    }
+
     fn authorize(&self) -> String {
         format!(
             "{}/authorize?response_type=code&scope=openid&client_id={}&redirect_uri={}\
@@ -172,16 +204,24 @@ impl Site {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_behind_nginx_serve_log_ins_and_keep_one_budget_per_client() {
-    let site = Site::start("4").await;
+    let site = Site::start("12").await;
     let (public, ca, pa) = (site.public.clone(), site.ca.clone(), site.ports[0]);
     let nginx_dir = site.tmp.path().join("nginx");
     // A log-in with the key card, through nginx, over TLS (the cookies are __Host-, and the nodes share them).
     let done = site.browser().log_in(&site.authorize(), "alice", &site.card).await;
     assert!(done.location.unwrap().starts_with(CB), "logged in through nginx");
+    // And one approved in a key app, both through nginx.
+    let mut app = site.key_app().await;
+    let browser = site.browser();
+    let code = site.send_to_app(&browser).await;
+    let r = app.requests().await.unwrap().remove(0);
+    assert_eq!(app.decide(&r, Answer::Approve { match_code: Some(&code) }).await.unwrap(), "approved");
+    let done = browser.get("/login").await;
+    assert!(done.location.unwrap().starts_with(CB), "logged in with the key app through nginx");
 
-    // Client 127.0.0.2's budget (4 a minute) is spent over both nodes (nginx takes turns); a forged header
+    // Client 127.0.0.2's budget (12 a minute) is spent over both nodes (nginx takes turns); a forged header
     // does not make it someone else; 127.0.0.3 behind the same proxy still has its own.
-    for _ in 0..4 {
+    for _ in 0..12 {
         assert_eq!(guess(&public, &ca, "127.0.0.2", None).await, 401);
     }
     assert_eq!(guess(&public, &ca, "127.0.0.2", None).await, 429);
@@ -194,10 +234,22 @@ async fn two_nodes_behind_nginx_serve_log_ins_and_keep_one_budget_per_client() {
 }
 
 /// Issue 11: a rolling restart under a steady load of log-ins — each node SIGTERM'd and started again in
-/// turn behind nginx — and not one log-in fails.
+/// turn behind nginx — and not one log-in fails; a key app listening through nginx is sent on when its node
+/// stops, and hears the next request.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rolling_restart_under_load_fails_no_log_in() {
     let mut site = Site::start("100000").await;
+    let mut app = site.key_app().await;
+    let (heard_tx, mut heard) = tokio::sync::mpsc::unbounded_channel();
+    let listening = tokio::spawn(async move {
+        app.watch(|name| {
+            let _ = heard_tx.send(name.to_string());
+            name != "request"
+        })
+        .await
+        .unwrap();
+    });
+    assert_eq!(heard.recv().await.as_deref(), Some("connected"));
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let (browser, url, card, flag) = (site.browser(), site.authorize(), site.card.clone(), stop.clone());
     let load = tokio::spawn(async move {
@@ -222,4 +274,17 @@ async fn a_rolling_restart_under_load_fails_no_log_in() {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let done = load.await.expect("every log-in went through");
     assert!(done >= 5, "log-ins went on all along: {done}");
+
+    // Both nodes have been restarted, so the app's first stream is gone; it listens again, and hears this.
+    site.send_to_app(&site.browser()).await;
+    let heard_request = tokio::time::timeout(std::time::Duration::from_secs(15), async {
+        while let Some(name) = heard.recv().await {
+            if name == "request" {
+                return true;
+            }
+        }
+        false
+    });
+    assert_eq!(heard_request.await, Ok(true), "the app reconnected and heard the request");
+    listening.await.unwrap();
 }

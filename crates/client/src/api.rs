@@ -248,7 +248,7 @@ impl AppClient {
 
     /// Opens the live channel and calls `on_event` with each event name (`connected`, `request`,
     /// `activation_ready`, `pending_activation`) until it answers false or the server closes the channel. A
-    /// stopping node's `reconnect` is followed by connecting again.
+    /// stopping node's `reconnect`, or a stream cut off, is followed by connecting again.
     pub async fn watch(&mut self, mut on_event: impl FnMut(&str) -> bool) -> Result<(), ApiError> {
         loop {
             let r = self.signed_request("GET", "/api/app/v1/events", None).await?;
@@ -259,7 +259,16 @@ impl AppClient {
             }
             let mut buffer = String::new();
             let mut reconnect = false;
-            while let Some(chunk) = response.chunk().await.map_err(|e| ApiError::local("network", e.to_string()))? {
+            loop {
+                let chunk = match response.chunk().await {
+                    Ok(Some(chunk)) => chunk,
+                    Ok(None) => break,
+                    // Cut off (a node that died, a proxy in between): connect again, as after `reconnect`.
+                    Err(_) => {
+                        reconnect = true;
+                        break;
+                    }
+                };
                 buffer.push_str(&String::from_utf8_lossy(chunk.as_ref()));
                 while let Some(end) = buffer.find("\n\n") {
                     let block: String = buffer.drain(..end + 2).collect();

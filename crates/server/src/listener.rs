@@ -6,7 +6,8 @@
 //! A connection over a limit is closed at once, before a byte is read from it.
 //!
 //! Stopping (SIGTERM): the node is no longer ready at once (`/readyz` answers 503, so a load balancer sends
-//! nothing new), accepts no new connection, tells its connected apps to reconnect (they land on another
+//! nothing new), serves the connections already queued and then closes its listener (so later ones are
+//! refused and a proxy sends them elsewhere), tells its connected apps to reconnect (they land on another
 //! node), lets the requests in flight finish within `shutdown_grace_secs`, then closes what is left.
 
 use std::collections::HashMap;
@@ -22,6 +23,10 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::ServiceExt;
+
+/// How long a stopping node goes on taking connections the kernel has already completed: until none has come
+/// for this long.
+const QUEUE_QUIET: Duration = Duration::from_millis(50);
 
 /// The limits of one node.
 #[derive(Clone, Debug)]
@@ -143,18 +148,33 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
+    let mut stopping = false;
     loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    // Out of file descriptors or a connection reset before accept: wait a moment, go on.
-                    tracing::warn!(error = %e, "accepting a connection failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+        let (stream, peer) = if stopping {
+            // Stopping: the connections the kernel has already completed are still taken and served (closing
+            // the listener would reset them under a proxy that has sent its request); once none has come for
+            // a moment, the listener closes and later ones are refused (a proxy sends those elsewhere).
+            match tokio::time::timeout(QUEUE_QUIET, listener.accept()).await {
+                Ok(Ok(a)) => a,
+                _ => break,
+            }
+        } else {
+            tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // Out of file descriptors or a connection reset before accept: wait a moment, go on.
+                        tracing::warn!(error = %e, "accepting a connection failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                () = &mut shutdown => {
+                    gate.drain();
+                    stopping = true;
                     continue;
                 }
-            },
-            () = &mut shutdown => break,
+            }
         };
         let Some((admitted, permit)) = gate.admit(peer.ip()) else {
             metrics::counter!("noegle_connections_refused_total").increment(1);
@@ -196,7 +216,6 @@ pub async fn serve(
             drop(admitted);
         });
     }
-    gate.drain();
     drop(listener);
     let grace = gate.limits.shutdown_grace;
     tracing::info!(grace_secs = grace.as_secs(), "stopping: no new connections; finishing the requests in flight");

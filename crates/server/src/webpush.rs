@@ -54,15 +54,11 @@ pub struct SubscriptionKeys {
     pub auth: String,
 }
 
-/// Why a subscription is refused.
-fn invalid(message: impl Into<String>) -> ApiError {
-    ApiError::invalid(message)
-}
-
 impl Subscription {
     /// Checks the subscription; answers the parts the sender needs.
     pub(crate) fn parts(&self, allow_http: bool) -> Result<(url::Url, p256::PublicKey, Auth), ApiError> {
-        let url = url::Url::parse(&self.endpoint).map_err(|e| invalid(format!("endpoint is not a URL: {e}")))?;
+        let url =
+            url::Url::parse(&self.endpoint).map_err(|e| ApiError::invalid(format!("endpoint is not a URL: {e}")))?;
         let scheme_ok = url.scheme() == "https" || (allow_http && url.scheme() == "http");
         // Push services have domain names; an IP address or localhost would make the server post to a host of
         // the device's choosing on the operator's network.
@@ -72,7 +68,7 @@ impl Subscription {
             None => false,
         };
         if !scheme_ok || !host_ok || self.endpoint.len() > 2048 {
-            return Err(invalid(
+            return Err(ApiError::invalid(
                 "endpoint must be an https:// URL of a push service, by domain name (at most 2048 characters)",
             ));
         }
@@ -80,12 +76,12 @@ impl Subscription {
             .decode(self.keys.p256dh.trim_end_matches('='))
             .ok()
             .and_then(|b| p256::PublicKey::from_sec1_bytes(&b).ok())
-            .ok_or_else(|| invalid("keys.p256dh must be a base64url P-256 public key"))?;
+            .ok_or_else(|| ApiError::invalid("keys.p256dh must be a base64url P-256 public key"))?;
         let auth = B64
             .decode(self.keys.auth.trim_end_matches('='))
             .ok()
             .filter(|b| b.len() == 16)
-            .ok_or_else(|| invalid("keys.auth must be 16 bytes, base64url"))?;
+            .ok_or_else(|| ApiError::invalid("keys.auth must be 16 bytes, base64url"))?;
         Ok((url, public, Auth::clone_from_slice(&auth)))
     }
 }

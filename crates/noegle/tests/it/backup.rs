@@ -4,16 +4,7 @@
 use noegle_core::keycard::ClearCard;
 use noegle_testkit::{Browser, PASSWORD};
 
-use crate::{fails, free_port, json, noegle, serve};
-
-/// The authorization URL of the public client `client_id`.
-fn authorize(base: &str, client_id: &str, cb: &str) -> String {
-    format!(
-        "{base}/authorize?response_type=code&scope=openid&client_id={client_id}&redirect_uri={}\
-         &code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
-        url::form_urlencoded::byte_serialize(cb.as_bytes()).collect::<String>()
-    )
-}
+use crate::{authorize_url, fails, free_port, json, noegle, serve};
 
 /// The key numbers of `card` used in the data directory `dir`'s database.
 async fn used(dir: &std::path::Path, card: &ClearCard) -> Vec<String> {
@@ -34,7 +25,7 @@ async fn a_backup_of_a_live_node_restores_into_a_fresh_directory() {
     let client_id = client["client_id"].as_str().unwrap().to_string();
 
     let node = serve(&a, None, free_port(), &[]).await;
-    let url = authorize(&node.url, &client_id, cb);
+    let url = authorize_url(&node.url, &client_id, cb);
     Browser::new(&node.url).log_in(&url, "alice", &card).await;
     let before = used(&a, &card).await;
     assert_eq!(before.len(), 1);
@@ -76,7 +67,7 @@ async fn a_backup_of_a_live_node_restores_into_a_fresh_directory() {
     let node = serve(&b, None, free_port(), &[]).await;
     let restored_used = used(&b, &card).await;
     assert!(before.iter().all(|n| restored_used.contains(n)), "a key used before the backup stays used");
-    let done = Browser::new(&node.url).log_in(&authorize(&node.url, &client_id, cb), "alice", &card).await;
+    let done = Browser::new(&node.url).log_in(&authorize_url(&node.url, &client_id, cb), "alice", &card).await;
     assert!(done.location.unwrap().starts_with(cb), "the same user logs in with her next key");
     drop(node);
 

@@ -9,7 +9,7 @@ use noegle_core::{Clock, accounts};
 use noegle_testkit::{Browser, PASSWORD};
 use rand::rngs::OsRng;
 
-use crate::{free_port, serve};
+use crate::{authorize_url, free_port, serve};
 
 const POSTS: usize = 1000;
 const USERS: usize = 20;
@@ -59,11 +59,7 @@ async fn a_thousand_parallel_password_posts_keep_memory_bounded_and_count_only_r
     let server = serve(d, None, free_port(), &env).await;
     eprintln!("burst: RSS at start {} KiB", peak_rss_kib(server.child.id()));
     let base = server.url.clone();
-    let authorize = format!(
-        "{base}/authorize?response_type=code&scope=openid&client_id={}&redirect_uri={}&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
-        client.client.client_id,
-        url::form_urlencoded::byte_serialize(cb.as_bytes()).collect::<String>()
-    );
+    let authorize = authorize_url(&base, &client.client.client_id, cb);
 
     // A thousand log-in box sessions, opened a few at a time.
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();

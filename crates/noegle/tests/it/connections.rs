@@ -13,7 +13,7 @@ use rand::rngs::OsRng;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
-use crate::{free_port, serve_limited};
+use crate::{authorize_url, free_port, serve_limited};
 
 const SLOW: usize = 1100;
 const PER_ADDRESS: usize = 200;
@@ -61,12 +61,7 @@ async fn slow_connections_under_a_small_file_limit_do_not_lock_anyone_out() {
     assert!(!held.is_empty() && held.len() <= PER_ADDRESS, "{} held", held.len());
 
     // A person logs in from another address while they hang on.
-    let authorize = format!(
-        "{}/authorize?response_type=code&scope=openid&client_id={}&redirect_uri={}&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
-        server.url,
-        client.client.client_id,
-        url::form_urlencoded::byte_serialize(cb.as_bytes()).collect::<String>()
-    );
+    let authorize = authorize_url(&server.url, &client.client.client_id, cb);
     let done =
         tokio::time::timeout(Duration::from_secs(20), Browser::new(&server.url).log_in(&authorize, "alice", &card))
             .await

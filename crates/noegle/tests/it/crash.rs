@@ -5,7 +5,7 @@ use noegle_core::keycard::ClearCard;
 use noegle_core::login::{Challenge, LoginError, check_key};
 use noegle_testkit::{Browser, PASSWORD};
 
-use crate::{free_port, json, serve};
+use crate::{authorize_url, free_port, json, serve};
 
 async fn crash_after_key(database: Option<String>) {
     let dir = tempfile::tempdir().unwrap();
@@ -20,12 +20,7 @@ async fn crash_after_key(database: Option<String>) {
     let port = free_port();
     let mut server = serve(d, db, port, &[]).await;
 
-    let authorize = format!(
-        "{}/authorize?response_type=code&scope=openid&client_id={}&redirect_uri={}&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
-        server.url,
-        client["client_id"].as_str().unwrap(),
-        url::form_urlencoded::byte_serialize(cb.as_bytes()).collect::<String>()
-    );
+    let authorize = authorize_url(&server.url, client["client_id"].as_str().unwrap(), cb);
     let b = Browser::new(&server.url);
     let p1 = b.open(&authorize).await;
     let p2 = b.password(&p1, "alice", PASSWORD).await;

@@ -14,7 +14,7 @@ use noegle_core::keycard::ClearCard;
 use noegle_testkit::{Browser, PASSWORD};
 use rcgen::{CertificateParams, KeyPair};
 
-use crate::{free_port, json, serve};
+use crate::{authorize_url, copy_secrets, free_port, json, serve};
 
 /// nginx, stopped when dropped (SIGTERM to the master, which stops its workers too).
 struct Nginx(Child);
@@ -106,12 +106,7 @@ impl Site {
             serde_json::from_value(json(&a, Some(&db), &["keycard", "issue", "bob", "--json"], "")).unwrap();
         let client = json(&a, Some(&db), &["client", "add", "Bank", "--redirect-uri", CB, "--public", "--json"], "");
         // Both nodes hold the same secrets (the pepper above all): the second gets a copy of the first's.
-        std::fs::create_dir_all(&b).unwrap();
-        for secret in noegle_server::secrets::ALL {
-            if a.join(secret).exists() {
-                std::fs::copy(a.join(secret), b.join(secret)).unwrap();
-            }
-        }
+        copy_secrets(&a, &b);
         let (https, http) = (free_port(), free_port());
         let public = format!("https://localhost:{https}");
         let ports = [free_port(), free_port()];
@@ -192,13 +187,7 @@ impl Site {
     }
 
     fn authorize(&self) -> String {
-        format!(
-            "{}/authorize?response_type=code&scope=openid&client_id={}&redirect_uri={}\
-             &code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
-            self.public,
-            self.client_id,
-            url::form_urlencoded::byte_serialize(CB.as_bytes()).collect::<String>()
-        )
+        authorize_url(&self.public, &self.client_id, CB)
     }
 }
 

@@ -8,7 +8,7 @@ use noegle_core::Clock;
 use noegle_core::keycard::ClearCard;
 use noegle_testkit::{Browser, PASSWORD};
 
-use crate::{free_port, json, serve};
+use crate::{authorize_url, copy_secrets, free_port, json, serve};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_killed_in_the_middle_of_a_key_app_log_in_loses_nothing() {
@@ -20,12 +20,7 @@ async fn a_node_killed_in_the_middle_of_a_key_app_log_in_loses_nothing() {
         serde_json::from_value(json(&a, Some(&db), &["keycard", "issue", "alice", "--json"], "")).unwrap();
     let cb = "http://localhost:9999/cb";
     let client = json(&a, Some(&db), &["client", "add", "Bank", "--redirect-uri", cb, "--public", "--json"], "");
-    std::fs::create_dir_all(&b).unwrap();
-    for secret in noegle_server::secrets::ALL {
-        if a.join(secret).exists() {
-            std::fs::copy(a.join(secret), b.join(secret)).unwrap();
-        }
-    }
+    copy_secrets(&a, &b);
     let env = [("NOEGLE_ACTIVATION_WAIT_SECS", "0"), ("NOEGLE_GUESSES_PER_MINUTE", "100000")];
     let mut node_a = serve(&a, Some(&db), free_port(), &env).await;
     let node_b = serve(&b, Some(&db), free_port(), &env).await;
@@ -41,13 +36,7 @@ async fn a_node_killed_in_the_middle_of_a_key_app_log_in_loses_nothing() {
 
     // The log-in box on node A sends the request to the app…
     let browser = Browser::new(&node_a.url);
-    let authorize = format!(
-        "{}/authorize?response_type=code&scope=openid&client_id={}&redirect_uri={}\
-         &code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
-        node_a.url,
-        client["client_id"].as_str().unwrap(),
-        url::form_urlencoded::byte_serialize(cb.as_bytes()).collect::<String>()
-    );
+    let authorize = authorize_url(&node_a.url, client["client_id"].as_str().unwrap(), cb);
     let choice = browser.password(&browser.open(&authorize).await, "alice", PASSWORD).await;
     assert_eq!(browser.post("/login/app/send", &[("csrf", &choice.csrf())]).await.status, 303);
     let code = browser.get("/login").await.class_text("match-code").unwrap();

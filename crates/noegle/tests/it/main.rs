@@ -30,6 +30,26 @@ impl Drop for Server {
     }
 }
 
+/// The authorization URL of the public client `client_id` at `base`, back to `redirect_uri`, with PKCE.
+pub fn authorize_url(base: &str, client_id: &str, redirect_uri: &str) -> String {
+    format!(
+        "{base}/authorize?response_type=code&scope=openid&client_id={client_id}&redirect_uri={}\
+         &code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
+        url::form_urlencoded::byte_serialize(redirect_uri.as_bytes()).collect::<String>()
+    )
+}
+
+/// Gives the data directory `to` the secrets of `from` (every node of a deployment holds the same ones).
+pub fn copy_secrets(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let name = entry.unwrap().file_name();
+        if noegle_server::secrets::is_secret(&name.to_string_lossy()) {
+            std::fs::copy(from.join(&name), to.join(&name)).unwrap();
+        }
+    }
+}
+
 /// A port nobody listens on now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()

@@ -47,8 +47,12 @@ pub async fn events(
 async fn missed(state: &AppState, device: &noegle_core::device::Device) -> Result<Vec<AppEvent>, ApiError> {
     let ctx = state.ctx(None);
     let mut missed = Vec::new();
-    if matches!(noegle_core::request::pending_for(ctx, device).await, Ok(r) if !r.is_empty()) {
-        missed.push(AppEvent::Request);
+    // A device cooling off after "Glemt kode" is shown no requests, so it has missed none; a storage failure
+    // is one.
+    match noegle_core::request::pending_for(ctx, device).await {
+        Ok(r) if !r.is_empty() => missed.push(AppEvent::Request),
+        Ok(_) | Err(noegle_core::request::RequestError::CoolingOff { .. }) => {}
+        Err(e) => return Err(e.into()),
     }
     let unconfirmed = noegle_core::activation::unconfirmed(ctx, device).await?;
     if unconfirmed.iter().any(|(d, _)| d.device_id != device.device_id) {

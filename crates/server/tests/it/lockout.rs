@@ -95,23 +95,22 @@ async fn one_address_may_make_only_so_many_guesses_a_minute() {
     assert_eq!((status, body["error"].as_str()), (429, Some("slow_down")));
 }
 
+/// One wrong-password guess for alice at `server`'s app API, with `X-Forwarded-For: forwarded` if given;
+/// the status.
+async fn guess(server: &TestServer, forwarded: Option<&str>) -> u16 {
+    let body = serde_json::json!({ "user_id": "alice", "password": "wrong password!" });
+    let mut req = reqwest::Client::new().post(format!("{}/api/app/v1/login", server.url)).json(&body);
+    if let Some(f) = forwarded {
+        req = req.header("x-forwarded-for", f);
+    }
+    req.send().await.unwrap().status().as_u16()
+}
+
 /// Issue 11: behind a trusted reverse proxy each client has its own guess budget, named by the forwarded
 /// address (also in the audit log); from an untrusted peer a forged `X-Forwarded-For` buys nothing.
 #[tokio::test]
 async fn behind_a_trusted_proxy_each_client_has_its_own_budget() {
-    let app_login = |server: &TestServer, forwarded: &'static str| {
-        let url = format!("{}/api/app/v1/login", server.url);
-        async move {
-            let r = reqwest::Client::new()
-                .post(url)
-                .header("x-forwarded-for", forwarded)
-                .json(&serde_json::json!({ "user_id": "alice", "password": "wrong password!" }))
-                .send()
-                .await
-                .unwrap();
-            r.status().as_u16()
-        }
-    };
+    let app_login = |server, forwarded| guess(server, Some(forwarded));
     let trusting = TestServer::start_with(Backend::Sqlite, |c| {
         c.guesses_per_minute = 3;
         c.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
@@ -142,19 +141,12 @@ async fn the_guess_budget_counts_across_nodes() {
     let node_a = TestServer::start_with(Backend::Postgres, |c| c.guesses_per_minute = 3).await;
     node_a.user_with_card("alice").await;
     let node_b = node_a.second_node().await;
-    let guess = |server: &TestServer| {
-        let url = format!("{}/api/app/v1/login", server.url);
-        async move {
-            let body = serde_json::json!({ "user_id": "alice", "password": "wrong password!" });
-            reqwest::Client::new().post(url).json(&body).send().await.unwrap().status().as_u16()
-        }
-    };
-    assert_eq!(guess(&node_a).await, 401);
-    assert_eq!(guess(&node_b).await, 401);
-    assert_eq!(guess(&node_a).await, 401);
-    assert_eq!(guess(&node_b).await, 429, "the fourth guess, on the other node, is over the one budget");
-    assert_eq!(guess(&node_a).await, 429);
+    assert_eq!(guess(&node_a, None).await, 401);
+    assert_eq!(guess(&node_b, None).await, 401);
+    assert_eq!(guess(&node_a, None).await, 401);
+    assert_eq!(guess(&node_b, None).await, 429, "the fourth guess, on the other node, is over the one budget");
+    assert_eq!(guess(&node_a, None).await, 429);
     // A minute on, the budget is back.
     node_a.clock.advance(60);
-    assert_eq!(guess(&node_b).await, 401);
+    assert_eq!(guess(&node_b, None).await, 401);
 }

@@ -57,7 +57,7 @@ pub enum Command {
         #[command(flatten)]
         out: Output,
     },
-    /// Restore a backup into a new data directory (one with no database and no secrets).
+    /// Restore a backup into a new data directory (an empty or absent one), after checking every entry.
     Restore {
         /// The backup file.
         file: std::path::PathBuf,

@@ -11,12 +11,17 @@ mod admin;
 mod backup;
 mod cli;
 mod demo;
+mod restore;
 mod terminal;
 
 use cli::{Cli, Command, ServeArgs};
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // Whatever the umask it was started with, nothing noegle creates is open to other users: the data
+    // directory 0700, its files 0600 (where files are made, their modes are also given explicitly).
+    #[cfg(unix)]
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let cli = Cli::parse();
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -80,7 +85,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit { user, limit, out } => admin::audit(&state(config).await?, user, limit, out).await,
         Command::Keys(cmd) => admin::keys(&state(config).await?, cmd).await,
         Command::Backup { file, out } => backup::backup(&config, &file, out).await,
-        Command::Restore { file, out } => backup::restore(&config, &file, out),
+        Command::Restore { file, out } => restore::restore(&config, &file, out),
     }
 }
 

@@ -67,7 +67,7 @@ pub fn render(user: &User, card: &ClearCard) -> Vec<u8> {
     doc.with_pages(vec![page]).save(&PdfSaveOptions::default(), &mut Vec::new())
 }
 
-/// Writes `bytes` to a new file at `path`, readable only by its owner.
+/// Writes `bytes` to a new file at `path`, readable only by its owner (0600, whatever the umask).
 pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -82,10 +82,10 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// Writes a card the server issued by itself (few keys left) to `DATA_DIR/outbox/`, for the operator to
-/// print and send; answers the file's path.
+/// print and send (the outbox 0700, the card 0600); answers the file's path.
 pub fn write_to_outbox(data_dir: &Path, user: &User, card: &ClearCard) -> std::io::Result<PathBuf> {
-    let dir = data_dir.join("outbox");
-    std::fs::create_dir_all(&dir)?;
+    let dir = data_dir.join(crate::secrets::OUTBOX);
+    crate::secrets::create_private_dir(&dir)?;
     let path = dir.join(format!("keycard-{}-{}.pdf", user.user_id, card.serial));
     write_private(&path, &render(user, card))?;
     Ok(path)

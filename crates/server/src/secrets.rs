@@ -23,11 +23,85 @@ pub const VAPID_FILE: &str = "vapid.key";
 
 /// Every secret file of the data directory (what a backup must hold besides the database).
 pub const ALL: [&str; 4] = [SIGNING_KEY_FILE, PEPPER_FILE, OPAQUE_SETUP_FILE, VAPID_FILE];
+/// File name of the SQLite database in the data directory (when no other database is set).
+pub const DATABASE_FILE: &str = "noegle.sqlite";
+/// The data directory's folder of key cards the server issued by itself.
+pub const OUTBOX: &str = "outbox";
 
-/// Creates the data directory if missing.
+/// Creates the data directory if missing, open to its owner only (0700, whatever the umask). A data directory
+/// that others may enter, and noegle's files in it that others may read (left so by an older version or a
+/// wide umask), are closed (0700, 0600) with a warning.
 pub fn ensure_data_dir(dir: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("cannot create data directory {}: {e}", dir.display()))
+    create_private_dir(dir).map_err(|e| anyhow::anyhow!("cannot create data directory {}: {e}", dir.display()))?;
+    close_up(dir);
+    Ok(())
 }
+
+/// Creates the directory `dir` (0700) if missing, and the directories above it as usual.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    match builder.create(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
+        other => other,
+    }
+}
+
+/// Whether `name` is one of noegle's own files in the data directory: the SQLite file (with its -wal, -shm,
+/// -journal) or a secret.
+pub fn is_ours(name: &str) -> bool {
+    name == DATABASE_FILE
+        || name.strip_prefix(DATABASE_FILE).is_some_and(|rest| rest.starts_with('-'))
+        || is_secret(name)
+}
+
+/// Closes `dir`, its outbox and noegle's files in them to other users, warning of each one that was open.
+fn close_up(dir: &Path) {
+    close(dir, 0o700);
+    close_files(dir, is_ours);
+    let outbox = dir.join(OUTBOX);
+    if outbox.is_dir() {
+        close(&outbox, 0o700);
+        close_files(&outbox, |name| name.ends_with(".pdf"));
+    }
+}
+
+/// [`close`]s (0600) the files in `dir` whose names are `ours`.
+fn close_files(dir: &Path, ours: fn(&str) -> bool) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        if entry.file_type().is_ok_and(|t| t.is_file()) && entry.file_name().to_str().is_some_and(ours) {
+            close(&entry.path(), 0o600);
+        }
+    }
+}
+
+/// Sets `path` to `mode` if others may read or enter it, with a warning.
+#[cfg(unix)]
+fn close(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(meta) = std::fs::metadata(path) else { return };
+    let was = meta.permissions().mode() & 0o7777;
+    if was & 0o077 == 0 {
+        return;
+    }
+    match std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)) {
+        Ok(()) => tracing::warn!(path = %path.display(), was = format!("{was:o}"), now = format!("{mode:o}"),
+            "this was open to other users; closed"),
+        Err(e) => tracing::warn!(path = %path.display(), was = format!("{was:o}"), error = %e,
+            "this is open to other users and could not be closed"),
+    }
+}
+
+#[cfg(not(unix))]
+fn close(_: &Path, _: u32) {}
 
 /// Reads the secret file at `path`, first writing `make()` to it if it does not exist yet. When another
 /// process (an admin command, a second node) creates it at the same time, theirs is used.
@@ -129,4 +203,40 @@ pub fn vapid_key(dir: &Path) -> anyhow::Result<web_push_native::jwt_simple::algo
     let path = dir.join(VAPID_FILE);
     let bytes = read_or_create(&path, || Ok(ES256KeyPair::generate().to_bytes()))?;
     ES256KeyPair::from_bytes(&bytes).map_err(|e| anyhow::anyhow!("{} is not a P-256 key: {e}", path.display()))
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn mode(p: &Path) -> u32 {
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn the_data_directory_is_made_and_kept_private() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("above").join("data");
+        ensure_data_dir(&dir).unwrap();
+        assert_eq!(mode(&dir), 0o700);
+        pepper(&dir).unwrap();
+        let open = |p: &Path, m| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+        std::fs::write(dir.join(DATABASE_FILE), b"").unwrap();
+        std::fs::write(dir.join("noegle.sqlite-wal"), b"").unwrap();
+        std::fs::write(dir.join("noegle.toml"), b"").unwrap();
+        for f in [PEPPER_FILE, DATABASE_FILE, "noegle.sqlite-wal", "noegle.toml"] {
+            open(&dir.join(f), 0o644);
+        }
+        open(&dir, 0o755);
+        ensure_data_dir(&dir).unwrap();
+        assert_eq!(mode(&dir), 0o700);
+        for f in [PEPPER_FILE, DATABASE_FILE, "noegle.sqlite-wal"] {
+            assert_eq!(mode(&dir.join(f)), 0o600, "{f}");
+        }
+        assert_eq!(mode(&dir.join("noegle.toml")), 0o644, "what is not noegle's is left alone");
+        assert!(is_ours("oidc-signing-key.1700000000.pem") && !is_ours("noegle.sqlite.bak"));
+    }
 }

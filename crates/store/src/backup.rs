@@ -10,10 +10,20 @@ use sqlx::sqlite::SqliteConnectOptions;
 
 use crate::Db as _;
 
-/// Copies the SQLite database at `url` (`sqlite://PATH`) to `target`, which must not exist yet.
+/// Copies the SQLite database at `url` (`sqlite://PATH`) to `target`, which must not exist yet. The copy is
+/// readable by its owner only (0600, whatever the umask): it is created empty first, and `VACUUM INTO` writes
+/// into an empty file.
 pub async fn sqlite_snapshot(url: &str, target: &Path) -> Result<(), StoreError> {
-    if target.exists() {
-        return Err(StoreError::Conflict(format!("{} exists", target.display())));
+    let mut create = std::fs::OpenOptions::new();
+    create.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut create, 0o600);
+    match create.open(target) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(StoreError::Conflict(format!("{} exists", target.display())));
+        }
+        Err(e) => return Err(StoreError::Backend(format!("cannot create {}: {e}", target.display()))),
     }
     let options: SqliteConnectOptions = url.parse().db()?;
     let mut conn = options.read_only(true).busy_timeout(std::time::Duration::from_secs(10)).connect().await.db()?;

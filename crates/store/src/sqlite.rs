@@ -22,7 +22,8 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens `sqlite://PATH`, creating the file if missing, and runs the migrations.
+    /// Opens `sqlite://PATH`, creating the file if missing (0600, whatever the umask: SQLite gives its -wal and
+    /// -shm files the database's mode), and runs the migrations.
     pub async fn open(url: &str) -> Result<SqliteStore, StoreError> {
         let options = SqliteConnectOptions::from_str(url)
             .db()?
@@ -31,6 +32,7 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
+        create_private(options.get_filename())?;
         // No ping before each use: on SQLite it is one more hand-off to the connection's worker thread per
         // statement, and a broken file fails the statement itself just as clearly.
         let writer = SqlitePoolOptions::new()
@@ -54,5 +56,39 @@ impl SqliteStore {
     }
 }
 
+/// Creates the database file `path` empty (an empty file is an empty SQLite database), readable by its owner
+/// only, unless it exists or is SQLite's memory.
+fn create_private(path: &std::path::Path) -> Result<(), StoreError> {
+    if path.as_os_str().is_empty() || path.as_os_str() == ":memory:" || path.exists() {
+        return Ok(());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Backend(format!("cannot create {}: {e}", path.display()))),
+    }
+}
+
 // BEGIN IMMEDIATE already holds the write lock; reading the row is enough.
 crate::queries::impl_store!(SqliteStore, sqlx::Sqlite, "SELECT sub FROM users WHERE sub = $1");
+
+#[cfg(all(test, unix))]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::os::unix::fs::PermissionsExt;
+
+    #[tokio::test]
+    async fn the_database_and_its_wal_are_private() {
+        let tmp = tempfile::tempdir().unwrap();
+        let url = crate::testing::sqlite_url(tmp.path());
+        let _store = super::SqliteStore::open(&url).await.unwrap();
+        for name in ["noegle.sqlite", "noegle.sqlite-wal", "noegle.sqlite-shm"] {
+            let mode = std::fs::metadata(tmp.path().join(name)).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{name}");
+        }
+    }
+}

@@ -9,6 +9,7 @@ mod crash;
 mod deploy;
 mod failover;
 mod keycard;
+mod modes;
 mod pg_restart;
 
 use std::io::Write;
@@ -70,7 +71,6 @@ pub async fn serve_limited(
     env: &[(&str, &str)],
     open_files: Option<u64>,
 ) -> Server {
-    let url = format!("http://127.0.0.1:{port}");
     let bin = std::env::var("NOEGLE_SERVE_BIN").unwrap_or(env!("CARGO_BIN_EXE_noegle").into());
     let mut cmd = match open_files {
         Some(n) => {
@@ -84,18 +84,31 @@ pub async fn serve_limited(
             c
         }
     };
+    let url = serve_env(&mut cmd, data_dir, port);
+    cmd.envs(env.iter().copied());
+    if let Some(db) = database {
+        cmd.env("NOEGLE_DATABASE", db);
+    }
+    ready(cmd, url).await
+}
+
+/// Gives `cmd` (a `noegle serve`, maybe through a shell) the tests' settings for `data_dir` at `port`; answers
+/// its URL.
+pub fn serve_env(cmd: &mut Command, data_dir: &Path, port: u16) -> String {
+    let url = format!("http://127.0.0.1:{port}");
     cmd.env("NOEGLE_DATA_DIR", data_dir)
         .env("NOEGLE_BIND", format!("127.0.0.1:{port}"))
         .env("NOEGLE_PUBLIC_URL", &url)
         .env("NOEGLE_LOG", "warn")
         .env_remove("NOEGLE_DATABASE")
         .env_remove("NOEGLE_CONFIG")
-        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit());
-    if let Some(db) = database {
-        cmd.env("NOEGLE_DATABASE", db);
-    }
+    url
+}
+
+/// Starts `cmd`, a `noegle serve` at `url`; answers once `/readyz` says ready.
+pub async fn ready(mut cmd: Command, url: String) -> Server {
     // Dropping the server kills and reaps the child, on every path.
     let server = Server { child: cmd.spawn().unwrap(), url };
     for _ in 0..300 {

@@ -32,7 +32,10 @@ async fn main() -> ExitCode {
     }
 }
 
-fn load_config(cli: &Cli) -> anyhow::Result<Config> {
+/// The configuration, and the `NOEGLE_*` variables no setting reads (for one warning once logging is set up).
+fn load_config(cli: &Cli) -> anyhow::Result<(Config, Vec<String>)> {
+    // Every `NOEGLE_*` value is UTF-8 (checked first), so reading one as text never loses it.
+    let unknown = Config::check_environment(std::env::vars_os())?;
     let mut config = Config::load(cli.config.as_deref(), |k| std::env::var(k).ok())?;
     if let Some(d) = &cli.data_dir {
         config.data_dir = d.clone();
@@ -60,11 +63,11 @@ fn load_config(cli: &Cli) -> anyhow::Result<Config> {
         }
     }
     config.validate()?;
-    Ok(config)
+    Ok((config, unknown))
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let config = load_config(&cli)?;
+    let (config, unknown) = load_config(&cli)?;
     let serving = matches!(cli.command, Command::Serve(_) | Command::Demo(_));
     let filter = if serving { config.log.clone() } else { "warn".into() };
     // Colours only for a person at a terminal, never into a file or a pipe.
@@ -74,6 +77,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(colour)
         .init();
+    if !unknown.is_empty() {
+        tracing::warn!(
+            "ignoring environment variables no setting reads (misspelt?): {}; the settings are listed in noegle.example.toml",
+            unknown.join(", ")
+        );
+    }
     match cli.command {
         Command::Serve(args) => serve(config, args, false).await,
         Command::Demo(args) => serve(config, args, true).await,

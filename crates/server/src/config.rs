@@ -57,13 +57,18 @@ pub struct Config {
     /// Seconds a connection has to send a request's head; also the longest a kept-alive connection may sit
     /// idle. `NOEGLE_HEADER_TIMEOUT_SECS`.
     pub header_timeout_secs: u64,
+    /// Seconds a request's body has to arrive after its head; past it the answer is 408 and the connection
+    /// is closed. `NOEGLE_BODY_TIMEOUT_SECS`.
+    pub body_timeout_secs: u64,
     /// Connections a node holds at once, live-channel streams apart; 0 means a quarter of what the
     /// open-files limit leaves. `NOEGLE_MAX_CONNECTIONS`.
     pub max_connections: usize,
     /// Live-channel streams (connected key apps) a node holds at once; 0 means the rest of what the
     /// open-files limit leaves. `NOEGLE_MAX_LIVE_CONNECTIONS`.
     pub max_live_connections: usize,
-    /// Connections one client address may hold at once, streams included. `NOEGLE_MAX_CONNECTIONS_PER_ADDRESS`.
+    /// Connections one client address (an IPv6 client: its `ipv6_prefix` network) may hold at once, streams
+    /// included; 0 means 256 or a quarter of `max_connections`, whichever is less, and more than that quarter
+    /// is refused. Trusted proxies are held to the node's limits only. `NOEGLE_MAX_CONNECTIONS_PER_ADDRESS`.
     pub max_connections_per_address: usize,
     /// Seconds a stopping node (SIGTERM) gives the requests in flight before it closes what is left.
     /// `NOEGLE_SHUTDOWN_GRACE_SECS`.
@@ -81,6 +86,12 @@ pub struct Config {
     /// not one of them); from anyone else those headers are ignored. `NOEGLE_TRUSTED_PROXIES`
     /// (comma-separated).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The one header the trusted proxies set: `x-forwarded-for` or `forwarded` (RFC 7239); the other is
+    /// never read. `NOEGLE_FORWARDED_HEADER`.
+    pub forwarded_header: crate::client_addr::ForwardedHeader,
+    /// The bits of an IPv6 address that name one client for guess budgets and connection limits (an IPv4
+    /// client is its address). `NOEGLE_IPV6_PREFIX`.
+    pub ipv6_prefix: u8,
     /// The support's phone number, shown in the key app's "Hjælp og NemID support"; empty: none.
     /// `NOEGLE_SUPPORT_PHONE`.
     pub support_phone: String,
@@ -112,19 +123,75 @@ impl Default for Config {
             password_queue: 256,
             password_wait_ms: 2000,
             header_timeout_secs: 10,
+            body_timeout_secs: 10,
             max_connections: 0,
             max_live_connections: 0,
-            max_connections_per_address: 256,
+            max_connections_per_address: 0,
             shutdown_grace_secs: 10,
             signing_key_lead_secs: 86_400,
             tls_cert: None,
             tls_key: None,
             trusted_proxies: Vec::new(),
+            forwarded_header: crate::client_addr::ForwardedHeader::XForwardedFor,
+            ipv6_prefix: 64,
             support_phone: String::new(),
             support_url: String::new(),
         }
     }
 }
+
+/// Every environment variable a setting reads (`NOEGLE_CONFIG` names the file).
+pub const ENV_VARS: &[&str] = &[
+    "NOEGLE_CONFIG",
+    "NOEGLE_DATA_DIR",
+    "NOEGLE_DATABASE",
+    "NOEGLE_BIND",
+    "NOEGLE_PUBLIC_URL",
+    "NOEGLE_DEFAULT_LANGUAGE",
+    "NOEGLE_SESSION_MINUTES",
+    "NOEGLE_MAX_BODY_BYTES",
+    "NOEGLE_LOG",
+    "NOEGLE_ACTIVATION_WAIT_SECS",
+    "NOEGLE_ACTIVATION_MAX_DAYS",
+    "NOEGLE_MIN_IOS",
+    "NOEGLE_MIN_ANDROID",
+    "NOEGLE_MATCH_CODE",
+    "NOEGLE_GUESSES_PER_MINUTE",
+    "NOEGLE_WEB_PUSH_CONTACT",
+    "NOEGLE_WEB_PUSH_ALLOW_HTTP",
+    "NOEGLE_PASSWORD_WORKERS",
+    "NOEGLE_PASSWORD_QUEUE",
+    "NOEGLE_PASSWORD_WAIT_MS",
+    "NOEGLE_HEADER_TIMEOUT_SECS",
+    "NOEGLE_BODY_TIMEOUT_SECS",
+    "NOEGLE_MAX_CONNECTIONS",
+    "NOEGLE_MAX_LIVE_CONNECTIONS",
+    "NOEGLE_MAX_CONNECTIONS_PER_ADDRESS",
+    "NOEGLE_SHUTDOWN_GRACE_SECS",
+    "NOEGLE_SIGNING_KEY_LEAD_SECS",
+    "NOEGLE_TLS_CERT",
+    "NOEGLE_TLS_KEY",
+    "NOEGLE_TRUSTED_PROXIES",
+    "NOEGLE_FORWARDED_HEADER",
+    "NOEGLE_IPV6_PREFIX",
+    "NOEGLE_SUPPORT_PHONE",
+    "NOEGLE_SUPPORT_URL",
+];
+
+/// Variables of nøgle's own test and benchmark tools, which the server ignores without a warning.
+const TOOL_VARS: &[&str] = &[
+    "NOEGLE_TEST_POSTGRES",
+    "NOEGLE_SERVE_BIN",
+    "NOEGLE_FUZZ_SECS",
+    "NOEGLE_BIN",
+    "NOEGLE_TESTSERVER_BIN",
+    "NOEGLE_ST_CARD",
+];
+
+/// One address holds at most this fraction (1/n) of a node's connections.
+const PER_ADDRESS_SHARE: usize = 4;
+/// Connections one address holds when the operator does not say (and the share allows).
+const DEFAULT_PER_ADDRESS: usize = 256;
 
 /// A configuration that cannot be used, and why.
 #[derive(Debug, thiserror::Error)]
@@ -202,6 +269,7 @@ impl Config {
         parsed(&env, "NOEGLE_PASSWORD_QUEUE", &mut config.password_queue)?;
         parsed(&env, "NOEGLE_PASSWORD_WAIT_MS", &mut config.password_wait_ms)?;
         parsed(&env, "NOEGLE_HEADER_TIMEOUT_SECS", &mut config.header_timeout_secs)?;
+        parsed(&env, "NOEGLE_BODY_TIMEOUT_SECS", &mut config.body_timeout_secs)?;
         parsed(&env, "NOEGLE_MAX_CONNECTIONS", &mut config.max_connections)?;
         parsed(&env, "NOEGLE_MAX_LIVE_CONNECTIONS", &mut config.max_live_connections)?;
         parsed(&env, "NOEGLE_MAX_CONNECTIONS_PER_ADDRESS", &mut config.max_connections_per_address)?;
@@ -221,6 +289,8 @@ impl Config {
                 .map(|n| n.parse().map_err(|e| ConfigError(format!("NOEGLE_TRUSTED_PROXIES: {n:?}: {e}"))))
                 .collect::<Result<_, _>>()?;
         }
+        parsed(&env, "NOEGLE_FORWARDED_HEADER", &mut config.forwarded_header)?;
+        parsed(&env, "NOEGLE_IPV6_PREFIX", &mut config.ipv6_prefix)?;
         if let Some(v) = env("NOEGLE_SUPPORT_PHONE") {
             config.support_phone = v;
         }
@@ -282,14 +352,20 @@ impl Config {
         if !(1..=3600).contains(&self.header_timeout_secs) {
             return Err(ConfigError("header_timeout_secs must be between 1 and 3600".into()));
         }
+        if !(1..=3600).contains(&self.body_timeout_secs) {
+            return Err(ConfigError("body_timeout_secs must be between 1 and 3600".into()));
+        }
+        if !(32..=128).contains(&self.ipv6_prefix) {
+            return Err(ConfigError("ipv6_prefix must be between 32 and 128 (bits)".into()));
+        }
         if !(0..=30 * 86_400).contains(&self.signing_key_lead_secs) {
             return Err(ConfigError("signing_key_lead_secs must be between 0 and 2592000 (30 days)".into()));
         }
         if !(1..=300).contains(&self.shutdown_grace_secs) {
             return Err(ConfigError("shutdown_grace_secs must be between 1 and 300".into()));
         }
-        if !(1..=1_000_000).contains(&self.max_connections_per_address) {
-            return Err(ConfigError("max_connections_per_address must be between 1 and 1000000".into()));
+        if self.max_connections_per_address > 1_000_000 {
+            return Err(ConfigError("max_connections_per_address must be between 0 (derived) and 1000000".into()));
         }
         if self.max_connections > 10_000_000 || self.max_live_connections > 10_000_000 {
             return Err(ConfigError("max_connections and max_live_connections are at most 10000000".into()));
@@ -314,7 +390,42 @@ impl Config {
         {
             return Err(ConfigError("database must start with sqlite:// or postgres://".into()));
         }
+        if let Some(rest) = self.database.strip_prefix("sqlite:") {
+            let rest = rest.strip_prefix("//").unwrap_or(rest);
+            let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+            if path.is_empty() || path == ":memory:" || query.split('&').any(|p| p == "mode=memory") {
+                return Err(ConfigError(format!(
+                    "database {:?} names no file: an in-memory SQLite database loses every write; give a path \
+                     (sqlite:///var/lib/noegle/noegle.sqlite) or leave database empty for DATA_DIR/noegle.sqlite",
+                    self.database
+                )));
+            }
+        }
         Ok(())
+    }
+
+    /// Checks the process's environment before it is read: a `NOEGLE_*` variable whose value is not UTF-8
+    /// is an error naming it (it would otherwise count as unset, and a data directory fall back to its
+    /// default); answers the `NOEGLE_*` variables no setting reads (misspelt, or from another version), for
+    /// one warning at start.
+    pub fn check_environment(
+        vars: impl IntoIterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+    ) -> Result<Vec<String>, ConfigError> {
+        let mut unknown = Vec::new();
+        for (name, value) in vars {
+            let shown = name.to_string_lossy();
+            if !shown.starts_with("NOEGLE_") {
+                continue;
+            }
+            if value.to_str().is_none() {
+                return Err(ConfigError(format!("{shown}: the value is not UTF-8 text")));
+            }
+            if !ENV_VARS.contains(&shown.as_ref()) && !TOOL_VARS.contains(&shown.as_ref()) {
+                unknown.push(shown.into_owned());
+            }
+        }
+        unknown.sort();
+        Ok(unknown)
     }
 
     /// The database URL, with the SQLite default filled in.
@@ -353,8 +464,10 @@ impl Config {
 
     /// The connection limits for a process that may hold `open_files` files: what is not configured is
     /// shared out of the limit less 128 kept for the database and files, a quarter to connections, the rest
-    /// to live-channel streams.
-    pub fn limits(&self, open_files: u64) -> crate::listener::Limits {
+    /// to live-channel streams; one address gets at most a quarter of the connections (derived: 256 or that
+    /// quarter, whichever is less), so one client can never take them all. A configured per-address limit
+    /// above that quarter is an error.
+    pub fn limits(&self, open_files: u64) -> Result<crate::listener::Limits, ConfigError> {
         let budget = (open_files.saturating_sub(128) as usize).max(128);
         let connections = match self.max_connections {
             0 => (budget / 4).max(64),
@@ -364,13 +477,28 @@ impl Config {
             0 => budget.saturating_sub(connections).max(64),
             n => n,
         };
-        crate::listener::Limits {
+        let share = (connections / PER_ADDRESS_SHARE).max(1);
+        let per_address = match self.max_connections_per_address {
+            0 => share.min(DEFAULT_PER_ADDRESS),
+            n if n > share => {
+                return Err(ConfigError(format!(
+                    "max_connections_per_address is {n}, but one address may hold at most a quarter of the {connections} \
+                     connections this node holds (open-files limit {open_files}): set it to {share} or less, or 0, or \
+                     raise the open-files limit (ulimit -n, systemd's LimitNOFILE) or max_connections; behind a \
+                     proxy, name it in trusted_proxies instead"
+                )));
+            }
+            n => n,
+        };
+        Ok(crate::listener::Limits {
             connections,
-            per_address: self.max_connections_per_address,
+            per_address,
             live,
             header_timeout: std::time::Duration::from_secs(self.header_timeout_secs),
             shutdown_grace: std::time::Duration::from_secs(self.shutdown_grace_secs),
-        }
+            exempt: self.trusted_proxies.clone(),
+            ipv6_prefix: self.ipv6_prefix,
+        })
     }
 
     /// The match-code policy (X-1).
@@ -480,6 +608,90 @@ mod tests {
             let e = Config::load(None, env(phone, url)).unwrap_err();
             assert!(e.0.contains(field), "{phone:?} {url:?}: {e}");
         }
+    }
+
+    /// Issue 17, finding 7: nothing falls back silently — a value that is not UTF-8 names its variable
+    /// (before, it counted as unset), a misspelt variable is named, and every variable a setting reads is in
+    /// the list of known ones.
+    #[test]
+    fn the_environment_is_checked_before_it_is_read() {
+        use std::ffi::OsString;
+        use std::os::unix::ffi::OsStringExt;
+        let var = |k: &str, v: &str| (OsString::from(k), OsString::from(v));
+        let bad = (OsString::from("NOEGLE_DATA_DIR"), OsString::from_vec(vec![b'/', 0xff, b'x']));
+        let e = Config::check_environment([var("NOEGLE_BIND", "127.0.0.1:1"), bad]).unwrap_err();
+        assert_eq!(e.0, "NOEGLE_DATA_DIR: the value is not UTF-8 text");
+        let unknown = Config::check_environment([
+            var("NOEGLE_DATA_DIRR", "/srv"),
+            var("NOEGLE_BIND", "127.0.0.1:1"),
+            var("NOEGLE_TEST_POSTGRES", "postgres://x"),
+            var("PATH", "/bin"),
+            var("NOEGLE_GUESSES", "3"),
+        ])
+        .unwrap();
+        assert_eq!(unknown, ["NOEGLE_DATA_DIRR", "NOEGLE_GUESSES"]);
+        // Every `env("NOEGLE_…")` this file reads is known, and every known one is read.
+        let source = include_str!("config.rs");
+        let read: Vec<&str> = source
+            .split("env(\"")
+            .chain(source.split("parsed(&env, \""))
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next())
+            .filter(|name| {
+                name.starts_with("NOEGLE_")
+                    && name.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            })
+            .collect();
+        for name in &read {
+            assert!(ENV_VARS.contains(name), "{name} is read but not in ENV_VARS");
+        }
+        for name in ENV_VARS.iter().filter(|n| **n != "NOEGLE_CONFIG") {
+            assert!(read.contains(name), "{name} is in ENV_VARS but never read");
+        }
+    }
+
+    /// Issue 17, finding 7: `sqlite://` (or an in-memory database) would lose every write.
+    #[test]
+    fn a_sqlite_database_names_a_file() {
+        for url in ["sqlite://", "sqlite:", "sqlite::memory:", "sqlite://:memory:", "sqlite://x.db?mode=memory"] {
+            let e = Config::load(None, |k| (k == "NOEGLE_DATABASE").then(|| url.into())).unwrap_err();
+            assert!(e.0.contains("names no file"), "{url}: {e}");
+        }
+        let c = Config::load(None, |k| (k == "NOEGLE_DATABASE").then(|| "sqlite:///srv/n.db?mode=rwc".into())).unwrap();
+        assert_eq!(c.database_url(), "sqlite:///srv/n.db?mode=rwc");
+    }
+
+    /// Issue 17, finding 8: under a 1,024 open-files limit the node holds 224 connections; one address may
+    /// hold a quarter of them (56), not 256 (which was more than all of them); more is refused at start.
+    #[test]
+    fn one_address_holds_at_most_a_quarter_of_the_connections() {
+        let limits = Config::default().limits(1024).unwrap();
+        assert_eq!((limits.connections, limits.per_address), (224, 56));
+        let limits = Config::default().limits(1 << 20).unwrap();
+        assert_eq!(limits.per_address, 256, "256 where the limit allows");
+        let c = Config::load(None, |k| (k == "NOEGLE_MAX_CONNECTIONS_PER_ADDRESS").then(|| "100".into())).unwrap();
+        let e = c.limits(1024).unwrap_err();
+        assert!(e.0.contains("max_connections_per_address is 100") && e.0.contains("set it to 56 or less"), "{e}");
+        assert_eq!(c.limits(4096).unwrap().per_address, 100);
+        let c = Config { max_connections: 8, ..Config::default() };
+        assert_eq!(c.limits(1024).unwrap().per_address, 2);
+    }
+
+    #[test]
+    fn forwarding_header_ipv6_prefix_and_body_timeout_are_checked() {
+        let env = |k: &'static str, v: &'static str| move |name: &str| (name == k).then(|| v.to_string());
+        let c = Config::load(None, env("NOEGLE_FORWARDED_HEADER", "forwarded")).unwrap();
+        assert_eq!(c.forwarded_header, crate::client_addr::ForwardedHeader::Forwarded);
+        let e = Config::load(None, env("NOEGLE_FORWARDED_HEADER", "x-real-ip")).unwrap_err();
+        assert_eq!(e.0, "NOEGLE_FORWARDED_HEADER=x-real-ip: must be x-forwarded-for or forwarded, not \"x-real-ip\"");
+        assert!(Config::parse("forwarded_header = \"X-Forwarded-For\"\n", |_| None).is_err());
+        assert_eq!(Config::load(None, env("NOEGLE_IPV6_PREFIX", "56")).unwrap().ipv6_prefix, 56);
+        for bad in ["16", "129"] {
+            let e = Config::parse(&format!("ipv6_prefix = {bad}\n"), |_| None).unwrap_err();
+            assert!(e.0.contains("ipv6_prefix must be between 32 and 128"), "{e}");
+        }
+        let e = Config::load(None, env("NOEGLE_BODY_TIMEOUT_SECS", "0")).unwrap_err();
+        assert!(e.0.contains("body_timeout_secs"), "{e}");
     }
 
     #[test]

@@ -26,6 +26,9 @@ pub enum AppError {
     /// The body exceeded the limit.
     #[error("request body too large")]
     TooLarge,
+    /// The body did not arrive within `body_timeout_secs` (408; the connection is closed).
+    #[error("request body too slow")]
+    TooSlow,
     /// Too many guesses from this address.
     #[error("too many attempts from this address")]
     TooManyRequests,
@@ -62,6 +65,7 @@ impl AppError {
             }
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::TooSlow => StatusCode::REQUEST_TIMEOUT,
             AppError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Storage(_) | AppError::Busy => StatusCode::SERVICE_UNAVAILABLE,
@@ -79,6 +83,7 @@ impl AppError {
                 (t.invalid_request, t.bad_form, Some("Content-Type: application/x-www-form-urlencoded".into()))
             }
             AppError::TooLarge => (t.invalid_request, t.too_large, None),
+            AppError::TooSlow => (t.invalid_request, t.too_slow, None),
             AppError::TooManyRequests => (t.invalid_request, t.slow_down, None),
             AppError::Busy => (t.title, t.busy, None),
             AppError::InvalidAuthorization(d) => (t.invalid_request, t.start_from_service, Some(d.clone())),

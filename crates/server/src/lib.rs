@@ -9,6 +9,7 @@ use axum::routing::{get, post};
 use noegle_core::Clock;
 
 pub mod api;
+pub mod body;
 pub mod client_addr;
 pub mod config;
 pub mod demo_bank;
@@ -57,7 +58,7 @@ pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Resul
     let pepper = secrets::pepper(&config.data_dir)?;
     let open_files = rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft);
     Ok(AppState {
-        gate: listener::Gate::new(config.limits(open_files)),
+        gate: listener::Gate::new(config.limits(open_files)?),
         tls: match (&config.tls_cert, &config.tls_key) {
             (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
             _ => None,
@@ -128,6 +129,7 @@ pub fn app(state: AppState, extra: Router) -> Router {
         .fallback(|| async { error::AppError::NotFound })
         .with_state(state.clone())
         .merge(extra)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), body::within_limits))
         .layer(axum::middleware::from_fn_with_state(state.clone(), headers::render_errors))
         .layer(axum::middleware::from_fn_with_state(state, headers::security_headers))
         .layer(DefaultBodyLimit::max(limit))
@@ -168,13 +170,15 @@ pub fn reload_signing_keys(state: &AppState) -> anyhow::Result<()> {
 
 /// Every ten minutes, removes expired sessions and request nonces older than an hour (far past the ±60 s a
 /// signed request's timestamp may be off, so a replay is still refused by its timestamp); every minute,
-/// rereads the signing keys (a rotation's new key is published within a minute).
+/// rereads the signing keys (a rotation's new key is published within a minute) and forgets the last
+/// minute's guess counts held in memory.
 pub fn spawn_housekeeping(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
         let mut minutes = 0u64;
         loop {
             tick.tick().await;
+            state.limiter.forget_before(state.now().0 / 60);
             if let Err(e) = reload_signing_keys(&state) {
                 tracing::warn!(error = %e, "the signing keys could not be reread");
             }

@@ -3,7 +3,9 @@
 //! most so many, and the live channel's long-lived streams are counted apart under a cap of their own — so
 //! slow or idle clients cannot use up the server's file descriptors and lock everyone out.
 //!
-//! A connection over a limit is closed at once, before a byte is read from it.
+//! A connection over a limit is closed at once, before a byte is read from it. A client is counted by its
+//! address group (an IPv6 client by its /64, see [`crate::client_addr::group`]); a trusted proxy, which
+//! speaks for many clients, only in the node's counts.
 //!
 //! Stopping (SIGTERM): the node is no longer ready at once (`/readyz` answers 503, so a load balancer sends
 //! nothing new), serves the connections already queued and then closes its listener (so later ones are
@@ -21,6 +23,7 @@ use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
+use ipnet::IpNet;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::ServiceExt;
 
@@ -41,6 +44,10 @@ pub struct Limits {
     pub header_timeout: Duration,
     /// How long a stopping node waits for the requests in flight before it closes what is left.
     pub shutdown_grace: Duration,
+    /// Peers not held to `per_address` (the trusted proxies, which speak for many clients).
+    pub exempt: Vec<IpNet>,
+    /// The bits of an IPv6 address that name one client.
+    pub ipv6_prefix: u8,
 }
 
 /// The counters the limits are kept with, shared by the accept loop and the live channel.
@@ -48,7 +55,7 @@ pub struct Limits {
 pub struct Gate {
     connections: Arc<Semaphore>,
     live: Arc<Semaphore>,
-    per_address: Mutex<HashMap<IpAddr, usize>>,
+    per_address: Mutex<HashMap<IpNet, usize>>,
     limits: Limits,
     draining: tokio::sync::watch::Sender<bool>,
 }
@@ -62,20 +69,22 @@ pub struct Slot(Arc<Mutex<Option<OwnedSemaphorePermit>>>);
 #[derive(Debug)]
 pub struct LivePermit(#[allow(dead_code)] OwnedSemaphorePermit);
 
-/// A connection admitted from an address; dropping it counts the address down.
+/// A connection admitted from an address group (`None`: a trusted proxy, not counted per address);
+/// dropping it counts the group down.
 struct Admitted {
     gate: Arc<Gate>,
-    ip: IpAddr,
+    group: Option<IpNet>,
 }
 
 impl Drop for Admitted {
     fn drop(&mut self) {
-        if let Ok(mut counts) = self.gate.per_address.lock()
-            && let Some(n) = counts.get_mut(&self.ip)
+        if let Some(group) = &self.group
+            && let Ok(mut counts) = self.gate.per_address.lock()
+            && let Some(n) = counts.get_mut(group)
         {
             *n -= 1;
             if *n == 0 {
-                counts.remove(&self.ip);
+                counts.remove(group);
             }
         }
     }
@@ -110,15 +119,17 @@ impl Gate {
 
     /// Admits a connection from `ip`, or `None` when a limit is reached.
     fn admit(self: &Arc<Gate>, ip: IpAddr) -> Option<(Admitted, OwnedSemaphorePermit)> {
-        {
+        let exempt = self.limits.exempt.iter().any(|net| net.contains(&crate::client_addr::ClientAddr::from(ip).ip()));
+        let group = (!exempt).then(|| crate::client_addr::group(ip, self.limits.ipv6_prefix));
+        if let Some(group) = group {
             let mut counts = self.per_address.lock().ok()?;
-            let n = counts.entry(ip).or_insert(0);
+            let n = counts.entry(group).or_insert(0);
             if *n >= self.limits.per_address {
                 return None;
             }
             *n += 1;
         }
-        let admitted = Admitted { gate: self.clone(), ip };
+        let admitted = Admitted { gate: self.clone(), group };
         let permit = self.connections.clone().try_acquire_owned().ok()?;
         Some((admitted, permit))
     }
@@ -237,6 +248,8 @@ mod tests {
             live: 1,
             header_timeout: Duration::from_secs(1),
             shutdown_grace: Duration::from_secs(1),
+            exempt: vec!["10.9.0.0/16".parse().unwrap()],
+            ipv6_prefix: 64,
         }
     }
 
@@ -253,6 +266,23 @@ mod tests {
         let b2 = gate.admit(b).unwrap();
         drop((a2, b1, b2));
         assert!(gate.per_address.lock().unwrap().is_empty(), "counts go back to nothing");
+    }
+
+    /// Issue 17, finding 2: one IPv6 client holds a /64, so its connections count as one address; a
+    /// trusted proxy, which speaks for many clients, is held to the node's count only.
+    #[test]
+    fn ipv6_addresses_of_one_prefix_count_as_one_and_a_trusted_proxy_only_in_the_node_count() {
+        let gate = Gate::new(limits());
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let first = gate.admit(ip("2001:db8:1:2::1")).unwrap();
+        let second = gate.admit(ip("2001:db8:1:2:ffff::9")).unwrap();
+        assert!(gate.admit(ip("2001:db8:1:2::77")).is_none(), "the same /64: two at most");
+        let other = gate.admit(ip("2001:db8:1:3::1")).unwrap();
+        assert!(gate.admit(ip("10.9.0.1")).is_none(), "the node's three are taken");
+        drop((first, second, other));
+        let proxied: Vec<_> = (0..3).map(|_| gate.admit(ip("10.9.0.1")).unwrap()).collect();
+        assert!(gate.per_address.lock().unwrap().is_empty(), "a trusted proxy is not counted per address");
+        drop(proxied);
     }
 
     #[test]

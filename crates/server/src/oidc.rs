@@ -87,7 +87,7 @@ pub async fn authorize(
 }
 
 /// An OAuth JSON error response.
-fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
+pub(crate) fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
     let mut r = (status, Json(json!({ "error": error, "error_description": description }))).into_response();
     r.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
     if status == StatusCode::UNAUTHORIZED {

@@ -1,73 +1,151 @@
 //! Per-address rate limit on every endpoint that checks a guessable secret (password, key-card key, app code,
 //! client secret). The per-account lockout lives in the database; this one stops one address from spreading
-//! guesses over many accounts. One node (SQLite) counts in memory; on PostgreSQL every node counts in the
-//! database (per address and minute), so N nodes give one budget, not N.
+//! guesses over many accounts. Guesses are counted per address group (an IPv4 address, an IPv6 /64 — see
+//! [`crate::client_addr::group`]) and minute: one node (SQLite) counts in memory and keeps only the current
+//! minute's counts; on PostgreSQL every node counts in the database (purged by the housekeeping), so N nodes
+//! give one budget, not N.
 
-use std::net::IpAddr;
-use std::num::NonZeroU32;
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use ipnet::IpNet;
 
-use crate::client_addr::ClientAddr;
+use crate::client_addr::{ClientAddr, group};
 use crate::error::AppError;
 use crate::state::AppState;
 
+/// The most address groups one node counts within a minute (about 25 bytes each: some 7 MiB at most), far
+/// more than one node serves clients a minute. Past it, the groups not counted yet are let through uncounted
+/// until the minute is over (logged, and counted in `noegle_guess_budgets_full_total`): whoever sends from
+/// that many groups had that many budgets anyway, the per-account lockout still counts every guess, and a
+/// shared budget would lock every other new client out. So memory stays bounded whatever the number of
+/// addresses.
+pub const NODE_GROUPS: usize = 1 << 17;
+
 /// Where the guesses are counted.
+#[derive(Debug)]
 pub enum Limiter {
     /// In this node's memory (one node: SQLite).
-    Node(DefaultKeyedRateLimiter<IpAddr>),
-    /// In the database every node shares, per address and minute.
+    Node(NodeCounts),
+    /// In the database every node shares, per address group and minute.
     Shared {
-        /// Guesses per address per minute.
+        /// Guesses per address group per minute.
         per_minute: u32,
     },
 }
 
-impl std::fmt::Debug for Limiter {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Limiter::Node(_) => "Limiter::Node",
-            Limiter::Shared { .. } => "Limiter::Shared",
-        })
-    }
-}
-
-/// A limiter allowing `per_minute` guesses per address per minute (all of them at once at most), in this
-/// node's memory, or shared through the database when `shared`.
+/// A limiter allowing `per_minute` guesses per address group per minute, in this node's memory, or shared
+/// through the database when `shared`.
 pub fn limiter(per_minute: u32, shared: bool) -> Limiter {
-    if shared {
-        return Limiter::Shared { per_minute };
-    }
-    let n = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
-    Limiter::Node(RateLimiter::keyed(Quota::per_minute(n).allow_burst(n)))
+    if shared { Limiter::Shared { per_minute } } else { Limiter::Node(NodeCounts::new(per_minute, NODE_GROUPS)) }
 }
 
 impl Limiter {
-    /// Counts a guess from `ip`; whether it is within the budget. A database that cannot count lets the
+    /// Counts a guess from `from`; whether it is within the budget. A database that cannot count lets the
     /// guess through to its handler, which then fails on the same database.
-    async fn allows(&self, state: &AppState, ip: IpAddr) -> bool {
+    async fn allows(&self, state: &AppState, from: IpNet) -> bool {
+        let minute = state.now().0 / 60;
         match self {
-            Limiter::Node(l) => l.check_key(&ip).is_ok(),
-            Limiter::Shared { per_minute } => {
-                match state.store.count_guess(&ip.to_string(), state.now().0 / 60).await {
-                    Ok(n) => n <= i64::from(*per_minute),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "the guess count could not be kept");
-                        true
-                    }
+            Limiter::Node(counts) => counts.allows(from, minute),
+            Limiter::Shared { per_minute } => match state.store.count_guess(&from.to_string(), minute).await {
+                Ok(n) => n <= i64::from(*per_minute),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the guess count could not be kept");
+                    true
                 }
+            },
+        }
+    }
+
+    /// Forgets the counts of the minutes before `minute` (the housekeeping's call; on PostgreSQL the
+    /// housekeeping purges the database's counts instead).
+    pub fn forget_before(&self, minute: i64) {
+        if let Limiter::Node(counts) = self {
+            counts.forget_before(minute);
+        }
+    }
+}
+
+/// Guesses per address group in one minute, in this node's memory. Only the current minute is kept: the first
+/// check in a new minute (or the housekeeping) drops the last one's counts and their memory.
+#[derive(Debug)]
+pub struct NodeCounts {
+    per_minute: u32,
+    capacity: usize,
+    window: Mutex<Window>,
+}
+
+#[derive(Debug, Default)]
+struct Window {
+    minute: i64,
+    counts: HashMap<IpNet, u32>,
+    /// Whether a group found the table full this minute (warned once a minute).
+    full: bool,
+}
+
+impl NodeCounts {
+    /// Counts of `per_minute` guesses for at most `capacity` groups a minute.
+    pub fn new(per_minute: u32, capacity: usize) -> NodeCounts {
+        NodeCounts { per_minute, capacity, window: Mutex::default() }
+    }
+
+    fn window(&self) -> std::sync::MutexGuard<'_, Window> {
+        // The counts stay meaningful if a holder panicked: keep counting.
+        self.window.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Counts a guess from `from` in `minute`; whether it is within the budget.
+    pub fn allows(&self, from: IpNet, minute: i64) -> bool {
+        let mut w = self.window();
+        w.forget_before(minute);
+        let known = w.counts.len();
+        if known >= self.capacity && !w.counts.contains_key(&from) {
+            metrics::counter!("noegle_guess_budgets_full_total").increment(1);
+            if !w.full {
+                w.full = true;
+                tracing::warn!(
+                    groups = known,
+                    "guesses came from more addresses this minute than one node counts apart; the others go uncounted by the address limit until the minute is over (the account lockout still counts them)"
+                );
             }
+            return true;
+        }
+        let count = w.counts.entry(from).or_insert(0);
+        *count = count.saturating_add(1);
+        if *count == 1 {
+            metrics::gauge!("noegle_guess_budgets").set((known + 1) as f64);
+        }
+        *count <= self.per_minute
+    }
+
+    /// Drops the counts of the minutes before `minute`, and their memory.
+    pub fn forget_before(&self, minute: i64) {
+        self.window().forget_before(minute);
+    }
+
+    /// The address groups counted now.
+    pub fn groups(&self) -> usize {
+        self.window().counts.len()
+    }
+}
+
+impl Window {
+    fn forget_before(&mut self, minute: i64) {
+        if minute > self.minute {
+            // A new map, not `clear()`: the old one's memory goes back.
+            *self = Window { minute, ..Window::default() };
+            metrics::gauge!("noegle_guess_budgets").set(0.0);
         }
     }
 }
 
 /// Refuses a guess over the limit with 429 and `Retry-After`; pages get a page, the APIs JSON.
 pub async fn limit_guesses(State(state): State<AppState>, from: ClientAddr, req: Request, next: Next) -> Response {
-    if state.limiter.allows(&state, from.ip()).await {
+    if state.limiter.allows(&state, group(from.ip(), state.config.ipv6_prefix)).await {
         return next.run(req).await;
     }
     metrics::counter!("noegle_rate_limited_total").increment(1);
@@ -78,4 +156,48 @@ pub async fn limit_guesses(State(state): State<AppState>, from: ClientAddr, req:
     };
     response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::net::{IpAddr, Ipv6Addr};
+
+    use super::*;
+
+    fn net(ip: &str) -> IpNet {
+        group(ip.parse().unwrap(), 64)
+    }
+
+    #[test]
+    fn each_group_has_its_budget_for_the_minute_and_a_new_minute_a_new_one() {
+        let counts = NodeCounts::new(3, 100);
+        for _ in 0..3 {
+            assert!(counts.allows(net("2001:db8::1"), 7));
+        }
+        assert!(!counts.allows(net("2001:db8::ffff"), 7), "the same /64");
+        assert!(counts.allows(net("2001:db8:0:1::1"), 7), "the next /64 has its own");
+        assert!(counts.allows(net("192.0.2.1"), 7));
+        assert!(counts.allows(net("2001:db8::1"), 8), "a new minute");
+        assert_eq!(counts.groups(), 1, "the last minute's counts are gone");
+    }
+
+    /// Issue 17, finding 3: before, every address ever seen stayed in memory until the restart. Now a
+    /// million distinct addresses within one minute are held to the table's size, and the next minute (or
+    /// the housekeeping) drops them all.
+    #[test]
+    fn a_million_addresses_are_held_to_the_tables_size_and_forgotten_after_the_minute() {
+        let counts = NodeCounts::new(2, 1000);
+        let v6 = |i: u64| IpAddr::V6(Ipv6Addr::from((0x2001_0db8_u128 << 96) | (u128::from(i) << 64)));
+        for i in 0..1_000_000 {
+            counts.allows(group(v6(i), 64), 5);
+        }
+        assert_eq!(counts.groups(), 1000, "at most the table's size");
+        assert!(counts.allows(group(v6(1), 64), 5), "a counted group keeps its budget: its second guess");
+        assert!(!counts.allows(group(v6(1), 64), 5), "and its third is over it");
+        assert!(counts.allows(group(v6(999_999), 64), 5), "past the table's size: not counted by address");
+        counts.forget_before(6);
+        assert_eq!(counts.groups(), 0, "the housekeeping's next minute forgets them");
+        assert!(counts.allows(group(v6(999_999), 64), 6) && counts.groups() == 1, "and counts anew");
+    }
 }

@@ -1,7 +1,9 @@
 //! Issue 11: the reference deployment (`deploy/nginx/noegle.conf`) run for real — nginx (TLS) in front of two
 //! `noegle serve` nodes on one PostgreSQL. A log-in with the key card passes through it; each client behind
-//! it has its own guess budget, counted across both nodes; a forged `X-Forwarded-For` buys nothing, neither
-//! through nginx nor sent straight to a node.
+//! it has its own guess budget, counted across both nodes; a forged `X-Forwarded-For` or `Forwarded` (issue
+//! 17, finding 1: nginx passed the client's own `Forwarded` on, and the nodes believed it) buys nothing,
+//! spends no one else's budget and is not in the audit trail, neither through nginx nor sent straight to a
+//! node.
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -58,8 +60,8 @@ fn nginx(dir: &Path, https: u16, http: u16, nodes: [u16; 2], cert: &Path, key: &
     Nginx(run.spawn().unwrap())
 }
 
-/// A wrong-password guess at the app API from `from` through `base`; the status, perhaps with a forged header.
-async fn guess(base: &str, ca: &reqwest::Certificate, from: &str, forged: Option<&str>) -> u16 {
+/// A wrong-password guess at the app API from `from` through `base`; the status, perhaps with forged headers.
+async fn guess(base: &str, ca: &reqwest::Certificate, from: &str, forged: &[(&str, &str)]) -> u16 {
     let client = reqwest::Client::builder()
         .add_root_certificate(ca.clone())
         .local_address(from.parse::<IpAddr>().unwrap())
@@ -68,8 +70,8 @@ async fn guess(base: &str, ca: &reqwest::Certificate, from: &str, forged: Option
     let mut req = client
         .post(format!("{base}/api/app/v1/login"))
         .json(&serde_json::json!({ "user_id": "alice", "password": "wrong password!" }));
-    if let Some(f) = forged {
-        req = req.header("x-forwarded-for", f);
+    for (name, value) in forged {
+        req = req.header(*name, *value);
     }
     req.send().await.unwrap().status().as_u16()
 }
@@ -208,18 +210,59 @@ async fn two_nodes_behind_nginx_serve_log_ins_and_keep_one_budget_per_client() {
     let done = browser.get("/login").await;
     assert!(done.location.unwrap().starts_with(CB), "logged in with the key app through nginx");
 
-    // Client 127.0.0.2's budget (12 a minute) is spent over both nodes (nginx takes turns); a forged header
-    // does not make it someone else; 127.0.0.3 behind the same proxy still has its own.
-    for _ in 0..12 {
-        assert_eq!(guess(&public, &ca, "127.0.0.2", None).await, 401);
+    // Client 127.0.0.2's budget (12 a minute) is spent over both nodes (nginx takes turns), while it names
+    // 127.0.0.3 in forged headers; a forged header does not make it someone else; 127.0.0.3 behind the same
+    // proxy still has its own.
+    let as_other = [("forwarded", "for=127.0.0.3"), ("x-forwarded-for", "127.0.0.3")];
+    for i in 0..12 {
+        assert_eq!(guess(&public, &ca, "127.0.0.2", &as_other[i % 2..i % 2 + 1]).await, 401);
     }
-    assert_eq!(guess(&public, &ca, "127.0.0.2", None).await, 429);
-    assert_eq!(guess(&public, &ca, "127.0.0.2", Some("198.51.100.1")).await, 429, "forged through nginx");
-    assert_eq!(guess(&public, &ca, "127.0.0.3", None).await, 401, "another client has its own budget");
+    assert_eq!(guess(&public, &ca, "127.0.0.2", &[]).await, 429);
+    for n in 1..=4 {
+        let (forwarded, xff) = (format!("for=198.51.100.{n}"), format!("198.51.100.{n}"));
+        let forged = [("forwarded", forwarded.as_str()), ("x-forwarded-for", xff.as_str())];
+        for one in [&forged[..1], &forged[1..], &forged[..]] {
+            assert_eq!(guess(&public, &ca, "127.0.0.2", one).await, 429, "forged through nginx: {one:?}");
+        }
+    }
+    assert_eq!(guess(&public, &ca, "127.0.0.3", &[]).await, 401, "another client has its own budget");
     let straight = format!("http://127.0.0.1:{pa}");
-    assert_eq!(guess(&straight, &ca, "127.0.0.2", Some("198.51.100.1")).await, 429, "forged straight to a node");
+    let forged = [("forwarded", "for=198.51.100.9"), ("x-forwarded-for", "198.51.100.9")];
+    for one in [&forged[..1], &forged[1..]] {
+        assert_eq!(guess(&straight, &ca, "127.0.0.2", one).await, 429, "forged straight to a node: {one:?}");
+    }
+    let audit = json(
+        &site.tmp.path().join("a"),
+        Some(&site.db),
+        &["audit", "--user", "alice", "--limit", "1000", "--json"],
+        "",
+    );
+    let sources: Vec<&str> = audit.as_array().unwrap().iter().filter_map(|e| e["source"].as_str()).collect();
+    assert!(sources.contains(&"127.0.0.2") && sources.contains(&"127.0.0.3"), "{sources:?}");
+    assert!(!sources.iter().any(|s| s.starts_with("198.51.100.")), "forged addresses in the audit trail: {sources:?}");
     let log = std::fs::read_to_string(nginx_dir.join("error.log")).unwrap_or_default();
     assert!(!log.contains("[emerg]"), "{log}");
+}
+
+/// Issue 17, finding 1: the compose variant (not run here: no container daemon) is the tested file but for its
+/// nodes' names, and nginx takes it as written.
+#[test]
+fn the_compose_variant_is_the_tested_file_but_for_its_nodes() {
+    let read = |name: &str| {
+        std::fs::read_to_string(format!("{}/../../deploy/nginx/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    };
+    let (tested, compose) = (read("noegle.conf"), read("compose.conf"));
+    // From the upstream block on, the files are the same but for the nodes' addresses.
+    let body = |text: &str, nodes: [&str; 2]| {
+        let from = text.find("# Connections per client address").unwrap();
+        text[from..].replace(nodes[0], "NODE1").replace(nodes[1], "NODE2")
+    };
+    assert_eq!(
+        body(&compose, ["node1:8080", "node2:8080"]),
+        body(&tested, ["127.0.0.1:8081", "127.0.0.1:8082"]),
+        "compose.conf drifted from noegle.conf"
+    );
+    assert!(compose.contains("proxy_set_header Forwarded \"\";"));
 }
 
 /// Issue 11: a rolling restart under a steady load of log-ins — each node SIGTERM'd and started again in

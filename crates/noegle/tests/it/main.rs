@@ -8,9 +8,11 @@ mod connections;
 mod crash;
 mod deploy;
 mod failover;
+mod guess_budgets;
 mod keycard;
 mod modes;
 mod pg_restart;
+mod settings;
 
 use std::io::Write;
 use std::path::Path;

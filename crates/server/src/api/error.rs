@@ -222,6 +222,14 @@ impl ApiError {
     pub(crate) fn slow_down() -> ApiError {
         ApiError::new(StatusCode::TOO_MANY_REQUESTS, "slow_down", "too many attempts from this address; wait a minute")
     }
+    /// A body over `max_body_bytes` (413 `too_large`).
+    pub(crate) fn too_large() -> ApiError {
+        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", "the request body is larger than this server takes")
+    }
+    /// A body that did not arrive within `body_timeout_secs` (408 `timeout`).
+    pub(crate) fn too_slow() -> ApiError {
+        ApiError::new(StatusCode::REQUEST_TIMEOUT, "timeout", "the request body did not arrive in time; send it again")
+    }
     /// A malformed JSON body (400 `malformed`).
     pub(crate) fn malformed(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, "malformed", message)

@@ -6,6 +6,7 @@ mod app_activation;
 mod app_code;
 mod app_requests;
 mod busy;
+mod defects;
 mod hardening;
 mod keycards;
 mod lockout;

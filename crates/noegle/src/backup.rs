@@ -77,13 +77,14 @@ pub(crate) fn secret_named(name: &str) -> Option<&str> {
 /// Set once SIGINT or SIGTERM asks the backup to stop.
 static STOP: AtomicBool = AtomicBool::new(false);
 
-fn stop_requested() -> bool {
+/// Whether SIGINT or SIGTERM came since [`listen_for_stop`].
+pub(crate) fn stop_requested() -> bool {
     STOP.load(Ordering::SeqCst)
 }
 
-/// From now on SIGINT and SIGTERM ask the backup to stop (at the next chunk) instead of ending the process on
-/// the spot, so it can remove what it made.
-fn listen_for_stop() -> anyhow::Result<()> {
+/// From now on SIGINT and SIGTERM ask the backup (or restore) to stop at the next chunk instead of ending the
+/// process on the spot, so it can remove what it made.
+pub(crate) fn listen_for_stop() -> anyhow::Result<()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

@@ -5,7 +5,9 @@
 //! (0600), and given their names only when every one is there, matches, and the target holds nothing else.
 //! Anything else — a link, a device, a sparse or extension entry, a duplicate, an unlisted name, a wrong size or
 //! hash, an archive cut off, a missing database or secret, the old format 1 — refuses the whole archive: the
-//! temporary files are removed, and a target that was absent is removed again.
+//! temporary files are removed, and a target that was absent is removed again (so too when SIGINT or SIGTERM
+//! stops it). A restore killed outright leaves its temporary files (0600, `.restore.<name>`) in the target,
+//! which a next restore then refuses as not empty.
 
 use std::io::{BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -19,14 +21,28 @@ use noegle_server::secrets::{
 use serde_json::json;
 
 use crate::admin::emit;
-use crate::backup::{CHUNK, Checked, FORMAT, Listed, MANIFEST, Manifest, secret_named};
+use crate::backup::{
+    CHUNK, Checked, FORMAT, Listed, MANIFEST, Manifest, listen_for_stop, secret_named, stop_requested,
+};
 use crate::cli::Output;
 
 /// The largest manifest and the largest secret file a backup holds.
 const SMALL: u64 = 1 << 20;
 
-/// Restores the backup `file` into `config`'s data directory, which must be empty or absent.
+/// Restores the backup `file` into `config`'s data directory, which must be empty or absent. Stopped by SIGINT
+/// or SIGTERM, it removes what it wrote.
 pub fn restore(config: &Config, file: &Path, out: Output) -> anyhow::Result<()> {
+    listen_for_stop()?;
+    restore_checked(config, file, out).map_err(|e| {
+        if stop_requested() {
+            anyhow!("the restore was stopped (SIGINT or SIGTERM); nothing was restored, the directory is as it was")
+        } else {
+            e
+        }
+    })
+}
+
+fn restore_checked(config: &Config, file: &Path, out: Output) -> anyhow::Result<()> {
     let shown = file.display();
     let opened = std::fs::File::open(file).with_context(|| format!("cannot open {shown}"))?;
     let mut target = Target::prepare(&config.data_dir)?;

@@ -431,8 +431,9 @@ fn backup_started(dir: &Path, file: &Path) -> (std::process::Child, PathBuf) {
 /// Issue 17: a database of 256 MiB backs up and restores with a peak RSS under 64 MiB (the restore once read each
 /// entry into memory, twice). A backup killed half-way leaves its copy of the database only in a private
 /// staging directory (0700, the copy 0600), which the next backup removes; one stopped by SIGTERM removes
-/// its copy and its unfinished archive itself. 256 MiB: big enough that holding the entry shows (four times the
-/// bound), small enough for CI (about 0.8 GiB of disk at most, a few seconds).
+/// its copy and its unfinished archive itself, and a restore stopped so removes what it wrote. 256 MiB: big
+/// enough that holding the entry shows (four times the bound), small enough for CI (about 0.8 GiB of disk at
+/// most, about ten seconds).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_big_database_backs_up_and_restores_in_little_memory() {
     let tmp = tempfile::tempdir().unwrap();
@@ -456,6 +457,27 @@ async fn a_big_database_backs_up_and_restores_in_little_memory() {
     let shown = json(&b, None, &["user", "show", "alice", "--json"], "");
     assert_eq!(shown["user_id"], "alice", "{shown}");
     std::fs::remove_dir_all(&b).unwrap();
+
+    // A restore stopped by SIGTERM half-way removes what it wrote.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_noegle"))
+        .args(["restore", file.to_str().unwrap()])
+        .env("NOEGLE_DATA_DIR", &b)
+        .env_remove("NOEGLE_DATABASE")
+        .env_remove("NOEGLE_CONFIG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let partial = b.join(".restore.noegle.sqlite");
+    while !partial.exists() && child.try_wait().unwrap().is_none() {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("stopped"), "{stderr}");
+    assert!(!b.exists(), "a stopped restore leaves no directory behind");
     std::fs::remove_file(&file).unwrap();
 
     // Killed (SIGKILL) with its copy half-made: the copy is private, and the next backup removes it.

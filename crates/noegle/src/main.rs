@@ -83,6 +83,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             unknown.join(", ")
         );
     }
+    // Every connected key app holds a connection open: as many as the system lets this process have (the
+    // connection limits are shared out of it, and checked, when the state is built — for an admin command
+    // too, so that it sees the limits `serve` sees).
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(files) => tracing::info!(open_files = files, "open-files limit"),
+        Err(e) => tracing::warn!(error = %e, "the open-files limit could not be raised"),
+    }
     match cli.command {
         Command::Serve(args) => serve(config, args, false).await,
         Command::Demo(args) => serve(config, args, true).await,
@@ -114,12 +121,6 @@ async fn serve(mut config: Config, args: ServeArgs, demo: bool) -> anyhow::Resul
     {
         // Follow the port actually bound when no public URL was chosen.
         config.public_url = format!("http://localhost:{}", bound.port());
-    }
-    // Every connected key app holds a connection open: as many as the system lets this process have (the
-    // connection limits are shared out of it when the state is built).
-    match rlimit::increase_nofile_limit(u64::MAX) {
-        Ok(files) => tracing::info!(open_files = files, "open-files limit"),
-        Err(e) => tracing::warn!(error = %e, "the open-files limit could not be raised"),
     }
     let state = state(config).await?;
     let extra = if demo {

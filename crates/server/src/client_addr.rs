@@ -81,6 +81,44 @@ pub enum ForwardedHeader {
     Forwarded,
 }
 
+impl ForwardedHeader {
+    /// The header's name, as `HeaderMap` looks it up.
+    pub fn name(self) -> &'static str {
+        match self {
+            ForwardedHeader::XForwardedFor => "x-forwarded-for",
+            ForwardedHeader::Forwarded => "forwarded",
+        }
+    }
+
+    /// The other header, which is never read.
+    fn other(self) -> ForwardedHeader {
+        match self {
+            ForwardedHeader::XForwardedFor => ForwardedHeader::Forwarded,
+            ForwardedHeader::Forwarded => ForwardedHeader::XForwardedFor,
+        }
+    }
+}
+
+/// Says once (and counts every time) that a trusted proxy sent no `header`: then every client behind it is
+/// the proxy itself, one budget for all — most likely `forwarded_header` names the wrong header.
+fn header_missing(header: ForwardedHeader, headers: &HeaderMap) {
+    static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    metrics::counter!("noegle_forwarded_header_missing_total").increment(1);
+    if !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        let other = header.other().name();
+        tracing::warn!(
+            forwarded_header = header.name(),
+            "a trusted proxy sent no {} header, so its clients count as the proxy itself (one guess budget for all){}",
+            header.name(),
+            if headers.contains_key(other) {
+                format!("; it sent {other}: set forwarded_header = \"{other}\" if that is the header it sets")
+            } else {
+                String::new()
+            }
+        );
+    }
+}
+
 impl std::str::FromStr for ForwardedHeader {
     type Err = String;
     fn from_str(s: &str) -> Result<ForwardedHeader, String> {
@@ -130,10 +168,12 @@ pub fn group(ip: IpAddr, ipv6_prefix: u8) -> IpNet {
 /// The address of a node as the headers write it: `192.0.2.60`, `192.0.2.60:4711`, `[2001:db8::17]`,
 /// `[2001:db8::17]:4711` or a bare `2001:db8::17`.
 fn node_address(node: &str) -> Option<IpAddr> {
-    if let Some(rest) = node.strip_prefix('[') {
-        return rest.split_once(']').and_then(|(ip, _)| ip.parse().ok());
-    }
-    node.parse::<IpAddr>().ok().or_else(|| node.parse::<SocketAddr>().ok().map(|s| s.ip()))
+    let ip = match node.strip_prefix('[') {
+        Some(rest) => rest.split_once(']').and_then(|(ip, _)| ip.parse().ok()),
+        None => node.parse::<IpAddr>().ok().or_else(|| node.parse::<SocketAddr>().ok().map(|s| s.ip())),
+    };
+    // A proxy on a dual-stack socket may write an IPv4 client as `::ffff:192.0.2.7`: that is 192.0.2.7.
+    ip.map(|ip| ClientAddr::from(ip).ip)
 }
 
 impl FromRequestParts<AppState> for ClientAddr {
@@ -146,7 +186,13 @@ impl FromRequestParts<AppState> for ClientAddr {
             .map(|c| c.0.ip())
             .ok_or((StatusCode::INTERNAL_SERVER_ERROR, "the server was started without connection info"))?;
         let config = &state.config;
-        Ok(ClientAddr::resolve(peer, &parts.headers, &config.trusted_proxies, config.forwarded_header))
+        let trusted = &config.trusted_proxies;
+        if !parts.headers.contains_key(config.forwarded_header.name())
+            && trusted.iter().any(|net| net.contains(&ClientAddr::from(peer).ip))
+        {
+            header_missing(config.forwarded_header, &parts.headers);
+        }
+        Ok(ClientAddr::resolve(peer, &parts.headers, trusted, config.forwarded_header))
     }
 }
 
@@ -234,6 +280,11 @@ mod tests {
         assert_eq!(client("::ffff:192.0.2.7", &[], &[]), "192.0.2.7");
         let xff = [("x-forwarded-for", "203.0.113.9")];
         assert_eq!(client("::ffff:10.0.0.2", &xff, &["10.0.0.0/8"]), "203.0.113.9", "a trusted proxy over IPv6");
+        // A hop written mapped is its IPv4 address too: a trusted proxy stays trusted, a client is IPv4.
+        let mapped = [("x-forwarded-for", "203.0.113.9, ::ffff:10.0.0.5")];
+        assert_eq!(client("10.0.0.2", &mapped, &["10.0.0.0/8"]), "203.0.113.9");
+        let mapped_client = [("x-forwarded-for", "[::ffff:203.0.113.9]:4711")];
+        assert_eq!(client("10.0.0.2", &mapped_client, &["10.0.0.0/8"]), "203.0.113.9");
     }
 
     /// Issue 17, finding 2: an IPv6 client is one budget per /64 (the prefix the operator sets), not one per

@@ -81,7 +81,7 @@ pub struct Config {
     pub tls_cert: Option<PathBuf>,
     /// The private key of `tls_cert` (PEM). `NOEGLE_TLS_KEY`.
     pub tls_key: Option<PathBuf>,
-    /// The reverse proxies in front of this node (CIDR list, e.g. `["10.0.0.0/8"]`); empty: none. Only from
+    /// The reverse proxies in front of this node (CIDR list of their own addresses, e.g. `["10.0.0.2/32"]`); empty: none. Only from
     /// these does the client's address come from `Forwarded` / `X-Forwarded-For` (the rightmost hop that is
     /// not one of them); from anyone else those headers are ignored. `NOEGLE_TRUSTED_PROXIES`
     /// (comma-separated).
@@ -186,6 +186,7 @@ const TOOL_VARS: &[&str] = &[
     "NOEGLE_BIN",
     "NOEGLE_TESTSERVER_BIN",
     "NOEGLE_ST_CARD",
+    "NOEGLE_WRITE_VECTORS",
 ];
 
 /// One address holds at most this fraction (1/n) of a node's connections.
@@ -354,6 +355,20 @@ impl Config {
         }
         if !(1..=3600).contains(&self.body_timeout_secs) {
             return Err(ConfigError("body_timeout_secs must be between 1 and 3600".into()));
+        }
+        for net in &self.trusted_proxies {
+            if net.prefix_len() == 0 {
+                return Err(ConfigError(format!(
+                    "trusted_proxies {net} trusts every address: each client could name its own; list the proxies' own addresses"
+                )));
+            }
+            if let ipnet::IpNet::V6(v6) = net
+                && v6.addr().to_ipv4_mapped().is_some()
+            {
+                return Err(ConfigError(format!(
+                    "trusted_proxies {net}: write an IPv4 network as IPv4 (e.g. 10.0.0.0/8); mapped addresses are read as IPv4"
+                )));
+            }
         }
         if !(32..=128).contains(&self.ipv6_prefix) {
             return Err(ConfigError("ipv6_prefix must be between 32 and 128 (bits)".into()));
@@ -583,6 +598,14 @@ mod tests {
         let c = Config::parse("trusted_proxies = [\"192.168.0.0/16\"]\n", |_| None).unwrap();
         assert_eq!(c.trusted_proxies, vec!["192.168.0.0/16".parse::<ipnet::IpNet>().unwrap()]);
         assert!(Config::parse("trusted_proxies = [\"192.168.0.0/33\"]\n", |_| None).is_err());
+        for (net, says) in [
+            ("0.0.0.0/0", "trusts every address"),
+            ("::/0", "trusts every address"),
+            ("::ffff:10.0.0.0/104", "as IPv4"),
+        ] {
+            let e = Config::parse(&format!("trusted_proxies = [\"{net}\"]\n"), |_| None).unwrap_err();
+            assert!(e.0.contains(says), "{net}: {e}");
+        }
     }
 
     #[test]

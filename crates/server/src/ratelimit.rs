@@ -12,19 +12,21 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use ipnet::IpNet;
+use ipnet::{IpNet, Ipv4Net};
 
 use crate::client_addr::{ClientAddr, group};
 use crate::error::AppError;
 use crate::state::AppState;
 
-/// The most address groups one node counts within a minute (about 25 bytes each: some 7 MiB at most), far
-/// more than one node serves clients a minute. Past it, the groups not counted yet are let through uncounted
-/// until the minute is over (logged, and counted in `noegle_guess_budgets_full_total`): whoever sends from
-/// that many groups had that many budgets anyway, the per-account lockout still counts every guess, and a
-/// shared budget would lock every other new client out. So memory stays bounded whatever the number of
-/// addresses.
+/// The most address groups one node counts apart within a minute (about 25 bytes each: some 7 MiB at most),
+/// far more than one node serves clients a minute. Past it, a group not counted yet shares the budget of its
+/// wider network — an IPv6 client its /48, an IPv4 client its /24 — of which [`SPILL_GROUPS`] more are
+/// counted, and past those every newcomer shares one budget until the minute is over (both logged, and
+/// counted in `noegle_guess_budgets_full_total`). So memory stays bounded whatever the number of addresses,
+/// and filling the table buys an attacker nothing but that.
 pub const NODE_GROUPS: usize = 1 << 17;
+/// The wider networks counted once the table of groups is full.
+pub const SPILL_GROUPS: usize = 1 << 14;
 
 /// Where the guesses are counted.
 #[derive(Debug)]
@@ -41,7 +43,11 @@ pub enum Limiter {
 /// A limiter allowing `per_minute` guesses per address group per minute, in this node's memory, or shared
 /// through the database when `shared`.
 pub fn limiter(per_minute: u32, shared: bool) -> Limiter {
-    if shared { Limiter::Shared { per_minute } } else { Limiter::Node(NodeCounts::new(per_minute, NODE_GROUPS)) }
+    if shared {
+        Limiter::Shared { per_minute }
+    } else {
+        Limiter::Node(NodeCounts::new(per_minute, NODE_GROUPS, SPILL_GROUPS))
+    }
 }
 
 impl Limiter {
@@ -76,6 +82,7 @@ impl Limiter {
 pub struct NodeCounts {
     per_minute: u32,
     capacity: usize,
+    spill: usize,
     window: Mutex<Window>,
 }
 
@@ -85,12 +92,15 @@ struct Window {
     counts: HashMap<IpNet, u32>,
     /// Whether a group found the table full this minute (warned once a minute).
     full: bool,
+    /// Whether a wider network found the spill full too.
+    spilt_over: bool,
 }
 
 impl NodeCounts {
-    /// Counts of `per_minute` guesses for at most `capacity` groups a minute.
-    pub fn new(per_minute: u32, capacity: usize) -> NodeCounts {
-        NodeCounts { per_minute, capacity, window: Mutex::default() }
+    /// Counts of `per_minute` guesses for at most `capacity` groups a minute, and `spill` wider networks
+    /// past them.
+    pub fn new(per_minute: u32, capacity: usize, spill: usize) -> NodeCounts {
+        NodeCounts { per_minute, capacity, spill, window: Mutex::default() }
     }
 
     fn window(&self) -> std::sync::MutexGuard<'_, Window> {
@@ -102,24 +112,42 @@ impl NodeCounts {
     pub fn allows(&self, from: IpNet, minute: i64) -> bool {
         let mut w = self.window();
         w.forget_before(minute);
+        let key = self.key(&mut w, from);
         let known = w.counts.len();
-        if known >= self.capacity && !w.counts.contains_key(&from) {
-            metrics::counter!("noegle_guess_budgets_full_total").increment(1);
-            if !w.full {
-                w.full = true;
-                tracing::warn!(
-                    groups = known,
-                    "guesses came from more addresses this minute than one node counts apart; the others go uncounted by the address limit until the minute is over (the account lockout still counts them)"
-                );
-            }
-            return true;
-        }
-        let count = w.counts.entry(from).or_insert(0);
+        let count = w.counts.entry(key).or_insert(0);
         *count = count.saturating_add(1);
         if *count == 1 {
             metrics::gauge!("noegle_guess_budgets").set((known + 1) as f64);
         }
         *count <= self.per_minute
+    }
+
+    /// What a guess from `from` counts against: its group while the table has room (or holds it), else its
+    /// wider network while the spill has room, else the one budget every later newcomer shares.
+    fn key(&self, w: &mut Window, from: IpNet) -> IpNet {
+        if w.counts.len() < self.capacity || w.counts.contains_key(&from) {
+            return from;
+        }
+        if !w.full {
+            w.full = true;
+            metrics::counter!("noegle_guess_budgets_full_total").increment(1);
+            tracing::warn!(
+                groups = self.capacity,
+                "guesses came from more addresses this minute than one node counts apart; newcomers share their /48 (IPv4: /24) budget until the minute is over"
+            );
+        }
+        let wider = wider(from);
+        if w.counts.len() < self.capacity + self.spill || w.counts.contains_key(&wider) {
+            return wider;
+        }
+        if !w.spilt_over {
+            w.spilt_over = true;
+            metrics::counter!("noegle_guess_budgets_full_total").increment(1);
+            tracing::warn!(
+                "guesses came from more networks this minute than one node counts; newcomers share one budget until the minute is over"
+            );
+        }
+        IpNet::V4(Ipv4Net::default())
     }
 
     /// Drops the counts of the minutes before `minute`, and their memory.
@@ -131,6 +159,16 @@ impl NodeCounts {
     pub fn groups(&self) -> usize {
         self.window().counts.len()
     }
+}
+
+/// The wider network of a group, counted once the table is full: an IPv4 address's /24, an IPv6 group's /48
+/// (or the group itself when it is wider already).
+fn wider(group: IpNet) -> IpNet {
+    let bits = match group {
+        IpNet::V4(_) => 24,
+        IpNet::V6(_) => 48,
+    };
+    IpNet::new(group.addr(), group.prefix_len().min(bits)).map_or(group, |net| net.trunc())
 }
 
 impl Window {
@@ -171,7 +209,7 @@ mod tests {
 
     #[test]
     fn each_group_has_its_budget_for_the_minute_and_a_new_minute_a_new_one() {
-        let counts = NodeCounts::new(3, 100);
+        let counts = NodeCounts::new(3, 100, 10);
         for _ in 0..3 {
             assert!(counts.allows(net("2001:db8::1"), 7));
         }
@@ -187,17 +225,39 @@ mod tests {
     /// the housekeeping) drops them all.
     #[test]
     fn a_million_addresses_are_held_to_the_tables_size_and_forgotten_after_the_minute() {
-        let counts = NodeCounts::new(2, 1000);
+        let counts = NodeCounts::new(2, 1000, 100);
         let v6 = |i: u64| IpAddr::V6(Ipv6Addr::from((0x2001_0db8_u128 << 96) | (u128::from(i) << 64)));
         for i in 0..1_000_000 {
             counts.allows(group(v6(i), 64), 5);
         }
-        assert_eq!(counts.groups(), 1000, "at most the table's size");
+        assert!(counts.groups() <= 1000 + 100 + 1, "at most the table's size: {}", counts.groups());
         assert!(counts.allows(group(v6(1), 64), 5), "a counted group keeps its budget: its second guess");
         assert!(!counts.allows(group(v6(1), 64), 5), "and its third is over it");
-        assert!(counts.allows(group(v6(999_999), 64), 5), "past the table's size: not counted by address");
         counts.forget_before(6);
         assert_eq!(counts.groups(), 0, "the housekeeping's next minute forgets them");
         assert!(counts.allows(group(v6(999_999), 64), 6) && counts.groups() == 1, "and counts anew");
+    }
+
+    /// The review of issue 17: a full table must not let later newcomers through uncounted (one request from
+    /// each /64 of a /47 would fill it). They share their /48's budget (IPv4: /24), and past the spill one
+    /// budget for all.
+    #[test]
+    fn past_the_table_newcomers_share_their_wider_networks_budget() {
+        let counts = NodeCounts::new(2, 100, 3);
+        for i in 0..100u16 {
+            assert!(counts.allows(net(&format!("2001:db8:0:{i:x}::1")), 1), "the table fills");
+        }
+        // Two more /64s of the attacker's /48 share its one budget, whichever they are.
+        assert!(counts.allows(net("2001:db8:0:1000::1"), 1));
+        assert!(counts.allows(net("2001:db8:0:2000::1"), 1));
+        assert!(!counts.allows(net("2001:db8:0:3000::1"), 1), "the /48's budget is spent");
+        assert!(counts.allows(net("2001:db8:0:5::1"), 1), "a group counted apart keeps its own");
+        assert!(counts.allows(net("2001:db8:1::1"), 1), "another /48 has its own");
+        assert!(counts.allows(net("192.0.2.7"), 1) && counts.allows(net("192.0.2.200"), 1));
+        assert!(!counts.allows(net("192.0.2.9"), 1), "an IPv4 newcomer shares its /24");
+        // The spill (3 networks) is full: every later newcomer shares one budget.
+        assert!(counts.allows(net("2001:db8:2::1"), 1) && counts.allows(net("198.51.100.1"), 1));
+        assert!(!counts.allows(net("2001:db8:3::1"), 1), "past the spill: one budget for all newcomers");
+        assert!(counts.groups() <= 100 + 3 + 1);
     }
 }

@@ -99,6 +99,23 @@ async fn a_per_address_limit_above_a_quarter_of_the_connections_is_refused_at_st
         err.contains("max_connections_per_address is 256") && err.contains("set it to 56 or less"),
         "names the limit and what it may be: {err}"
     );
+
+    // An admin command sees the limits `serve` sees: like `serve`, it raises its soft open-files limit to the
+    // hard one first, so a setting the node can carry never locks the operator's shell out.
+    let admin = |limit: &str| {
+        std::process::Command::new("sh")
+            .args(["-c", &format!("ulimit {limit} && exec \"$0\" client list --json"), &bin])
+            .env("NOEGLE_DATA_DIR", dir.path())
+            .env("NOEGLE_MAX_CONNECTIONS_PER_ADDRESS", "100")
+            .env_remove("NOEGLE_DATABASE")
+            .env_remove("NOEGLE_CONFIG")
+            .output()
+            .unwrap()
+    };
+    let soft = admin("-S -n 1024");
+    assert!(soft.status.success(), "a soft limit of 1,024 is raised: {}", String::from_utf8_lossy(&soft.stderr));
+    let hard = admin("-n 1024");
+    assert!(!hard.status.success(), "under a hard limit of 1,024 the setting is refused, as by serve");
 }
 
 /// Issue 11: SIGTERM stops a node within its grace (`shutdown_grace_secs`) although a client holds a

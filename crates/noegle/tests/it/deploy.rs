@@ -33,9 +33,24 @@ fn nginx_bin() -> &'static str {
     if Path::new("/usr/sbin/nginx").exists() { "/usr/sbin/nginx" } else { "nginx" }
 }
 
+/// A test CA and a certificate for `localhost` signed by it, written to `dir`: the CA, the chain's file and
+/// the key's file.
+fn certificate(dir: &Path) -> (reqwest::Certificate, std::path::PathBuf, std::path::PathBuf) {
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["localhost".into()]).unwrap().signed_by(&key, &ca, &ca_key).unwrap();
+    let (cert_file, key_file) = (dir.join("fullchain.pem"), dir.join("privkey.pem"));
+    std::fs::write(&cert_file, cert.pem()).unwrap();
+    std::fs::write(&key_file, key.serialize_pem()).unwrap();
+    (reqwest::Certificate::from_pem(ca.pem().as_bytes()).unwrap(), cert_file, key_file)
+}
+
 /// Runs the reference site configuration with nginx as this user: the same file, with its ports, upstream
-/// nodes and certificate paths set for the test.
-fn nginx(dir: &Path, https: u16, http: u16, nodes: [u16; 2], cert: &Path, key: &Path) -> Nginx {
+/// nodes and certificate paths set for the test, and `extra` (a test's own server block) after it.
+fn nginx(dir: &Path, https: u16, http: u16, nodes: [u16; 2], cert: &Path, key: &Path, extra: &str) -> Nginx {
     let site = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/nginx/noegle.conf"))
         .unwrap()
         .replace("listen 443 ssl;", &format!("listen 127.0.0.1:{https} ssl;"))
@@ -44,7 +59,7 @@ fn nginx(dir: &Path, https: u16, http: u16, nodes: [u16; 2], cert: &Path, key: &
         .replace("server 127.0.0.1:8082", &format!("server 127.0.0.1:{}", nodes[1]))
         .replace("/etc/noegle/tls/fullchain.pem", cert.to_str().unwrap())
         .replace("/etc/noegle/tls/privkey.pem", key.to_str().unwrap());
-    std::fs::write(dir.join("site.conf"), site).unwrap();
+    std::fs::write(dir.join("site.conf"), format!("{site}\n{extra}\n")).unwrap();
     let d = dir.display();
     let main = format!(
         "pid {d}/nginx.pid;\nerror_log {d}/error.log warn;\ndaemon off;\nevents {{}}\nhttp {{\n  access_log off;\n  \
@@ -112,19 +127,10 @@ impl Site {
         let (https, http) = (free_port(), free_port());
         let public = format!("https://localhost:{https}");
         let ports = [free_port(), free_port()];
-        let ca_key = KeyPair::generate().unwrap();
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        let ca = ca_params.self_signed(&ca_key).unwrap();
-        let key = KeyPair::generate().unwrap();
-        let cert = CertificateParams::new(vec!["localhost".into()]).unwrap().signed_by(&key, &ca, &ca_key).unwrap();
-        let (cert_file, key_file) = (tmp.path().join("fullchain.pem"), tmp.path().join("privkey.pem"));
-        std::fs::write(&cert_file, cert.pem()).unwrap();
-        std::fs::write(&key_file, key.serialize_pem()).unwrap();
+        let (ca, cert_file, key_file) = certificate(tmp.path());
         let nginx_dir = tmp.path().join("nginx");
         std::fs::create_dir_all(&nginx_dir).unwrap();
-        let nginx = nginx(&nginx_dir, https, http, ports, &cert_file, &key_file);
-        let ca = reqwest::Certificate::from_pem(ca.pem().as_bytes()).unwrap();
+        let nginx = nginx(&nginx_dir, https, http, ports, &cert_file, &key_file, "");
         let client_id = client["client_id"].as_str().unwrap().to_string();
         let nodes = [None, None];
         let mut site =
@@ -254,7 +260,7 @@ fn the_compose_variant_is_the_tested_file_but_for_its_nodes() {
     let (tested, compose) = (read("noegle.conf"), read("compose.conf"));
     // From the upstream block on, the files are the same but for the nodes' addresses.
     let body = |text: &str, nodes: [&str; 2]| {
-        let from = text.find("# Connections per client address").unwrap();
+        let from = text.find("# Connections per client, counted by nginx").unwrap();
         text[from..].replace(nodes[0], "NODE1").replace(nodes[1], "NODE2")
     };
     assert_eq!(
@@ -263,6 +269,40 @@ fn the_compose_variant_is_the_tested_file_but_for_its_nodes() {
         "compose.conf drifted from noegle.conf"
     );
     assert!(compose.contains("proxy_set_header Forwarded \"\";"));
+}
+
+/// Issue 17 (review): nginx counts a client's connections (`limit_conn`) as the nodes count its budget — an
+/// IPv6 client by its /64, not by each of its 2^64 addresses. The key it counts by, from the file as written,
+/// is read back through a probe server the test adds, which takes the client's address from a header
+/// (nginx's realip module), so that clients from any network can be played over loopback.
+#[tokio::test]
+async fn nginx_counts_an_ipv6_client_by_its_prefix() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, cert, key) = certificate(tmp.path());
+    let probe = free_port();
+    let extra = format!(
+        "server {{ listen 127.0.0.1:{probe}; set_real_ip_from 127.0.0.1; real_ip_header X-Test-Client; \
+         return 200 $noegle_client; }}"
+    );
+    let _nginx = nginx(tmp.path(), free_port(), free_port(), [free_port(), free_port()], &cert, &key, &extra);
+    let http = reqwest::Client::new();
+    let counted_as = |client: &'static str| {
+        let (http, url) = (http.clone(), format!("http://127.0.0.1:{probe}/"));
+        async move {
+            for _ in 0..100 {
+                if let Ok(r) = http.get(&url).header("x-test-client", client).send().await {
+                    return r.bytes().await.unwrap().to_vec();
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            panic!("nginx did not answer");
+        }
+    };
+    let slash64 = vec![0x20, 0x01, 0x0d, 0xb8, 0x00, 0x01, 0x00, 0x02];
+    assert_eq!(counted_as("2001:db8:1:2::1").await, slash64);
+    assert_eq!(counted_as("2001:db8:1:2:ffff:ffff:ffff:9").await, slash64, "the same /64: one client");
+    assert_ne!(counted_as("2001:db8:1:3::1").await, slash64, "the next /64: another");
+    assert_eq!(counted_as("192.0.2.7").await, vec![192, 0, 2, 7], "an IPv4 client by its address");
 }
 
 /// Issue 11: a rolling restart under a steady load of log-ins — each node SIGTERM'd and started again in

@@ -44,16 +44,18 @@ async fn behind_proxy(
 async fn only_the_header_the_proxy_sets_names_the_client() {
     let server = behind_proxy(Backend::Sqlite, 3, |_| {}).await;
     let me = ("x-forwarded-for", "203.0.113.7");
+    // Its three guesses say "for=203.0.113.9" in Forwarded: they are still 203.0.113.7's own.
     for _ in 0..3 {
-        assert_eq!(guess(&server, &[me]).await, 401);
+        assert_eq!(guess(&server, &[me, ("forwarded", "for=203.0.113.9")]).await, 401);
     }
     for n in 1..=3 {
         let forged = format!("for=198.51.100.{n}");
         assert_eq!(guess(&server, &[me, ("forwarded", &forged)]).await, 429, "a forged Forwarded buys nothing");
     }
-    // Four guesses "as" 203.0.113.9 in Forwarded were the sender's own: 203.0.113.9 still has its budget.
     let victim = ("x-forwarded-for", "203.0.113.9");
-    assert_eq!(guess(&server, &[victim]).await, 401, "nobody spends another client's budget");
+    for _ in 0..3 {
+        assert_eq!(guess(&server, &[victim]).await, 401, "nobody spends another client's budget");
+    }
     let sources: Vec<Option<String>> =
         server.state.store.audit(Some("alice"), 20).await.unwrap().into_iter().map(|e| e.source).collect();
     assert!(
@@ -68,6 +70,15 @@ async fn only_the_header_the_proxy_sets_names_the_client() {
         assert_eq!(guess(&rfc, &[me]).await, 401);
     }
     assert_eq!(guess(&rfc, &[me, ("x-forwarded-for", "198.51.100.1")]).await, 429);
+
+    // A trusted proxy that sends no such header makes all its clients one: that is said, and counted.
+    let missing = || async {
+        let text = reqwest::get(format!("{}/metrics", rfc.url)).await.unwrap().text().await.unwrap();
+        text.lines().find_map(|l| l.strip_prefix("noegle_forwarded_header_missing_total ")?.parse::<u64>().ok())
+    };
+    let before = missing().await.unwrap_or(0);
+    assert_eq!(guess(&rfc, &[("x-forwarded-for", "203.0.113.50")]).await, 401, "counted as the proxy itself");
+    assert!(missing().await.is_some_and(|n| n > before), "the missing header is counted");
 }
 
 /// Finding 2: an IPv6 client is its /64 (`ipv6_prefix`), so the 2^64 addresses of one subscriber are one
@@ -116,9 +127,9 @@ async fn the_guess_counts_of_a_past_minute_are_forgotten() {
     assert_eq!(groups(&server), 0, "the housekeeping's call forgets them without any traffic");
 }
 
-/// Sends `head` and then the body's bytes one per second; answers what the server sent, how long until it
-/// closed the connection, and whether it did (within 20 s).
-async fn trickle(server: &TestServer, head: &str) -> (String, Duration, bool) {
+/// Sends `head` and then `drop` once a second; answers what the server sent, how long until it closed the
+/// connection, and whether it did (within 20 s).
+async fn trickle(server: &TestServer, head: &str, drop: &[u8]) -> (String, Duration, bool) {
     let addr = server.url.trim_start_matches("http://").replace("localhost", "127.0.0.1");
     let mut stream = TcpStream::connect(addr).await.unwrap();
     stream.write_all(head.as_bytes()).await.unwrap();
@@ -136,7 +147,7 @@ async fn trickle(server: &TestServer, head: &str) -> (String, Duration, bool) {
                     break;
                 }
                 // The next byte of the body, unless the server has closed its side.
-                let _ = stream.write_all(b"x").await;
+                let _ = stream.write_all(drop).await;
             }
         }
     }
@@ -160,17 +171,27 @@ async fn a_slow_or_oversized_body_is_refused_and_its_connection_closed() {
     ] {
         let head =
             format!("POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: {kind}\r\nContent-Length: 100\r\n\r\n");
-        let (answer, took, closed) = trickle(&server, &head).await;
-        assert!(answer.starts_with("HTTP/1.1 408 Request Timeout\r\n"), "{path}: {answer}");
-        assert!(answer.contains("\r\nconnection: close\r\n") && answer.contains(body), "{path}: {answer}");
-        assert!(took < Duration::from_secs(5) && closed, "{path}: cut after the timeout, not {took:?}");
+        let chunked = format!(
+            "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: {kind}\r\nTransfer-Encoding: chunked\r\n\r\n"
+        );
+        for (head, drop) in [(&head, &b"x"[..]), (&chunked, &b"1\r\nx\r\n"[..])] {
+            let (answer, took, closed) = trickle(&server, head, drop).await;
+            assert!(answer.starts_with("HTTP/1.1 408 Request Timeout\r\n"), "{path}: {answer}");
+            assert!(answer.contains("\r\nconnection: close\r\n") && answer.contains(body), "{path}: {answer}");
+            assert!(took < Duration::from_secs(5) && closed, "{path}: cut after the timeout, not {took:?}");
+        }
 
         let huge = format!(
             "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: {kind}\r\nContent-Length: 10000000000\r\n\r\n"
         );
-        let (answer, took, closed) = trickle(&server, &huge).await;
+        let (answer, took, closed) = trickle(&server, &huge, b"x").await;
         assert!(answer.starts_with("HTTP/1.1 413 Payload Too Large\r\n"), "{path}: {answer}");
         assert!(took < Duration::from_secs(1) && closed, "{path}: refused before reading, not after {took:?}");
+        // A chunked body over the limit is refused as soon as the limit is passed.
+        let big = format!("{chunked}4e20\r\n{}\r\n", "x".repeat(20_000));
+        let (answer, took, closed) = trickle(&server, &big, b"1\r\nx\r\n").await;
+        assert!(answer.starts_with("HTTP/1.1 413 Payload Too Large\r\n"), "{path}: {answer}");
+        assert!(took < Duration::from_secs(1) && closed, "{path}: a chunked body over the limit, {took:?}");
     }
     // A body that arrives in time is read as ever.
     let r = reqwest::Client::new()

@@ -66,6 +66,24 @@ export function platform() {
   return { platform: 'web', os_version: (ua.match(/Chrom(?:e|ium)\/([\d.]+)/) ?? ua.match(/Version\/([\d.]+)/) ?? [])[1] ?? '0' };
 }
 
+/**
+ * Whether this device's OS is older than the server's minimum (`about().minimum`, R-APP3), compared as the
+ * server compares (4 < 4.4 < 4.4.2): answers `{ platform, minimum, version }` when it is, otherwise null.
+ */
+export function belowMinimum(minimum) {
+  const { platform: p, os_version: version } = platform();
+  const need = minimum?.[p];
+  if (!need) return null;
+  const parts = (v) => String(v).trim().split('.').map((n) => (/^\d+$/.test(n) ? Number(n) : NaN));
+  const [have, want] = [parts(version), parts(need)];
+  if ([...have, ...want].some(Number.isNaN)) return null; // the server decides
+  const refused = { platform: p === 'ios' ? 'iOS' : 'Android', minimum: need, version };
+  for (let i = 0; i < Math.min(have.length, want.length); i++) {
+    if (have[i] !== want[i]) return have[i] < want[i] ? refused : null;
+  }
+  return have.length < want.length ? refused : null;
+}
+
 /** A short name for this device, shown to the user among their devices. */
 export function deviceName() {
   const ua = navigator.userAgent;
@@ -220,14 +238,17 @@ export class Api {
     this.session = null;
   }
 
-  /** "Glemt kode": a fresh device key for a ticket + key; answers the reset token for one new code. */
+  /**
+   * "Glemt kode": a fresh device key for a ticket + key; answers the reset token for one new code, and when
+   * (server time) the app may approve again (`readyAt`, seen at `now`).
+   */
   async forgotCode(ticket, key) {
     const keys = await newDeviceKey();
     const r = await this.call('POST', '/api/app/v1/app-code/forgot', {
       device_id: this.device.deviceId, ticket, key, public_key: await publicKeyB64(keys.publicKey),
     });
     this.device.keys = keys;
-    return r.reset_token;
+    return { resetToken: r.reset_token, readyAt: r.ready_at, now: r.now };
   }
 
   /** What the app tells users: the device limit, the oldest iOS and Android, the support's contact. */

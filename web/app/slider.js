@@ -3,7 +3,10 @@
 
 import { h } from './ui.js';
 
-/** The slider labelled `label`, with `hint` below it; `onDone(reset)` runs when it reaches the end. */
+/**
+ * The slider labelled `label`, with `hint` below it; `onDone(reset)` runs when it reaches the end, and
+ * `reset()` puts the arrow back at the start (the approval was refused).
+ */
 export function swipe(label, hint, onDone) {
   const knob = h('div', {
     class: 'knob', role: 'slider', tabindex: '0', 'aria-label': label, 'aria-valuemin': '0', 'aria-valuemax': '100',
@@ -18,10 +21,12 @@ export function swipe(label, hint, onDone) {
     knob.style.transform = `translateX(${(max() * value) / 100}px)`;
     knob.setAttribute('aria-valuenow', String(Math.round(value)));
   };
+  // A refused approval puts the arrow back at the start at once, so that it is there when the refusal is
+  // read (a glide would still be crossing the label); only an arrow let go short of the end glides back.
   const reset = () => {
     done = false;
     track.classList.remove('done');
-    knob.classList.add('snap');
+    knob.classList.remove('snap');
     set(0);
   };
   const finish = () => {

@@ -52,6 +52,17 @@ export function codeInput(name) {
   });
 }
 
+/** The text `key` with `vars` put in; a value that is an element stays one (a serial kept on one line). */
+export function textWith(key, vars) {
+  const marked = Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, v instanceof Node ? `\u0000${k}\u0000` : v]));
+  return t(key, marked).split('\u0000').map((part, i) => (i % 2 === 1 ? vars[part] : part));
+}
+
+/** A serial number, never broken over two lines. */
+export function serialNumber(serial) {
+  return h('span', { class: 'serial-number' }, serial);
+}
+
 export function message(kind, textContent) {
   return h('p', { class: `message ${kind}`, role: kind === 'error' ? 'alert' : 'status' }, textContent);
 }
@@ -156,6 +167,8 @@ function showHelp() {
   helpDialog.showModal();
 }
 right.addEventListener('click', showHelp);
+// Closed, the help holds no text: nothing of an earlier screen's help lingers in the page.
+helpDialog.addEventListener('close', () => helpDialog.querySelector('.help-body').replaceChildren());
 helpDialog.querySelector('.help-close').addEventListener('click', () => helpDialog.close());
 // The guide (seed step 10) from any screen's help; afterwards the app goes on where the device's state says.
 helpDialog.querySelector('.help-guide').addEventListener('click', () => {

@@ -1,11 +1,11 @@
 // Activating the app (seed steps 1–12): welcome, terms, the first log-in with a key-card key, the wait for
 // the second, the second log-in, then the code (screens/code.js), the fingerprint, the guide and the receipt.
 
-import { ApiError, save, wipe } from '../device.js';
+import { ApiError, belowMinimum, save, wipe } from '../device.js';
 import { fingerprintSupported, pushAvailable, registerFingerprint, setNotifications } from '../capabilities.js';
 import { listenFor, notify, startListening, stopListening } from '../live.js';
 import { api, app, t } from '../state.js';
-import { button, explain, form, formatTime, h, message, newId, show } from '../ui.js';
+import { button, errorBox, explain, find, form, formatTime, h, message, newId, show } from '../ui.js';
 import { FIRST_CODE, chooseCode } from './code.js';
 import { home } from './requests.js';
 import { switchLanguage } from './settings.js';
@@ -35,17 +35,36 @@ const SECOND_LOGIN = {
 
 export function welcome(notice) {
   const limits = h('p', { class: 'limits' });
+  // The limits a user would otherwise meet only as a refusal: three devices, the oldest iOS and Android.
+  const about = api.about().catch(() => null); // offline: activation cannot start anyway, and says so
+  const start = async () => {
+    const old = belowMinimum((await about)?.minimum);
+    if (old) tooOld(old);
+    else terms();
+  };
   show('welcome', t('activateTitle'), [
     notice ? message('info', notice) : null,
     h('p', {}, t('welcomeText')),
     limits,
-    h('div', { class: 'actions' }, button(t('start'), terms)),
+    h('div', { class: 'actions' }, button(t('start'), start)),
     h('p', { class: 'lang' }, button(t('language'), () => switchLanguage(() => welcome(notice)), 'link')),
   ]);
-  // The limits a user would otherwise meet only as a refusal: three devices, the oldest iOS and Android.
-  api.about().then(({ max_devices: max, minimum }) => {
+  about.then((a) => {
+    if (!a || app.screen !== 'welcome') return;
+    const { max_devices: max, minimum } = a;
     limits.textContent = t('welcomeLimits', { max, ios: minimum.ios, android: minimum.android });
-  }, () => { /* offline: activation cannot start anyway, and says so */ });
+    const old = belowMinimum(minimum);
+    if (old) tooOld(old);
+  });
+}
+
+/** A phone below the OS minimum (R-APP3) is told at once, before it asks for anything; it offers no start. */
+function tooOld(facts) {
+  show('unsupported', t('unsupportedTitle'), [
+    message('error', t('errors.platform_too_old', facts)),
+    h('p', {}, t('unsupportedText')),
+    h('p', { class: 'lang' }, button(t('language'), () => switchLanguage(() => tooOld(facts)), 'link')),
+  ]);
 }
 
 function terms() {
@@ -61,6 +80,8 @@ function terms() {
   const id = newId();
   box.id = id;
   box.nextSibling.setAttribute('for', id);
+  // Ticked, the request to tick it is answered: it goes.
+  box.addEventListener('change', () => { if (box.checked) errorBox().replaceChildren(); });
 }
 
 /** The wait between the two log-ins (seed step 6): "Næste" opens when the server says the wait is over. */
@@ -93,15 +114,22 @@ export function waitScreen() {
       }
     }
   };
+  const text = h('p', {}, t('waitText'));
+  const clock = h('div', { class: 'clock', 'aria-hidden': 'true' });
+  // Over, the wait is no longer asked for: the screen says only that it is over and what comes next.
   const ready = () => {
+    if (!next.disabled) return;
+    find('h1').textContent = t('waitOverTitle');
+    text.remove();
+    clock.replaceWith(h('div', { class: 'tick', 'aria-hidden': 'true' }, '✓'));
     status.replaceChildren(t('waitReady'));
     status.classList.add('ready');
     next.disabled = false;
     notify(t('readyNotice'));
   };
   show('wait', t('waitTitle'), [
-    h('p', {}, t('waitText')),
-    h('div', { class: 'clock', 'aria-hidden': 'true' }),
+    text,
+    clock,
     status,
     h('div', { class: 'actions' }, next,
       pushAvailable() && !app.settings.notifications
@@ -138,7 +166,7 @@ export async function afterFirstCode() {
 
 function fingerprintChoice() {
   show('fingerprint', t('fingerprintTitle'), form([
-    h('div', { class: 'fingerprint', 'aria-hidden': 'true' }),
+    fingerprintDrawing(),
     h('p', {}, t('fingerprintText')),
     h('div', { class: 'actions' },
       h('button', { type: 'submit', class: 'btn primary' }, t('useFingerprint')),
@@ -147,6 +175,28 @@ function fingerprintChoice() {
     await registerFingerprint();
     guide(0, activated);
   }));
+}
+
+/** A fingerprint, drawn (SVG) as open rings that all lie inside its box, whatever the box's size. */
+function fingerprintDrawing() {
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('viewBox', '0 0 100 100');
+  svg.setAttribute('class', 'fingerprint');
+  svg.setAttribute('aria-hidden', 'true');
+  svg.setAttribute('focusable', 'false');
+  // Rings of radius 6 to 42 (stroke 4: at most 44 from the centre, 6 from the edge), each open below.
+  for (const [i, r] of [6, 15, 24, 33, 42].entries()) {
+    const gap = 40 + i * 6; // degrees left open at the bottom
+    const point = (deg) => {
+      const a = ((deg + 90) * Math.PI) / 180;
+      return `${(50 + r * Math.cos(a)).toFixed(2)} ${(50 + r * Math.sin(a)).toFixed(2)}`;
+    };
+    const path = document.createElementNS(ns, 'path');
+    path.setAttribute('d', `M ${point(gap / 2)} A ${r} ${r} 0 1 1 ${point(360 - gap / 2)}`);
+    svg.append(path);
+  }
+  return svg;
 }
 
 /** The 4-step guide (seed step 10); `done` follows the last "OK". */

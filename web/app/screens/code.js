@@ -4,7 +4,7 @@
 
 import { save } from '../device.js';
 import { api, t } from '../state.js';
-import { button, checkNewCode, codeInput, errorBox, field, form, h, message, opaque, show } from '../ui.js';
+import { button, checkNewCode, codeInput, errorBox, field, form, formatTime, h, message, opaque, show } from '../ui.js';
 import { afterFirstCode } from './activation.js';
 import { passwordScreen } from './login.js';
 import { home } from './requests.js';
@@ -27,11 +27,12 @@ export const CHANGE_CODE = { title: 'newCodeTitle', top: 'none', cancel: home, d
 
 /** "Glemt kode": user ID, password and a key-card key give the device a new key and allow one new code. */
 const FORGOT = {
-  topic: 'forgot', keyTopic: 'forgot', title: 'loginTitle', action: 'reset', top: 'none', cancel: () => unlockScreen(),
+  topic: 'forgot', keyTopic: 'forgotKey', title: 'forgotTitle', intro: 'forgotText', keyIntro: 'forgotKeyText',
+  action: 'reset', top: 'none', cancel: () => unlockScreen(),
   async withKey(ticket, key) {
-    const resetToken = await api.forgotCode(ticket, key);
+    const { resetToken, readyAt, now } = await api.forgotCode(ticket, key);
     await save('device', api.device);
-    chooseCode({ title: 'newCodeTitle', top: 'none', cancel: null, resetToken, done: codeChanged });
+    chooseCode({ title: 'newCodeTitle', top: 'none', cancel: null, resetToken, done: () => codeReset(readyAt, now) });
   },
 };
 
@@ -77,4 +78,21 @@ function codeChanged() {
     h('p', {}, t('codeChangedText')),
     h('div', { class: 'actions' }, button(t('ok'), home)),
   ]);
+}
+
+/** The receipt after "Glemt kode": the code is changed, and the app cools off (the activation wait) first. */
+function codeReset(readyAt, now) {
+  show('receipt', t('codeChangedTitle'), [
+    h('div', { class: 'tick', 'aria-hidden': 'true' }, '✓'),
+    h('p', {}, t('codeChangedText')),
+    message('info', t('codeResetWait', { wait: duration(readyAt - now), time: formatTime(readyAt) })),
+    h('div', { class: 'actions' }, button(t('ok'), home)),
+  ]);
+}
+
+/** A wait in words: "en time", "2 timer", "30 minutter". */
+function duration(secs) {
+  const minutes = Math.max(1, Math.round(secs / 60));
+  if (minutes % 60 === 0) return minutes === 60 ? t('hour') : t('hours', { n: minutes / 60 });
+  return minutes === 1 ? t('minute') : t('minutes', { n: minutes });
 }

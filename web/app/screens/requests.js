@@ -4,7 +4,7 @@
 import { ApiError } from '../device.js';
 import { swipe } from '../slider.js';
 import { api, app, t } from '../state.js';
-import { button, codeInput, explain, field, find, form, formatTime, h, message, show } from '../ui.js';
+import { button, codeInput, explain, field, find, form, formatTime, h, message, serialNumber, show, textWith } from '../ui.js';
 import { deviceGone } from './settings.js';
 import { lockNow, unlockScreen } from './unlock.js';
 
@@ -42,7 +42,7 @@ function pendingNotice(d) {
   const reset = d.reason === 'code_reset';
   const box = h('section', { class: 'notice warn', role: 'alert' },
     h('h2', {}, t(reset ? 'codeResetTitle' : 'pendingActivationTitle')),
-    h('p', {}, t(reset ? 'codeResetText' : 'pendingActivationText', { name: d.name, serial: d.serial })),
+    h('p', {}, textWith(reset ? 'codeResetText' : 'pendingActivationText', { name: d.name, serial: serialNumber(d.serial) })),
     button(t('abort'), async () => {
       try {
         await api.stopDevice(d.device_id);

@@ -57,7 +57,7 @@ async function settingsScreen() {
   items.push(h('li', {}, button(t('support'), support, 'row')));
   items.push(h('li', {}, button(t('showGuide'), () => guide(0, settingsScreen), 'row')));
   if (api.device) {
-    items.push(h('li', { class: 'serial' }, h('span', {}, t('serial')), h('strong', { id: 'serial' }, api.device.serial)));
+    items.push(h('li', { class: 'serial' }, h('span', {}, t('serial')), h('strong', { id: 'serial', class: 'serial-number' }, api.device.serial)));
     if (!locked) items.push(h('li', {}, button(t('deregister'), deregisterScreen, 'row danger-text')));
   }
   // The language last: it is not one of the seed's settings.
@@ -78,17 +78,19 @@ export function resume() {
 /** "Hjælp og NemID support": who to contact, with the operator's phone number and web address. */
 async function support() {
   const contact = h('div', { class: 'contact' });
-  show('settings', t('support'), [
+  show('support', t('support'), [
     h('p', {}, t('supportText')),
     contact,
-    api.device ? h('p', {}, `${t('serial')}: `, h('strong', {}, api.device.serial)) : null,
+    api.device ? h('p', {}, `${t('serial')}: `, h('strong', { class: 'serial-number' }, api.device.serial)) : null,
   ], { top: 'back', onBack: settingsScreen });
   try {
     const { support: { phone, url } } = await api.about();
-    contact.replaceChildren(
+    // Only what the operator has set; with neither, the user is told so (not shown an empty line).
+    const lines = [
       phone ? h('p', {}, `${t('supportPhone')}: `, h('a', { href: `tel:${phone.replace(/[^\d+]/g, '')}` }, phone)) : null,
       url ? h('p', {}, `${t('supportWeb')}: `, h('a', { href: url, rel: 'noopener', target: '_blank' }, url)) : null,
-    );
+    ].filter(Boolean);
+    contact.replaceChildren(...(lines.length > 0 ? lines : [h('p', {}, t('supportNone'))]));
   } catch { /* offline: the words above still say whom to ask */ }
 }
 

@@ -9,13 +9,15 @@ import { FIRST_CODE, chooseCode, forgotCode } from './code.js';
 import { home } from './requests.js';
 
 let lockTimer = null;
+/** Blocked by 5 wrong codes (until a new code is chosen with "Glemt kode"). */
+let blocked = false;
 
 /** The lock screen; `notice` is `request` (a request waits) or `blocked` (5 wrong codes). */
 export function unlockScreen(notice) {
   if (api.session) return home();
+  if (notice === 'blocked' || blocked) return blockedScreen();
   const code = codeInput('code');
-  const blocked = notice === 'blocked';
-  const fingerprintButton = app.settings.fingerprint && !blocked
+  const fingerprintButton = app.settings.fingerprint
     ? button(t('unlockFingerprint'), async () => {
       const box = errorBox();
       try {
@@ -37,12 +39,11 @@ export function unlockScreen(notice) {
     : null;
   show('unlock', t('lockedTitle'), [
     notice === 'request' ? message('info', t('requestWaiting')) : null,
-    blocked ? message('error', t('blocked')) : null,
     form([
       h('p', {}, t('unlockText')),
       field(t('codeLabel'), code),
       h('div', { class: 'actions' },
-        h('button', { type: 'submit', class: 'btn primary', disabled: blocked }, t('unlock')),
+        h('button', { type: 'submit', class: 'btn primary' }, t('unlock')),
         fingerprintButton,
         button(t('forgotCode'), forgotCode, 'link')),
     ], async () => {
@@ -61,12 +62,22 @@ export function unlockScreen(notice) {
       home();
     }),
   ]);
-  if (blocked) return;
   code.focus();
+}
+
+/** Blocked after 5 wrong codes: no code can unlock it, so none is asked for; "Glemt kode" is the way on. */
+function blockedScreen() {
+  blocked = true;
+  show('blocked', t('blockedTitle'), [
+    message('error', t('blocked')),
+    h('p', {}, t('blockedText')),
+    h('div', { class: 'actions' }, button(t('forgotCode'), forgotCode)),
+  ]);
 }
 
 /** The app stays unlocked at most 5 minutes (R-APP4). */
 export function armLock() {
+  blocked = false;
   clearTimeout(lockTimer);
   lockTimer = setTimeout(lockNow, Math.max(0, api.session.until - Date.now()));
 }

@@ -6,7 +6,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { binary, launchChromium, outDir, startDemo } from './harness.mjs';
+import { binary, launchChromium, startDemo } from './harness.mjs';
+import { screenshot } from './phone.mjs';
 
 let demo;
 let browser;
@@ -45,13 +46,13 @@ test('a Demo Bank log-in approved in the terminal key app', async () => {
   await page.getByLabel('Adgangskode').fill('demo-adgangskode');
   await page.getByRole('button', { name: 'Næste' }).click();
   await page.getByRole('button', { name: 'Skift til nøglekort' }).waitFor();
-  await page.screenshot({ path: join(outDir, 'login-step2-app.png') });
+  await screenshot(page, 'login-step2-app');
   await page.getByRole('button', { name: 'Send anmodning til nøgleapp' }).click();
 
   const code = (await page.locator('#match-code').textContent()).trim();
   assert.match(code, /^\d{2}$/);
   assert.match(await page.locator('.notice').textContent(), /Log på Demo Bank/);
-  await page.screenshot({ path: join(outDir, 'login-step3-waiting.png') });
+  await screenshot(page, 'login-step3-waiting');
   // Issue 10: the waiting page asks quietly (twice here) and does not load again while nothing changes.
   let loads = 0;
   page.on('framenavigated', (f) => { if (f === page.mainFrame()) loads += 1; });
@@ -66,6 +67,6 @@ test('a Demo Bank log-in approved in the terminal key app', async () => {
   await page.waitForURL(/\/demo\/callback/, { timeout: 15000 });
   assert.equal(await page.locator('#name').textContent(), 'Demo Bruger');
   assert.equal(await page.locator('#amr').textContent(), 'pwd swk mfa pin');
-  await page.screenshot({ path: join(outDir, 'demo-bank-app-login.png') });
+  await screenshot(page, 'demo-bank-app-login');
   await context.close();
 });

@@ -1,8 +1,8 @@
 // A person logs in to Demo Bank through the log-in box with a password and a key from the key card.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { launchChromium, outDir, startDemo } from './harness.mjs';
+import { launchChromium, startDemo } from './harness.mjs';
+import { screenshot } from './phone.mjs';
 
 let demo;
 let browser;
@@ -23,7 +23,8 @@ async function openLoginBox(page) {
   await page.waitForURL(`${demo.base}/login`);
 }
 
-// The Danish box at a desktop size and on a 390×844 phone (issue 10), each step saved as a screenshot.
+// The Danish box at a desktop size and on a 390×844 phone (issue 10), each step saved as a screenshot
+// and checked with axe.
 for (const [size, viewport, suffix] of [['desktop', { width: 1024, height: 768 }, ''], ['phone', { width: 390, height: 844 }, '-phone']]) {
   test(`log in to Demo Bank with password and key card, and see name and amr (${size})`, async () => {
     const context = await browser.newContext({ locale: 'da-DK', viewport, isMobile: size === 'phone' });
@@ -33,7 +34,7 @@ for (const [size, viewport, suffix] of [['desktop', { width: 1024, height: 768 }
     await openLoginBox(page);
     await assert.doesNotReject(page.getByText('Demo Bank').first().waitFor());
     await fits();
-    await page.screenshot({ path: join(outDir, `login-step1${suffix}.png`) });
+    await screenshot(page, `login-step1${suffix}`);
 
     await page.getByLabel('Bruger-id').fill('demo');
     await page.getByLabel('Adgangskode').fill('demo-adgangskode');
@@ -44,7 +45,7 @@ for (const [size, viewport, suffix] of [['desktop', { width: 1024, height: 768 }
     const serial = (await page.locator('.serial').textContent()).replaceAll('-', '');
     assert.equal(serial, demo.card.serial);
     await fits();
-    await page.screenshot({ path: join(outDir, `login-step2-keycard${suffix}.png`) });
+    await screenshot(page, `login-step2-keycard${suffix}`);
 
     await page.getByLabel(`Nøgle ${number}`).fill(demo.card.keys[number]);
     await page.getByRole('button', { name: 'Log på' }).click();
@@ -52,7 +53,7 @@ for (const [size, viewport, suffix] of [['desktop', { width: 1024, height: 768 }
     await page.waitForURL(/\/demo\/callback/);
     assert.equal(await page.locator('#name').textContent(), 'Demo Bruger');
     assert.equal(await page.locator('#amr').textContent(), 'pwd otp mfa');
-    await page.screenshot({ path: join(outDir, `demo-bank-logged-in${suffix}.png`) });
+    await screenshot(page, `demo-bank-logged-in${suffix}`);
     await context.close();
   });
 }
@@ -68,7 +69,7 @@ test('a wrong password is refused with a clear message, in English by choice, on
   const alert = page.getByRole('alert');
   assert.match(await alert.textContent(), /user ID or password is wrong/);
   assert.equal(await page.getByLabel('User ID').inputValue(), 'demo', 'the typed user ID is kept');
-  await page.screenshot({ path: join(outDir, 'login-phone-en-error.png'), fullPage: true });
+  await screenshot(page, 'login-phone-en-error', { fullPage: true });
 
   // The switch back to Danish keeps the user in the same step.
   await page.getByRole('link', { name: 'Dansk' }).click();

@@ -2,19 +2,24 @@
 // three devices, the oldest iOS and Android), the key card's serial written as on the card, the guide from
 // any help "?", no gear while the first code is chosen, settings reachable from the lock screen with a back
 // button in the header and the language last, the support's phone number and web address, a too-old phone
-// refused in Danish only, headings without a focus frame, and a disabled "Næste" that can still be read.
-// Every screen is saved as web/e2e/out/usability-*.png and checked with axe.
+// refused in Danish only — at Start, before anything is typed (issue 17) —, headings without a focus frame, a
+// disabled "Næste" that can still be read, and a fourth device refused, naming the three (R-APP2).
+// Every screen is saved as web/e2e/out/usability-*.png and checked with axe (help too: usability-help-*.png).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchChromium, startTestServer } from './harness.mjs';
-import { PHONE, logIn, screenshot, typeKey } from './phone.mjs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { binary, launchChromium, startTestServer } from './harness.mjs';
+import { PHONE, linesOf, logIn, shooter, typeKey } from './phone.mjs';
 
 const CODE = '7391';
 let server;
 let browser;
 let app;
 
-const shot = (name, page = app) => screenshot(page, `usability-${name}`);
+const shot = shooter('usability', () => app);
 const heading = (page = app) => page.locator('h1');
 
 /** The contrast ratio (WCAG 2) of an element's text against its background, both as the browser paints them. */
@@ -71,6 +76,7 @@ test('activation: the serial as on the card, a readable disabled "Næste", no ge
   const s = server.card.serial;
   const printed = `${s.slice(0, 3)}-${s.slice(3, 6)}-${s.slice(6)}`;
   await app.locator('.key-prompt').filter({ hasText: `Nøglekort ${printed}:` }).waitFor();
+  assert.equal(await linesOf(app.locator('.key-prompt'), printed), 1, 'the card serial on one line');
   await shot('03-key-serial');
   await typeKey(app, server.card);
   await app.getByRole('button', { name: 'Aktivér nøgleapp' }).click();
@@ -82,7 +88,7 @@ test('activation: the serial as on the card, a readable disabled "Næste", no ge
   assert.ok(ratio >= 4.5, `the disabled "Næste" reads at ${ratio.toFixed(2)}:1`);
   await shot('04-wait-disabled-next');
   await server.advance(3600);
-  await app.getByText('Ventetiden er ovre').waitFor({ timeout: 10000 });
+  await heading().filter({ hasText: 'Ventetiden er ovre' }).waitFor({ timeout: 10000 });
   await next.click();
   await logIn(app, { userId: server.user_id, password: server.password });
   await typeKey(app, server.card);
@@ -146,9 +152,60 @@ test('unlocked settings end with the language; support gives a phone number and 
   await heading().filter({ hasText: 'Indstillinger' }).waitFor();
 });
 
-test('a phone below the oldest Android is refused in Danish only', async () => {
+test('a phone below the oldest Android is refused at Start, in Danish only, before anything is typed', async () => {
   const old = await browser.newContext({ ...PHONE, userAgent: 'Mozilla/5.0 (Linux; Android 4.3; Galaxy S3) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Mobile Safari/537.36' });
   const page = await old.newPage();
+  await page.goto(`${server.base}/app/`);
+  const refusal = page.getByRole('alert').filter({ hasText: 'Nøgleappen kræver Android 4.4 eller nyere. Denne enhed har 4.3.' });
+  await refusal.waitFor();
+  await heading(page).filter({ hasText: 'Nøgleappen kan ikke bruges på denne enhed' }).waitFor();
+  assert.doesNotMatch(await refusal.textContent(), /needs|device has/, 'no English in the Danish sentence');
+  // Issue 17: nothing to start, so nothing is asked for (no user ID, password or key in vain).
+  for (const name of ['Start', 'Næste', 'Aktivér nøgleapp']) {
+    assert.equal(await page.getByRole('button', { name, exact: true }).count(), 0, `no "${name}"`);
+  }
+  assert.equal(await page.getByLabel('Bruger-id').count(), 0, 'no user ID asked for');
+  await shot('09-too-old', page);
+  // In English by choice.
+  await page.getByRole('button', { name: 'English' }).click();
+  await page.getByRole('alert').filter({ hasText: 'The key app needs Android 4.4 or newer. This device has 4.3.' }).waitFor();
+  await shot('09b-too-old-en', page);
+  await old.close();
+  // An Android at the minimum may start.
+  const fine = await browser.newContext({ ...PHONE, userAgent: 'Mozilla/5.0 (Linux; Android 4.4; Nexus 5) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Mobile Safari/537.36' });
+  const ok = await fine.newPage();
+  await ok.goto(`${server.base}/app/`);
+  await ok.getByText('Den kræver iOS 9 eller Android 4.4 eller nyere.').waitFor();
+  await ok.getByRole('button', { name: 'Start' }).click();
+  await heading(ok).filter({ hasText: 'Vilkår' }).waitFor();
+  await fine.close();
+});
+
+/** The terminal key app activated as one more device of the user (both log-ins, the hour on the server's clock). */
+function activateTerminalApp() {
+  const dir = mkdtempSync(join(tmpdir(), 'noegleapp-usability-'));
+  const card = join(dir, 'card.json');
+  writeFileSync(card, JSON.stringify(server.card));
+  const run = (args, input) => {
+    const r = spawnSync(binary('noegleapp'), args, { input, encoding: 'utf8', env: { ...process.env, NOEGLEAPP_DIR: join(dir, 'app') } });
+    assert.equal(r.status, 0, `noegleapp ${args.join(' ')}: ${r.stderr}`);
+  };
+  const login = ['--user-id', server.user_id, '--password-stdin', '--keycard-json', card];
+  return {
+    start: () => run(['activate', 'start', '--server', server.base, ...login], `${server.password}\n`),
+    complete: () => run(['activate', 'complete', ...login], `${server.password}\n${CODE}\n`),
+  };
+}
+
+test('a fourth device is refused with a clear message naming the three (R-APP2)', async () => {
+  // The phone above is one; two terminal key apps make three.
+  const more = [activateTerminalApp(), activateTerminalApp()];
+  more.forEach((d) => d.start());
+  await server.advance(3600);
+  more.forEach((d) => d.complete());
+
+  const fourth = await browser.newContext(PHONE);
+  const page = await fourth.newPage();
   await page.goto(`${server.base}/app/`);
   await page.getByRole('button', { name: 'Start' }).click();
   await page.getByLabel('Jeg accepterer ovenstående vilkår').check();
@@ -156,9 +213,16 @@ test('a phone below the oldest Android is refused in Danish only', async () => {
   await logIn(page, { userId: server.user_id, password: server.password });
   await typeKey(page, server.card);
   await page.getByRole('button', { name: 'Aktivér nøgleapp' }).click();
-  const refusal = page.getByRole('alert').filter({ hasText: 'Nøgleappen kræver Android 4.4 eller nyere. Denne enhed har 4.3.' });
+  const refusal = page.getByRole('alert').filter({ hasText: 'Du har allerede 3 aktive nøgleapps:' });
   await refusal.waitFor();
-  assert.doesNotMatch(await refusal.textContent(), /needs|device has/, 'no English in the Danish sentence');
-  await shot('09-too-old', page);
-  await old.close();
+  assert.match(await refusal.textContent(), /Pixel 8/, 'the devices are named');
+  assert.match(await refusal.textContent(), /Afmeld en af dem først\.$/);
+  await shot('10-fourth-device', page);
+  await fourth.close();
+});
+
+test('every kind of screen met here had its help "?" shown and saved (R-APP7)', () => {
+  for (const topic of ['welcome', 'unsupported', 'key', 'wait', 'code', 'settings', 'support']) {
+    assert.ok(shot.helped.has(topic), `help on ${topic}`);
+  }
 });

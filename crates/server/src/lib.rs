@@ -53,7 +53,7 @@ fn metrics_handle() -> metrics_exporter_prometheus::PrometheusHandle {
 
 /// Opens the database and the data directory's secrets (creating them at first start).
 pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
-    secrets::ensure_data_dir(&config.data_dir)?;
+    secrets::open_data_dir(&config.data_dir, &config.database_url())?;
     let store = noegle_store::open(&config.database_url()).await?;
     let pepper = secrets::pepper(&config.data_dir)?;
     let open_files = rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft);

@@ -51,6 +51,18 @@ impl SqliteStore {
         Ok(SqliteStore { pool, writer })
     }
 
+    /// The file of the SQLite database `url` names (`sqlite://PATH`); `None` for any other database and for
+    /// SQLite's memory.
+    pub fn file(url: &str) -> Option<std::path::PathBuf> {
+        let rest = url.strip_prefix("sqlite:")?;
+        let rest = rest.strip_prefix("//").unwrap_or(rest);
+        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        if path.is_empty() || path == ":memory:" || query.split('&').any(|p| p == "mode=memory") {
+            return None;
+        }
+        Some(SqliteConnectOptions::from_str(url).ok()?.get_filename().to_path_buf())
+    }
+
     pub(crate) async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
         self.writer.begin_with("BEGIN IMMEDIATE").await.db()
     }
@@ -80,6 +92,16 @@ crate::queries::impl_store!(SqliteStore, sqlx::Sqlite, "SELECT sub FROM users WH
 mod tests {
     #![allow(clippy::unwrap_used)]
     use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn the_file_of_a_database_url() {
+        use super::SqliteStore;
+        assert_eq!(SqliteStore::file("sqlite:///srv/n/noegle.sqlite"), Some("/srv/n/noegle.sqlite".into()));
+        assert_eq!(SqliteStore::file("sqlite:///srv/n.db?mode=rwc"), Some("/srv/n.db".into()));
+        assert_eq!(SqliteStore::file("sqlite::memory:"), None);
+        assert_eq!(SqliteStore::file("sqlite://x.db?mode=memory"), None);
+        assert_eq!(SqliteStore::file("postgres://u@h/db"), None);
+    }
 
     #[tokio::test]
     async fn the_database_and_its_wal_are_private() {

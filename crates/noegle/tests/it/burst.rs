@@ -37,6 +37,8 @@ fn peak_rss_kib(pid: u32) -> u64 {
 async fn a_thousand_parallel_password_posts_keep_memory_bounded_and_count_only_real_checks() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
+    // The node's first start makes its secrets before its database (a database without them is refused).
+    noegle_server::secrets::open_data_dir(d, &noegle_store::testing::sqlite_url(d)).unwrap();
     // The users, a key card and the client, stored before the server starts.
     let store = noegle_store::open(&noegle_store::testing::sqlite_url(d)).await.unwrap();
     let ctx = Ctx { store: store.as_ref(), now: noegle_server::SystemClock.now(), source: Some("test") };

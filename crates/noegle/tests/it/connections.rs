@@ -40,6 +40,8 @@ async fn closed_within(stream: &mut TcpStream, wait: Duration) -> bool {
 async fn slow_connections_under_a_small_file_limit_do_not_lock_anyone_out() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
+    // The node's first start makes its secrets before its database (a database without them is refused).
+    noegle_server::secrets::open_data_dir(d, &noegle_store::testing::sqlite_url(d)).unwrap();
     let store = noegle_store::open(&noegle_store::testing::sqlite_url(d)).await.unwrap();
     let ctx = Ctx { store: store.as_ref(), now: noegle_server::SystemClock.now(), source: Some("test") };
     let alice = accounts::create_user(ctx, &mut OsRng, "alice", None, PASSWORD).await.unwrap();

@@ -2,7 +2,9 @@
 //! local users — the data directory is 0700 and every file in it 0600 (the SQLite file and its -wal/-shm, the
 //! secrets, the outbox and its cards), after `noegle serve`, the admin commands, `backup` and `restore`; the
 //! backup file and each of its entries are 0600 and no copy of the database stays behind; a data directory
-//! left open by an older version is closed.
+//! left open by an older version is closed. Issue 17 (review, points 2 and 3): a data directory another user
+//! owns is refused, nothing written; an outbox the operator gave to a group keeps it (only other users are
+//! shut out).
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -113,23 +115,105 @@ async fn a_node_s_files_are_private_whatever_the_umask() {
     has(&private_tree(&b), &NODE);
 }
 
-/// A data directory an older version (or a wide umask) left open: the next command closes it and says so.
+fn set(p: &Path, m: u32) {
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+}
+
+/// A data directory an older version (or a wide umask) left open: the next command closes it and says so —
+/// but for the group the operator gave the outbox and its cards, which they keep.
 #[test]
 fn a_data_directory_open_to_others_is_closed() {
     let tmp = tempfile::tempdir().unwrap();
     let a = tmp.path().join("a");
     noegle022(&a, &["user", "add", "alice", "--password-stdin"], &format!("{PASSWORD}\n"));
     noegle022(&a, &["keycard", "issue", "alice"], "");
-    let set = |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+    let outbox = a.join("outbox");
+    assert_eq!(mode(&outbox), 0o700, "a new outbox is private");
     set(&a, 0o755);
-    set(&a.join("outbox"), 0o755);
-    for f in private_tree_files(&a) {
-        set(&f, 0o644);
+    set(&outbox, 0o755);
+    let files = private_tree_files(&a);
+    for f in &files {
+        set(f, 0o644);
     }
     let out = noegle022(&a, &["user", "show", "alice"], "");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("open to other users"), "a warning: {stderr}");
+    let cards: Vec<&PathBuf> = files.iter().filter(|f| f.starts_with(&outbox)).collect();
+    assert_eq!(cards.len(), 1);
+    assert_eq!((mode(&outbox), mode(cards[0])), (0o750, 0o640), "only other users are shut out of the outbox");
+    // Given to a group that prints (chmod 750, 640): kept at every start.
+    noegle022(&a, &["user", "show", "alice"], "");
+    assert_eq!((mode(&outbox), mode(cards[0])), (0o750, 0o640), "the operator's group is kept");
+    set(&outbox, 0o700);
+    set(cards[0], 0o600);
     has(&private_tree(&a), &NODE);
+
+    // The outbox as a symbolic link to a directory shared with the printing staff: it stays theirs, and a new
+    // card lands in it, 0600.
+    let shared = tmp.path().join("print");
+    std::fs::create_dir(&shared).unwrap();
+    set(&shared, 0o750);
+    std::fs::rename(&outbox, tmp.path().join("old-outbox")).unwrap();
+    std::os::unix::fs::symlink(&shared, &outbox).unwrap();
+    noegle022(&a, &["keycard", "issue", "alice"], "");
+    assert_eq!(mode(&shared), 0o750, "the shared outbox keeps its group");
+    let new: Vec<PathBuf> = std::fs::read_dir(&shared).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(new.len(), 1, "the new card is in the shared outbox: {new:?}");
+    assert_eq!(mode(&new[0]), 0o600);
+}
+
+/// Issue 17 (review, point 2): a data directory of another user is refused — by `serve`, an admin command, a
+/// backup and a restore —, naming its owner and mode and what to do, and nothing is written into it (once, it
+/// was warned about and the secrets were written there all the same).
+#[test]
+fn a_data_directory_of_another_user_is_refused() {
+    use std::os::unix::fs::MetadataExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let theirs = if rustix::process::geteuid().is_root() {
+        let d = tmp.path().join("theirs");
+        std::fs::create_dir(&d).unwrap();
+        std::os::unix::fs::chown(&d, Some(65534), Some(65534)).unwrap();
+        set(&d, 0o755);
+        d
+    } else {
+        PathBuf::from("/") // a directory someone else owns
+    };
+    let owner = std::fs::metadata(&theirs).unwrap().uid();
+    let before: Vec<_> = std::fs::read_dir(&theirs).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let a = tmp.path().join("a");
+    noegle022(&a, &["user", "add", "alice", "--password-stdin"], &format!("{PASSWORD}\n"));
+    let file = tmp.path().join("a.tar");
+    noegle022(&a, &["backup", file.to_str().unwrap()], "");
+    let port = free_port().to_string();
+    let bin = std::env::var("NOEGLE_SERVE_BIN").unwrap_or(env!("CARGO_BIN_EXE_noegle").into());
+    for (bin, args) in [
+        (bin.as_str(), &["serve", "--bind", &format!("127.0.0.1:{port}")][..]),
+        (env!("CARGO_BIN_EXE_noegle"), &["user", "add", "bob", "--password-stdin"]),
+        (env!("CARGO_BIN_EXE_noegle"), &["backup", tmp.path().join("b.tar").to_str().unwrap()]),
+        (env!("CARGO_BIN_EXE_noegle"), &["restore", file.to_str().unwrap()]),
+    ] {
+        let out = Command::new("timeout")
+            .args(["10", bin])
+            .args(args)
+            .env("NOEGLE_DATA_DIR", &theirs)
+            .env_remove("NOEGLE_DATABASE")
+            .env_remove("NOEGLE_CONFIG")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} refused: {stderr}");
+        assert!(
+            stderr.contains(&format!("uid {owner}")) && stderr.contains("Run noegle as the directory's owner"),
+            "{args:?}: {stderr}"
+        );
+        let after: Vec<_> = std::fs::read_dir(&theirs).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(after, before, "{args:?}: nothing was written there");
+        if theirs != Path::new("/") {
+            assert_eq!(mode(&theirs), 0o755, "{args:?}: its mode is left as it was");
+        }
+    }
+    assert!(!tmp.path().join("b.tar").exists());
 }
 
 /// Every file under `dir`.

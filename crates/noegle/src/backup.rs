@@ -12,12 +12,12 @@
 //!
 //! The copy of the database is made in a staging directory inside the data directory,
 //! `.backup-staging.<pid>` (0700, the copy 0600), locked while the backup runs and removed on every way out
-//! (an error, SIGINT, SIGTERM). A backup killed outright leaves it behind, still private; the next backup
-//! removes every staging directory no running backup holds. An unfinished archive is removed too.
+//! (an error, SIGINT, SIGTERM — which end the backup at once, in the middle of `VACUUM INTO` too: `undo.rs`).
+//! A backup killed outright leaves it behind, still private; the next backup removes every staging directory
+//! no running backup holds. An unfinished archive is removed too.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, bail};
 use noegle_server::Config;
@@ -28,6 +28,9 @@ use sha2::{Digest, Sha256};
 
 use crate::admin::emit;
 use crate::cli::Output;
+
+pub(crate) mod undo;
+use undo::Undo;
 
 /// The first entry of every archive.
 pub(crate) const MANIFEST: &str = "MANIFEST.json";
@@ -74,37 +77,6 @@ pub(crate) fn secret_named(name: &str) -> Option<&str> {
     name.strip_prefix("secrets/").filter(|n| is_secret(n))
 }
 
-/// Set once SIGINT or SIGTERM asks the backup to stop.
-static STOP: AtomicBool = AtomicBool::new(false);
-
-/// Whether SIGINT or SIGTERM came since [`listen_for_stop`].
-pub(crate) fn stop_requested() -> bool {
-    STOP.load(Ordering::SeqCst)
-}
-
-/// From now on SIGINT and SIGTERM ask the backup (or restore) to stop at the next chunk instead of ending the
-/// process on the spot, so it can remove what it made.
-pub(crate) fn listen_for_stop() -> anyhow::Result<()> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        // Both are registered here, before anything is made.
-        let mut term = signal(SignalKind::terminate())?;
-        let mut int = signal(SignalKind::interrupt())?;
-        tokio::spawn(async move {
-            tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
-            STOP.store(true, Ordering::SeqCst);
-        });
-    }
-    Ok(())
-}
-
-fn stopped() -> anyhow::Error {
-    anyhow::anyhow!(
-        "the backup was stopped (SIGINT or SIGTERM); its unfinished file and its copy of the database are removed"
-    )
-}
-
 /// Writes the backup of `config`'s node to `file` (which must not exist).
 pub async fn backup(config: &Config, file: &Path, out: Output) -> anyhow::Result<()> {
     if file.exists() {
@@ -115,11 +87,13 @@ pub async fn backup(config: &Config, file: &Path, out: Output) -> anyhow::Result
         bail!("{} is not a data directory (it does not exist)", dir.display());
     }
     noegle_server::secrets::ensure_data_dir(dir)?;
-    listen_for_stop()?;
+    let undo = Undo::on_stop(
+        "the backup was stopped (SIGINT or SIGTERM); its unfinished file and its copy of the database are removed",
+    )?;
     let url = config.database_url();
     let sqlite = url.starts_with("sqlite:");
     let mut sources = Vec::new();
-    let staging = if sqlite { Some(Staging::new(dir)?) } else { None };
+    let staging = if sqlite { Some(Staging::new(dir, &undo)?) } else { None };
     if let Some(staging) = &staging {
         let copy = staging.copy();
         noegle_store::backup::sqlite_snapshot(&url, &copy).await.context("copying the database")?;
@@ -145,9 +119,9 @@ pub async fn backup(config: &Config, file: &Path, out: Output) -> anyhow::Result
         database: if sqlite { "sqlite" } else { "postgres" }.into(),
         entries: listed,
     };
-    let partial = Partial::create(file)?;
-    write_archive(partial.file()?, &manifest, &sources).map_err(|e| if stop_requested() { stopped() } else { e })?;
-    partial.keep();
+    let partial = Partial::create(file, &undo)?;
+    write_archive(&partial.file, &manifest, &sources)?;
+    partial.keep(&undo);
     drop(staging);
     let database = &manifest.database;
     emit(out, json!({ "file": file, "database": database, "secrets": secrets }), || {
@@ -214,7 +188,7 @@ fn now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-/// A reader that hashes and counts what passes through it, and fails once a stop is asked for.
+/// A reader that hashes and counts what passes through it.
 pub(crate) struct Checked<R> {
     inner: R,
     hash: Sha256,
@@ -234,10 +208,6 @@ impl<R: Read> Checked<R> {
 
 impl<R: Read> Read for Checked<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if stop_requested() {
-            // Not `Interrupted`: `io::copy` would try again.
-            return Err(std::io::Error::other("stopped by a signal"));
-        }
         let n = self.inner.read(buf)?;
         self.hash.update(&buf[..n]);
         self.count += n as u64;
@@ -245,48 +215,38 @@ impl<R: Read> Read for Checked<R> {
     }
 }
 
-/// The archive being written: removed when dropped unless kept.
+/// The archive being written: removed (by the [`Undo`] list) unless kept.
 struct Partial {
     path: PathBuf,
-    file: Option<std::fs::File>,
+    file: std::fs::File,
 }
 
 impl Partial {
-    /// Creates `path` (which must not exist), mode 0600.
-    fn create(path: &Path) -> anyhow::Result<Partial> {
+    /// Creates `path` (which must not exist), mode 0600, and lists it in `undo`.
+    fn create(path: &Path, undo: &Undo) -> anyhow::Result<Partial> {
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut made = undo.lock();
         let file = options.open(path).with_context(|| format!("cannot create {}", path.display()))?;
-        Ok(Partial { path: path.into(), file: Some(file) })
-    }
-
-    fn file(&self) -> anyhow::Result<&std::fs::File> {
-        self.file.as_ref().context("the backup file is closed")
+        made.file(path.into());
+        Ok(Partial { path: path.into(), file })
     }
 
     /// The archive is whole: keep it.
-    fn keep(mut self) {
-        self.file = None;
+    fn keep(self, undo: &Undo) {
+        drop(self.file);
         if let Some(parent) = self.path.parent().filter(|p| !p.as_os_str().is_empty()) {
             // Its name too survives a crash, as far as the file system allows.
             let _ = std::fs::File::open(parent).and_then(|d| d.sync_all());
         }
-        self.path = PathBuf::new();
-    }
-}
-
-impl Drop for Partial {
-    fn drop(&mut self) {
-        if !self.path.as_os_str().is_empty() {
-            let _ = std::fs::remove_file(&self.path);
-        }
+        undo.lock().succeeded();
     }
 }
 
 /// A backup's private directory for its copy of the database, inside the data directory: 0700, locked while
-/// the backup runs, removed when dropped.
+/// the backup runs, removed when dropped (and listed in the [`Undo`] list, for a signal).
 struct Staging {
     dir: PathBuf,
     _lock: std::fs::File,
@@ -294,13 +254,16 @@ struct Staging {
 
 impl Staging {
     /// Removes the staging directories of backups that are gone, and makes this one's.
-    fn new(data_dir: &Path) -> anyhow::Result<Staging> {
+    fn new(data_dir: &Path, undo: &Undo) -> anyhow::Result<Staging> {
         remove_abandoned(data_dir);
         let dir = data_dir.join(format!("{STAGING}{}", std::process::id()));
         let mut builder = std::fs::DirBuilder::new();
         #[cfg(unix)]
         std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        let mut made = undo.lock();
         builder.create(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        made.tree(dir.clone());
+        drop(made);
         // Another backup's clean-up could remove it before it is locked: then the copy cannot be made there,
         // and this backup fails (nothing is left behind).
         let lock = std::fs::File::open(&dir).with_context(|| format!("cannot open {}", dir.display()))?;

@@ -180,19 +180,34 @@ fn backed_up(tmp: &Path) -> (PathBuf, PathBuf) {
     (a, file)
 }
 
-/// Restores `archive` into a data directory that does not exist, then into an empty one: both must fail naming
-/// `why` and leave the directory as it was (absent, empty).
+/// Restores `archive` into a data directory that does not exist (nor the two above it), then into an empty one
+/// of mode 0755: both must fail naming `why` and leave everything as it was (absent, with no directory above
+/// it; empty, with its mode).
 fn refused(tmp: &Path, archive: &Path, why: &str) {
-    let absent = tmp.join("absent");
+    let above = tmp.join("absent");
+    let absent = above.join("srv").join("data");
     let e = fails(&absent, &["restore", archive.to_str().unwrap()], "");
     assert!(e.contains(why), "{}: wanted {why:?} in {e}", archive.display());
-    assert!(!absent.exists(), "{}: a refused restore leaves no directory behind", archive.display());
+    assert!(!above.exists(), "{}: a refused restore leaves no directory behind, nor above it", archive.display());
     let empty = tmp.join("empty");
     std::fs::create_dir_all(&empty).unwrap();
+    std::fs::set_permissions(&empty, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let e = fails(&empty, &["restore", archive.to_str().unwrap()], "");
     assert!(e.contains(why), "{}: wanted {why:?} in {e}", archive.display());
     let left: Vec<_> = std::fs::read_dir(&empty).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert!(left.is_empty(), "{}: a refused restore leaves nothing behind: {left:?}", archive.display());
+    assert_eq!(mode(&empty), 0o755, "{}: a refused restore gives the directory its mode back", archive.display());
+}
+
+/// An entry `name` written into the header as it is: `..` and absolute paths too, which `Header::set_path`
+/// refuses to write.
+fn named_as_is(name: &str, bytes: &[u8]) -> Entry {
+    let (mut header, bytes) = regular("placeholder", bytes);
+    let field = &mut header.as_gnu_mut().unwrap().name;
+    field.fill(0);
+    field[..name.len()].copy_from_slice(name.as_bytes());
+    header.set_cksum();
+    (header, bytes)
 }
 
 #[test]
@@ -253,6 +268,28 @@ fn restore_refuses_every_archive_it_cannot_check_whole() {
     let mut swapped = all.clone();
     swapped.swap(0, db);
     case("manifest-later", &swapped, false, "manifest");
+
+    // Names that climb out of the target or start at the root: unlisted, and listed (a manifest that names
+    // them itself), whether or not the name keeps the `secrets/` prefix. Nothing lands outside the target.
+    let outside = tmp.path().join("escaped");
+    let abs = format!("{}/keycard-pepper.key", outside.display());
+    for (label, evil) in [
+        ("dotdot", "../escaped/keycard-pepper.key"),
+        ("secrets-dotdot", "secrets/../../escaped/keycard-pepper.key"),
+        ("absolute", abs.as_str()),
+        ("secrets-absolute", &format!("secrets/{abs}")),
+    ] {
+        let mut unlisted = all.clone();
+        unlisted.push(named_as_is(evil, b"0123456789abcdef0123456789abcdef"));
+        case(&format!("{label}-unlisted"), &unlisted, false, "not in its manifest");
+        let mut rest: Vec<Entry> = all[1..].to_vec();
+        rest[pepper - 1] = named_as_is(evil, &all[pepper].1);
+        let mut listed = vec![manifest(2, &rest)];
+        listed.extend(rest);
+        assert_eq!(name(&listed[pepper]), evil, "the tar crate reads the name back as written");
+        case(&format!("{label}-listed"), &listed, false, "which no backup of nøgle holds");
+        assert!(!outside.exists(), "{label}: nothing was written outside the target");
+    }
 
     // Bytes that are not what the manifest says: one changed, one more.
     let mut changed = all.clone();
@@ -502,4 +539,155 @@ async fn a_big_database_backs_up_and_restores_in_little_memory() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("stopped"), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(staging(&a).is_empty() && !stopped.exists(), "nothing is left of a stopped backup");
+}
+
+/// Waits at most `secs` for `child` to end by itself (then kills it); answers its output and whether it ended
+/// by itself.
+fn ends_within(mut child: std::process::Child, secs: u64) -> (Output, bool) {
+    let mut ended = false;
+    for _ in 0..secs * 100 {
+        if child.try_wait().unwrap().is_some() {
+            ended = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    if !ended {
+        let _ = child.kill();
+    }
+    (child.wait_with_output().unwrap(), ended)
+}
+
+/// Starts `noegle ARGS` on `data_dir` (stdout and stderr piped); `serve` from `NOEGLE_SERVE_BIN` if set.
+fn start(data_dir: &Path, args: &[&str]) -> std::process::Child {
+    let serve = std::env::var("NOEGLE_SERVE_BIN").ok().filter(|_| args.first() == Some(&"serve"));
+    Command::new(serve.unwrap_or(env!("CARGO_BIN_EXE_noegle").into()))
+        .args(args)
+        .env("NOEGLE_DATA_DIR", data_dir)
+        .env("NOEGLE_BIND", format!("127.0.0.1:{}", free_port()))
+        .env_remove("NOEGLE_DATABASE")
+        .env_remove("NOEGLE_CONFIG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Starts `noegle restore` of `archive` into `target` through a pipe that stalls: the archive up to a little
+/// way into the database is written, and the pipe is held open. Answers once the restore is writing the
+/// database (blocked in a read that only more bytes or the pipe's end could end): the process and the pipe.
+fn restore_stalled(tmp: &Path, archive: &Path, target: &Path) -> (std::process::Child, std::fs::File) {
+    let all = entries(archive);
+    assert_eq!(name(&all[1]), "noegle.sqlite", "the database follows the manifest");
+    let into_database = 512 + all[0].1.len().div_ceil(512) * 512 + 512 + 4096;
+    let bytes = std::fs::read(archive).unwrap();
+    let fifo = tmp.join(format!("fifo-{}", target.file_name().unwrap().to_string_lossy()));
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let mut child = start(target, &["restore", fifo.to_str().unwrap()]);
+    let mut pipe = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    std::io::Write::write_all(&mut pipe, &bytes[..into_database]).unwrap();
+    let partial = target.join(".restore.noegle.sqlite");
+    for _ in 0..1000 {
+        if partial.metadata().is_ok_and(|m| m.len() == 4096) {
+            return (child, pipe);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("the restore did not begin writing the database");
+}
+
+/// Issue 17 (review, point 4): a stop signal ends a backup or a restore at once, wherever it is — here a restore
+/// blocked in a read of an archive coming down a pipe that stalls, and a backup whose `VACUUM INTO` waits on a
+/// database another process holds locked (once, the signal was seen only at the next chunk, which never came,
+/// or when SQLite gave up after 10 s) — and what they made is removed.
+#[test]
+fn a_stop_signal_ends_a_blocked_restore_or_backup_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, file) = backed_up(tmp.path());
+    let target = tmp.path().join("srv").join("t");
+    let (child, pipe) = restore_stalled(tmp.path(), &file, &target);
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let (out, ended) = ends_within(child, 5);
+    drop(pipe);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(ended && !out.status.success() && stderr.contains("stopped"), "ended at once: {ended}; {stderr}");
+    assert!(!tmp.path().join("srv").exists(), "the stopped restore removed what it made");
+
+    // The backup, while its copy waits for a lock that another process holds.
+    let holder = "import sqlite3, sys\n\
+                  h = sqlite3.connect(sys.argv[1], isolation_level=None)\n\
+                  h.execute('PRAGMA locking_mode=EXCLUSIVE'); h.execute('BEGIN EXCLUSIVE')\n\
+                  h.execute('CREATE TABLE held (x)')\n\
+                  print('locked', flush=True); sys.stdin.read()";
+    let mut lock = Command::new("python3")
+        .args(["-c", holder, a.join("noegle.sqlite").to_str().unwrap()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut said = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(lock.stdout.as_mut().unwrap()), &mut said).unwrap();
+    assert_eq!(said.trim(), "locked");
+    let stopped = tmp.path().join("stopped.tar");
+    let (child, _) = backup_started(&a, &stopped);
+    std::thread::sleep(std::time::Duration::from_millis(200)); // in SQLite's busy wait by now
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let (out, ended) = ends_within(child, 5);
+    drop(lock.stdin.take());
+    lock.wait().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(ended && !out.status.success() && stderr.contains("stopped"), "ended at once: {ended}; {stderr}");
+    assert!(staging(&a).is_empty() && !stopped.exists(), "nothing is left of the stopped backup");
+}
+
+/// Issue 17 (review, point 1): a restore killed outright leaves its `.restore.` files; on that directory no
+/// node starts and no command runs (once, `serve` made a new pepper and OPAQUE setup there, which broke every
+/// key card and app code), each saying what to do, and a next restore refuses it the same way. A database whose
+/// pepper is gone is refused too, rather than given a new pepper.
+#[test]
+fn no_node_starts_on_a_directory_a_restore_did_not_finish() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, file) = backed_up(tmp.path());
+    let target = tmp.path().join("t");
+    let (mut child, pipe) = restore_stalled(tmp.path(), &file, &target);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    drop(pipe);
+    let left = || -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(&target)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(left(), [".restore.noegle.sqlite"]);
+    let what_to_do = "Delete the directory and restore the backup again";
+    let (out, ended) = ends_within(start(&target, &["serve"]), 10);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(ended && !out.status.success(), "serve refuses to start: {stderr}");
+    assert!(stderr.contains(".restore.noegle.sqlite") && stderr.contains(what_to_do), "{stderr}");
+    let e = fails(&target, &["client", "list"], "");
+    assert!(e.contains(what_to_do), "{e}");
+    let e = fails(&target, &["backup", tmp.path().join("again.tar").to_str().unwrap()], "");
+    assert!(e.contains(what_to_do), "{e}");
+    let e = fails(&target, &["restore", file.to_str().unwrap()], "");
+    assert!(e.contains("left by a restore that did not finish") && e.contains("delete the directory"), "{e}");
+    assert_eq!(left(), [".restore.noegle.sqlite"], "nothing was made there");
+    std::fs::remove_dir_all(&target).unwrap();
+    json(&target, None, &["restore", file.to_str().unwrap(), "--json"], "");
+    json(&target, None, &["user", "show", "alice", "--json"], "");
+
+    // The database without its pepper: refused, no new pepper made.
+    std::fs::remove_file(a.join("keycard-pepper.key")).unwrap();
+    let (out, ended) = ends_within(start(&a, &["serve"]), 10);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(ended && !out.status.success(), "serve refuses to start: {stderr}");
+    assert!(stderr.contains("holds no keycard-pepper.key, yet the database"), "{stderr}");
+    let e = fails(&a, &["keycard", "issue", "alice"], "");
+    assert!(e.contains("holds no keycard-pepper.key") && e.contains("without it no key-card key checks"), "{e}");
+    assert!(!a.join("keycard-pepper.key").exists(), "no new pepper was made");
 }

@@ -30,7 +30,7 @@ impl Ctx<'_> {
     pub async fn audit_device(
         &self,
         kind: AuditKind,
-        device: &crate::device::Device,
+        device: &crate::records::device::Device,
         extra: serde_json::Value,
     ) -> Result<(), StoreError> {
         let event = self.device_event(kind, device, extra).await?;
@@ -42,7 +42,7 @@ impl Ctx<'_> {
     pub async fn device_event(
         &self,
         kind: AuditKind,
-        device: &crate::device::Device,
+        device: &crate::records::device::Device,
         extra: serde_json::Value,
     ) -> Result<AuditEvent, StoreError> {
         let user = self.store.user_by_sub(&device.sub).await?.map(|u| u.user_id.to_string());

@@ -6,163 +6,14 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use noegle_proto::signing::{MAX_SKEW_SECS, SignedRequest};
 use p256::ecdsa::VerifyingKey;
 use rand::Rng;
-use serde::Serialize;
 
 use crate::Ctx;
+use crate::SecureRng;
+pub use crate::records::device::{ActivateOutcome, Device, DeviceStatus, Platform, RevokedBy, Unlock};
 use crate::store::StoreError;
-use crate::{SecureRng, UnixTime};
 
 /// At most this many active devices per user (R-APP2).
 pub const MAX_ACTIVE_DEVICES: i64 = 3;
-
-/// A device's state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DeviceStatus {
-    /// First key given; waiting for the second log-in after the wait.
-    Pending,
-    /// Activated: can approve.
-    Active,
-    /// Activation cancelled (by the user on another device, or expired).
-    Cancelled,
-    /// Deregistered by the user or revoked by support.
-    Revoked,
-}
-
-impl DeviceStatus {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeviceStatus::Pending => "pending",
-            DeviceStatus::Active => "active",
-            DeviceStatus::Cancelled => "cancelled",
-            DeviceStatus::Revoked => "revoked",
-        }
-    }
-    /// Parses a stored name.
-    pub fn parse(s: &str) -> Option<DeviceStatus> {
-        Some(match s {
-            "pending" => DeviceStatus::Pending,
-            "active" => DeviceStatus::Active,
-            "cancelled" => DeviceStatus::Cancelled,
-            "revoked" => DeviceStatus::Revoked,
-            _ => return None,
-        })
-    }
-}
-
-/// Who took a device off ([`DeviceStatus::Revoked`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RevokedBy {
-    /// The user deregistered it ("Afmeld nøgleapp").
-    User,
-    /// Support revoked it (`noegle device revoke`).
-    Operator,
-    /// The user's other key app stopped a code reset it did not know of.
-    OtherDevice,
-}
-
-impl RevokedBy {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RevokedBy::User => "user",
-            RevokedBy::Operator => "operator",
-            RevokedBy::OtherDevice => "other_device",
-        }
-    }
-    /// Parses a stored name.
-    pub fn parse(s: &str) -> Option<RevokedBy> {
-        [RevokedBy::User, RevokedBy::Operator, RevokedBy::OtherDevice].into_iter().find(|b| b.as_str() == s)
-    }
-}
-
-/// A device as stored.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Device {
-    /// Internal id, named in signed requests.
-    pub device_id: String,
-    /// The serial number shown in the app's settings, for support ("1234-5678-9012").
-    pub serial: String,
-    /// Owner.
-    pub sub: String,
-    /// The device's P-256 public key, SEC1 uncompressed.
-    #[serde(skip)]
-    pub public_key: Vec<u8>,
-    /// Where it runs.
-    pub platform: Platform,
-    /// The OS version the app reported.
-    pub os_version: String,
-    /// A name the user recognises ("Annes iPhone").
-    pub name: String,
-    /// State.
-    pub status: DeviceStatus,
-    /// When activation began.
-    pub created_at: UnixTime,
-    /// When the second log-in becomes possible (end of the wait).
-    pub ready_at: UnixTime,
-    /// When an unfinished activation lapses.
-    pub expires_at: UnixTime,
-    /// When it became active.
-    pub activated_at: Option<UnixTime>,
-    /// Who revoked it, once revoked.
-    pub revoked_by: Option<RevokedBy>,
-}
-
-impl Device {
-    /// Whether a pending activation can still be completed at `now`.
-    pub fn pending_and_alive(&self, now: UnixTime) -> bool {
-        self.status == DeviceStatus::Pending && now < self.expires_at
-    }
-
-    /// Whether an active device is cooling off at `now` after "Glemt kode" gave it a new key: until
-    /// `ready_at` it may unlock and choose its code, but approve nothing — the activation hour again, while
-    /// the user's other devices may cancel it. Set by [`crate::appcode::reset_code`].
-    pub fn cooling_off(&self, now: UnixTime) -> bool {
-        self.status == DeviceStatus::Active && now < self.ready_at
-    }
-
-    /// Whether the device can approve log-ins at `now`: active, not cooling off.
-    pub fn can_approve(&self, now: UnixTime) -> bool {
-        self.status == DeviceStatus::Active && !self.cooling_off(now)
-    }
-}
-
-/// The outcome of the store's atomic activation of a pending device.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ActivateOutcome {
-    /// Now active.
-    Activated,
-    /// The user already has the maximum of active devices.
-    LimitReached,
-    /// The device was not pending any more.
-    NotPending,
-}
-
-/// How an app was unlocked; an approval carries it into the ID token's `amr` (RFC 8176).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Unlock {
-    /// The 4-digit app code (`pin`).
-    Code,
-    /// A fingerprint verified by WebAuthn (`fpt`).
-    Fingerprint,
-}
-
-impl Unlock {
-    /// The RFC 8176 `amr` value.
-    pub fn amr(self) -> crate::oidc::Amr {
-        match self {
-            Unlock::Code => crate::oidc::Amr::Pin,
-            Unlock::Fingerprint => crate::oidc::Amr::Fpt,
-        }
-    }
-
-    /// The unlock of an `amr` value (`pin`, `fpt`).
-    pub fn parse(amr: &str) -> Option<Unlock> {
-        [Unlock::Code, Unlock::Fingerprint].into_iter().find(|u| u.amr().as_str() == amr)
-    }
-}
 
 /// A fresh device id and support serial.
 pub fn new_ids(rng: &mut dyn SecureRng) -> (String, String) {
@@ -170,51 +21,6 @@ pub fn new_ids(rng: &mut dyn SecureRng) -> (String, String) {
     let n: u64 = rng.gen_range(100_000_000_000..1_000_000_000_000);
     let s = format!("{n:012}");
     (id, format!("{}-{}-{}", &s[..4], &s[4..8], &s[8..]))
-}
-
-/// Where a key app runs (`ios`, `android`, `web`, `terminal` on the wire and in the database).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Platform {
-    /// An iPhone or iPad.
-    Ios,
-    /// An Android phone.
-    Android,
-    /// The installable web app in a browser.
-    Web,
-    /// The terminal key app (`noegleapp`).
-    Terminal,
-}
-
-impl Platform {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Platform::Ios => "ios",
-            Platform::Android => "android",
-            Platform::Web => "web",
-            Platform::Terminal => "terminal",
-        }
-    }
-    /// Parses a stored or reported name.
-    pub fn parse(s: &str) -> Option<Platform> {
-        [Platform::Ios, Platform::Android, Platform::Web, Platform::Terminal].into_iter().find(|p| p.as_str() == s)
-    }
-    /// The name people know it by.
-    pub fn display_name(self) -> &'static str {
-        match self {
-            Platform::Ios => "iOS",
-            Platform::Android => "Android",
-            Platform::Web => "web",
-            Platform::Terminal => "terminal",
-        }
-    }
-}
-
-impl std::fmt::Display for Platform {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.pad(self.as_str())
-    }
 }
 
 /// The platforms the key app runs on, with their minimum OS versions (R-APP3; configurable).

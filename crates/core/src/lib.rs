@@ -18,6 +18,7 @@ pub mod login;
 pub mod memory;
 pub mod oidc;
 pub mod password;
+pub mod records;
 pub mod request;
 pub mod secret;
 pub mod session_key;

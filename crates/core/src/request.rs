@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::Ctx;
 use crate::audit::AuditKind;
 use crate::device::Device;
+pub use crate::records::request::{AuthRequest, RequestState};
 use crate::secret::{constant_time_eq, random_token};
 use crate::store::StoreError;
 use crate::{SecureRng, UnixTime};
@@ -18,46 +19,6 @@ pub const NOT_ME_BLOCK_SECS: i64 = 3600;
 /// Back-off after the n-th rejection within an hour: 30 s, 60 s, 120 s, ….
 pub fn backoff_after_rejections(n: i64) -> i64 {
     if n <= 0 { 0 } else { (30i64 << (n - 1).min(10)).min(3600) }
-}
-
-/// A request's state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RequestState {
-    /// Waiting for the app.
-    Pending,
-    /// Approved on a device.
-    Approved,
-    /// Rejected on a device.
-    Rejected,
-    /// Not answered in time.
-    Expired,
-    /// Replaced by a new request or abandoned (switch to key card).
-    Cancelled,
-}
-
-impl RequestState {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RequestState::Pending => "pending",
-            RequestState::Approved => "approved",
-            RequestState::Rejected => "rejected",
-            RequestState::Expired => "expired",
-            RequestState::Cancelled => "cancelled",
-        }
-    }
-    /// Parses a stored name.
-    pub fn parse(s: &str) -> Option<RequestState> {
-        Some(match s {
-            "pending" => RequestState::Pending,
-            "approved" => RequestState::Approved,
-            "rejected" => RequestState::Rejected,
-            "expired" => RequestState::Expired,
-            "cancelled" => RequestState::Cancelled,
-            _ => return None,
-        })
-    }
 }
 
 /// How the match code is used. Configured as `type`, `show` or `off`.
@@ -82,38 +43,6 @@ impl std::str::FromStr for MatchPolicy {
             _ => Err(format!("must be type, show or off, not {s:?}")),
         }
     }
-}
-
-/// A request as stored.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct AuthRequest {
-    /// Id.
-    pub request_id: String,
-    /// The user asked.
-    pub sub: String,
-    /// The service provider.
-    pub client_id: String,
-    /// Its name ("Demo Bank").
-    pub client_name: String,
-    /// What is approved ("Log på Demo Bank").
-    pub action: String,
-    /// The 2-digit code shown in the log-in box.
-    #[serde(skip)]
-    pub match_code: String,
-    /// A ≥ 128-bit nonce the approval is bound to.
-    pub nonce: String,
-    /// State.
-    pub state: RequestState,
-    /// When it was made.
-    pub created_at: UnixTime,
-    /// When it lapses.
-    pub expires_at: UnixTime,
-    /// When it was decided.
-    pub decided_at: Option<UnixTime>,
-    /// The device that decided it.
-    pub decided_by: Option<String>,
-    /// How the deciding app was unlocked (`pin` or `fpt`).
-    pub decided_with: Option<String>,
 }
 
 /// Why a request could not be made or decided.

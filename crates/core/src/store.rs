@@ -7,10 +7,10 @@ use async_trait::async_trait;
 
 use crate::UnixTime;
 use crate::audit::{AuditEvent, AuditRecord};
-use crate::device::{ActivateOutcome, Device, DeviceStatus};
 use crate::keycard::{CardStatus, KeyCard, StoredKey};
-use crate::oidc::{AccessToken, AuthCode, Client};
-use crate::request::{AuthRequest, RequestState};
+use crate::records::device::{ActivateOutcome, Device, DeviceStatus, RevokedBy};
+use crate::records::oidc::{AccessToken, AuthCode, Client};
+use crate::records::request::{AuthRequest, RequestState};
 use crate::session_key::SessionKey;
 use crate::user::{User, UserId};
 
@@ -155,7 +155,7 @@ pub trait DeviceStore: Send + Sync {
     /// Changes a device's status if it is currently `from`; true when it changed.
     async fn set_device_status(&self, device_id: &str, from: DeviceStatus, to: DeviceStatus) -> StoreResult<bool>;
     /// Revokes an active or pending device, recording by whom; false if it was neither.
-    async fn revoke_device(&self, device_id: &str, by: crate::device::RevokedBy) -> StoreResult<bool>;
+    async fn revoke_device(&self, device_id: &str, by: RevokedBy) -> StoreResult<bool>;
     /// "Glemt kode" on an active device: its new public key, its wrong-code count cleared, cooling off until
     /// `ready_at` — committed together with the audit event `e`; false (nothing changed) if the device is
     /// not active.

@@ -1,8 +1,10 @@
-//! Operator actions on users and clients: create, set password, block and unblock, register clients.
+//! Operator actions on users, key cards and clients: create, set password, block and unblock, block a key
+//! card, register clients.
 
 use crate::Ctx;
 use crate::SecureRng;
 use crate::audit::AuditKind;
+use crate::keycard::{CardStatus, display_serial};
 use crate::oidc::{Client, validate_redirect_uri};
 use crate::password::{self, PasswordError};
 use crate::secret::{random_token, token_digest};
@@ -100,6 +102,23 @@ pub async fn set_blocked(ctx: Ctx<'_>, user_id: &str, blocked: bool) -> Result<U
     find_user(ctx, user_id).await
 }
 
+/// Blocks a key card (`serial` with or without its dashes) for good, whatever its state, and records who
+/// owned it; refused for an unknown card and for one already blocked. Answers the serial without dashes.
+pub async fn block_card(ctx: Ctx<'_>, serial: &str) -> Result<String, AccountError> {
+    let serial: String = serial.chars().filter(|c| *c != '-').collect();
+    let card = ctx.store.card(&serial).await?.ok_or_else(|| AccountError::NotFound(format!("key card {serial}")))?;
+    // One compare-and-set from the state read: a card that changed meanwhile is refused, not overwritten.
+    if card.status == CardStatus::Blocked
+        || !ctx.store.set_card_status(&serial, card.status, CardStatus::Blocked).await?
+    {
+        let status = card.status.as_str();
+        return Err(AccountError::Invalid(format!("key card {} is already {status}", display_serial(&serial))));
+    }
+    let owner = ctx.store.user_by_sub(&card.sub).await?.map(|u| u.user_id.to_string());
+    ctx.audit(AuditKind::KeyCardBlocked, owner.as_deref(), serde_json::json!({ "serial": serial })).await?;
+    Ok(serial)
+}
+
 /// A new client and, for a confidential one, its secret (shown once).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct NewClient {
@@ -148,4 +167,33 @@ pub async fn remove_client(ctx: Ctx<'_>, client_id: &str) -> Result<(), AccountE
     }
     ctx.audit(AuditKind::ClientRemoved, None, serde_json::json!({ "client_id": client_id })).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::World;
+    use crate::store::{AuditStore, KeyCardStore};
+
+    #[tokio::test]
+    async fn an_operator_blocks_a_card_once_with_or_without_dashes_and_the_owner_is_audited() {
+        let w = World::new().await;
+        let dashed = display_serial(&w.card.serial);
+        assert_eq!(block_card(w.ctx(), &dashed).await.unwrap(), w.card.serial);
+        let card = w.store.card(&w.card.serial).await.unwrap().unwrap();
+        assert_eq!(card.status, CardStatus::Blocked);
+        let last = w.store.audit(None, 1).await.unwrap().pop().unwrap();
+        assert_eq!((last.kind.as_str(), last.user.as_deref()), ("keycard_blocked", Some("alice")));
+        let again = block_card(w.ctx(), &w.card.serial).await.unwrap_err().to_string();
+        assert_eq!(again, format!("key card {dashed} is already blocked"));
+    }
+
+    #[tokio::test]
+    async fn an_unknown_card_is_not_found_and_nothing_is_audited() {
+        let w = World::new().await;
+        let before = w.audit_kinds().await;
+        let e = block_card(w.ctx(), "0000-0000-0000").await.unwrap_err();
+        assert!(matches!(e, AccountError::NotFound(ref what) if what == "key card 000000000000"), "{e:?}");
+        assert_eq!(w.audit_kinds().await, before);
+    }
 }

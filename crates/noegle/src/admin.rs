@@ -177,17 +177,7 @@ pub async fn keycard(state: &AppState, cmd: KeycardCommand) -> anyhow::Result<()
             emit(out, json!({ "user_id": u.user_id.as_str(), "key_cards": cards_json(&cards) }), || cards_text(&cards));
         }
         KeycardCommand::Block { serial, out } => {
-            let serial: String = serial.chars().filter(|c| *c != '-').collect();
-            let card = state.store.card(&serial).await?.with_context(|| format!("key card {serial} not found"))?;
-            if !state.store.set_card_status(&serial, card.status, CardStatus::Blocked).await?
-                || card.status == CardStatus::Blocked
-            {
-                bail!("key card {} is already {}", display_serial(&serial), card.status.as_str());
-            }
-            let owner = state.store.user_by_sub(&card.sub).await?.map(|u| u.user_id.to_string());
-            ctx(state)
-                .audit(noegle_core::audit::AuditKind::KeyCardBlocked, owner.as_deref(), json!({ "serial": serial }))
-                .await?;
+            let serial = accounts::block_card(ctx(state), &serial).await.map_err(account)?;
             emit(out, json!({ "serial": serial, "status": "blocked" }), || {
                 format!("blocked key card {}", display_serial(&serial))
             });

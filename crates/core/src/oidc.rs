@@ -5,9 +5,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::UnixTime;
 pub use crate::records::oidc::{AccessToken, Amr, AuthCode, Client, Scope};
-use crate::secret::{constant_time_eq, token_digest};
+use crate::secret::constant_time_eq;
 
 /// Seconds an authorization code lives (SPEC §6 bar 7: at most 60).
 pub const CODE_TTL_SECS: i64 = 60;
@@ -181,6 +180,8 @@ pub fn amr_keycard() -> Vec<Amr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::UnixTime;
+    use crate::secret::token_digest;
 
     fn client(public: bool) -> Client {
         Client {

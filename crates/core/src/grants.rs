@@ -3,6 +3,7 @@
 use crate::Ctx;
 use crate::SecureRng;
 use crate::audit::AuditKind;
+use crate::oauth::ErrorCode;
 use crate::oidc::{
     ACCESS_TOKEN_TTL_SECS, AccessToken, AuthCode, CODE_TTL_SECS, Client, PendingAuthorization, pkce_matches,
 };
@@ -87,14 +88,19 @@ pub enum TokenError {
 
 impl TokenError {
     /// The RFC 6749 error code.
-    pub fn code(&self) -> &'static str {
+    pub fn error_code(&self) -> ErrorCode {
         match self {
-            TokenError::InvalidRequest(_) => "invalid_request",
-            TokenError::InvalidClient(_) => "invalid_client",
-            TokenError::InvalidGrant(_) => "invalid_grant",
-            TokenError::UnsupportedGrantType(_) => "unsupported_grant_type",
-            TokenError::Store(_) => "server_error",
+            TokenError::InvalidRequest(_) => ErrorCode::InvalidRequest,
+            TokenError::InvalidClient(_) => ErrorCode::InvalidClient,
+            TokenError::InvalidGrant(_) => ErrorCode::InvalidGrant,
+            TokenError::UnsupportedGrantType(_) => ErrorCode::UnsupportedGrantType,
+            TokenError::Store(_) => ErrorCode::ServerError,
         }
+    }
+
+    /// The RFC 6749 error code, as written.
+    pub fn code(&self) -> &'static str {
+        self.error_code().as_str()
     }
 }
 

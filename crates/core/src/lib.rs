@@ -16,6 +16,7 @@ pub mod lockout;
 pub mod login;
 #[cfg(any(test, feature = "testing"))]
 pub mod memory;
+pub mod oauth;
 pub mod oidc;
 pub mod password;
 pub mod records;

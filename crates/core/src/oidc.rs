@@ -5,6 +5,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::oauth::ErrorCode;
 pub use crate::records::oidc::{AccessToken, Amr, AuthCode, Client, Scope};
 use crate::secret::constant_time_eq;
 
@@ -83,7 +84,7 @@ pub enum AuthorizeError {
         /// What the request asked for, as far as it could be read (where to send the error, its `state`).
         authz: Box<PendingAuthorization>,
         /// The OAuth error code.
-        error: &'static str,
+        error: ErrorCode,
         /// Why, for the client's developer.
         description: &'static str,
     },
@@ -114,39 +115,39 @@ pub fn authorization_request<'a>(
     };
     let checked = (|| {
         if param("state").is_some_and(|s| s.len() > MAX_PARAM_LEN) {
-            return Err(("invalid_request", "state is longer than 512 characters"));
+            return Err((ErrorCode::InvalidRequest, "state is longer than 512 characters"));
         }
         if param("response_type") != Some("code") {
-            return Err(("unsupported_response_type", "only response_type=code is supported"));
+            return Err((ErrorCode::UnsupportedResponseType, "only response_type=code is supported"));
         }
         if param("response_mode").is_some_and(|m| m != "query") {
-            return Err(("invalid_request", "only response_mode=query is supported"));
+            return Err((ErrorCode::InvalidRequest, "only response_mode=query is supported"));
         }
         if param("request").is_some() {
-            return Err(("request_not_supported", "request objects are not supported"));
+            return Err((ErrorCode::RequestNotSupported, "request objects are not supported"));
         }
         if param("request_uri").is_some() {
-            return Err(("request_uri_not_supported", "request_uri is not supported"));
+            return Err((ErrorCode::RequestUriNotSupported, "request_uri is not supported"));
         }
-        let scope =
-            Scope::requested(param("scope").unwrap_or("")).ok_or(("invalid_scope", "the scope must include openid"))?;
+        let scope = Scope::requested(param("scope").unwrap_or(""))
+            .ok_or((ErrorCode::InvalidScope, "the scope must include openid"))?;
         let nonce = param("nonce");
         if nonce.is_some_and(|n| n.len() > MAX_PARAM_LEN) {
-            return Err(("invalid_request", "nonce is longer than 512 characters"));
+            return Err((ErrorCode::InvalidRequest, "nonce is longer than 512 characters"));
         }
         let method = param("code_challenge_method");
         match param("code_challenge") {
-            Some(ch) => validate_code_challenge(ch, method).map_err(|why| ("invalid_request", why))?,
+            Some(ch) => validate_code_challenge(ch, method).map_err(|why| (ErrorCode::InvalidRequest, why))?,
             None if !client.is_confidential() => {
-                return Err(("invalid_request", "PKCE is required: send code_challenge with method S256"));
+                return Err((ErrorCode::InvalidRequest, "PKCE is required: send code_challenge with method S256"));
             }
             None if method.is_some() => {
-                return Err(("invalid_request", "code_challenge_method without code_challenge"));
+                return Err((ErrorCode::InvalidRequest, "code_challenge_method without code_challenge"));
             }
             None => {}
         }
         if param("prompt").is_some_and(|pr| pr.split(' ').any(|x| x == "none")) {
-            return Err(("login_required", "the user must log in"));
+            return Err((ErrorCode::LoginRequired, "the user must log in"));
         }
         Ok((scope, nonce, param("code_challenge")))
     })();
@@ -228,12 +229,12 @@ mod tests {
     fn other_problems_go_back_to_the_client_with_its_state() {
         let c = client(true);
         for (change, error) in [
-            (("scope=openid profile", "scope=profile"), "invalid_scope"),
-            (("response_type=code", "response_type=token"), "unsupported_response_type"),
-            (("&code_challenge=", "&x="), "invalid_request"),
-            (("state=s1", "state=s1&prompt=none"), "login_required"),
-            (("state=s1", "state=s1&request=x"), "request_not_supported"),
-            (("nonce=n1", &format!("nonce={}", "n".repeat(513))), "invalid_request"),
+            (("scope=openid profile", "scope=profile"), ErrorCode::InvalidScope),
+            (("response_type=code", "response_type=token"), ErrorCode::UnsupportedResponseType),
+            (("&code_challenge=", "&x="), ErrorCode::InvalidRequest),
+            (("state=s1", "state=s1&prompt=none"), ErrorCode::LoginRequired),
+            (("state=s1", "state=s1&request=x"), ErrorCode::RequestNotSupported),
+            (("nonce=n1", &format!("nonce={}", "n".repeat(513))), ErrorCode::InvalidRequest),
         ] {
             let q = GOOD.replace(change.0, change.1);
             match authorize(Some(&c), &q) {
@@ -248,7 +249,7 @@ mod tests {
         assert!(authorize(Some(&client(false)), &without).is_ok());
         assert!(matches!(
             authorize(Some(&c), &without),
-            Err(AuthorizeError::Redirected { error: "invalid_request", .. })
+            Err(AuthorizeError::Redirected { error: ErrorCode::InvalidRequest, .. })
         ));
     }
 

@@ -68,7 +68,8 @@ fn refuse(path: &str, why: Refused) -> Response {
             Refused::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "request body too large"),
             Refused::TooSlow => (StatusCode::REQUEST_TIMEOUT, "the request body did not arrive in time"),
         };
-        crate::oidc::oauth_error(status, "invalid_request", description)
+        let code = noegle_core::oauth::ErrorCode::InvalidRequest;
+        crate::error::OAuthError::new(code, description).with_status(status).into_response()
     } else if path.starts_with("/api/") {
         match why {
             Refused::TooLarge => crate::api::ApiError::too_large(),

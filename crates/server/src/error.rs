@@ -1,9 +1,14 @@
 //! Every error of the web pages mapped to its HTTP status, in one place. A handler answers an [`AppError`];
-//! the `render_errors` layer turns it into a page in the user's language. (The OIDC token and userinfo
-//! endpoints answer RFC 6749 JSON errors instead; see `oidc.rs`.)
+//! the `render_errors` layer turns it into a page in the user's language. The OIDC token and userinfo
+//! endpoints answer an [`OAuthError`] instead: RFC 6749 JSON.
 
-use axum::http::StatusCode;
+use std::borrow::Cow;
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use noegle_core::grants::TokenError;
+use noegle_core::oauth::ErrorCode;
 use noegle_core::store::StoreError;
 
 use crate::i18n::Texts;
@@ -107,6 +112,73 @@ impl IntoResponse for AppError {
     }
 }
 
+/// An OAuth or OpenID Connect error answered as JSON (`{"error", "error_description"}`), never cached; a
+/// 401 carries its challenge: `Bearer` for a token a resource refused (RFC 6750 §3), `Basic` for a client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthError {
+    /// The `error` code.
+    pub code: ErrorCode,
+    /// The `error_description`, for the client's developer.
+    pub description: Cow<'static, str>,
+    /// The HTTP status; the code's own unless the transport said otherwise (a body too large is 413).
+    pub status: StatusCode,
+}
+
+impl OAuthError {
+    /// `code` with its own status.
+    pub fn new(code: ErrorCode, description: impl Into<Cow<'static, str>>) -> OAuthError {
+        let status = StatusCode::from_u16(code.status()).unwrap_or(StatusCode::BAD_REQUEST);
+        OAuthError { code, description: description.into(), status }
+    }
+
+    /// The same error answered with `status`.
+    pub fn with_status(self, status: StatusCode) -> OAuthError {
+        OAuthError { status, ..self }
+    }
+
+    fn challenge(&self) -> Option<HeaderValue> {
+        if self.code.is_bearer_challenge() {
+            let (code, why) = (self.code.as_str(), &self.description);
+            return HeaderValue::from_str(&format!("Bearer error=\"{code}\", error_description=\"{why}\"")).ok();
+        }
+        (self.status == StatusCode::UNAUTHORIZED).then(|| HeaderValue::from_static("Basic realm=\"noegle\""))
+    }
+}
+
+impl From<TokenError> for OAuthError {
+    fn from(e: TokenError) -> OAuthError {
+        match e {
+            TokenError::InvalidClient(d)
+            | TokenError::InvalidRequest(d)
+            | TokenError::InvalidGrant(d)
+            | TokenError::UnsupportedGrantType(d) => OAuthError::new(e.error_code(), d),
+            TokenError::Store(s) => {
+                tracing::error!(error = %s, "token endpoint storage failure");
+                OAuthError::new(ErrorCode::TemporarilyUnavailable, "storage unavailable")
+            }
+        }
+    }
+}
+
+/// The body of an [`OAuthError`].
+#[derive(serde::Serialize)]
+struct OAuthErrorBody<'a> {
+    error: &'static str,
+    error_description: &'a str,
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let body = OAuthErrorBody { error: self.code.as_str(), error_description: &self.description };
+        let mut r = (self.status, Json(body)).into_response();
+        r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Some(challenge) = self.challenge() {
+            r.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        r
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,5 +195,22 @@ mod tests {
         assert_eq!(AppError::Internal("bug".into()).status(), StatusCode::INTERNAL_SERVER_ERROR);
         let (_, _, detail) = AppError::Storage("password=secret".into()).user_message(&crate::i18n::DA);
         assert_eq!(detail, None, "server-side details are never shown");
+    }
+
+    #[test]
+    fn an_oauth_error_is_json_with_its_status_and_challenge() {
+        let client = OAuthError::new(ErrorCode::InvalidClient, "unknown client").into_response();
+        assert_eq!(client.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(client.headers()["www-authenticate"], "Basic realm=\"noegle\"");
+        assert_eq!(client.headers()["cache-control"], "no-store");
+        let token = OAuthError::new(ErrorCode::InvalidToken, "expired").into_response();
+        assert_eq!(
+            token.headers()["www-authenticate"],
+            "Bearer error=\"invalid_token\", error_description=\"expired\""
+        );
+        let big = OAuthError::new(ErrorCode::InvalidRequest, "too large").with_status(StatusCode::PAYLOAD_TOO_LARGE);
+        let big = big.into_response();
+        assert_eq!(big.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(!big.headers().contains_key("www-authenticate"));
     }
 }

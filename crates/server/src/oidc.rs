@@ -8,11 +8,15 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Json, Redirect, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use noegle_core::grants::{TokenError, TokenRequest, exchange_code, userinfo as core_userinfo};
-use noegle_core::oidc::{AuthorizeError, ID_TOKEN_TTL_SECS, authorization_request};
+use noegle_core::grants::{Grant, TokenError, TokenRequest, exchange_code, userinfo as core_userinfo};
+use noegle_core::oauth::ErrorCode;
+use noegle_core::oidc::{Amr, AuthorizeError, ID_TOKEN_TTL_SECS, PendingAuthorization, Scope, authorization_request};
+use noegle_core::user::User;
+use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::error::AppError;
+use crate::client_addr::ClientAddr;
+use crate::error::{AppError, OAuthError};
 use crate::form::Form;
 use crate::pages::redirect_with;
 use crate::session::{self, LoginSession, Step};
@@ -75,8 +79,7 @@ pub async fn authorize(
         Ok(authz) => authz,
         Err(AuthorizeError::Shown(why)) => return Err(AppError::InvalidAuthorization(why.into())),
         Err(AuthorizeError::Redirected { authz, error, description }) => {
-            let target = redirect_with(&state, &authz, &[("error", error), ("error_description", description)]);
-            return Ok(Redirect::to(&target).into_response());
+            return Ok(redirect_error(&state, &authz, error, description));
         }
     };
     let old = session::load(&state, &headers).await?.map(|l| l.id);
@@ -86,27 +89,10 @@ pub async fn authorize(
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response())
 }
 
-/// An OAuth JSON error response.
-pub(crate) fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
-    let mut r = (status, Json(json!({ "error": error, "error_description": description }))).into_response();
-    r.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
-    if status == StatusCode::UNAUTHORIZED {
-        r.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Basic realm=\"noegle\""));
-    }
-    r
-}
-
-fn token_error(e: TokenError) -> Response {
-    match &e {
-        TokenError::InvalidClient(d) => oauth_error(StatusCode::UNAUTHORIZED, e.code(), d),
-        TokenError::InvalidRequest(d) | TokenError::InvalidGrant(d) | TokenError::UnsupportedGrantType(d) => {
-            oauth_error(StatusCode::BAD_REQUEST, e.code(), d)
-        }
-        TokenError::Store(s) => {
-            tracing::error!(error = %s, "token endpoint storage failure");
-            oauth_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "storage unavailable")
-        }
-    }
+/// An authorization error sent back to the client's redirect URI (RFC 6749 §4.1.2.1).
+fn redirect_error(state: &AppState, authz: &PendingAuthorization, error: ErrorCode, description: &str) -> Response {
+    let target = redirect_with(state, authz, &[("error", error.as_str()), ("error_description", description)]);
+    Redirect::to(&target).into_response()
 }
 
 /// Client credentials from `Authorization: Basic` (RFC 6749 §2.3.1: each part form-urlencoded).
@@ -128,56 +114,70 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, &'
 /// `POST /token`: code → access token + ID token.
 pub async fn token(
     State(state): State<AppState>,
-    from: crate::client_addr::ClientAddr,
+    from: ClientAddr,
     headers: HeaderMap,
     form: Result<Form, AppError>,
 ) -> Response {
-    let req = match token_request(&headers, form) {
-        Ok(r) => r,
-        Err((status, error, why)) => return oauth_error(status, error, &why),
-    };
-    let grant = match exchange_code(state.ctx(Some(from.as_str())), &mut rand::rngs::OsRng, &req).await {
-        Ok(g) => g,
-        Err(e) => {
-            metrics::counter!("noegle_token_requests_total", "result" => e.code()).increment(1);
-            return token_error(e);
+    match issue_tokens(&state, &from, &headers, form).await {
+        Ok(body) => {
+            metrics::counter!("noegle_token_requests_total", "result" => "issued").increment(1);
+            no_store(Json(body).into_response())
         }
-    };
-    let id_token = match state.signer.sign(&id_token_claims(&state, &grant), state.now()) {
-        Ok(t) => t,
-        Err(e) => {
-            tracing::error!(error = %e, "the ID token could not be signed");
-            return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "the ID token could not be signed");
-        }
-    };
-    metrics::counter!("noegle_token_requests_total", "result" => "issued").increment(1);
-    let (access_token, expires_in, scope) = (grant.access_token, grant.expires_in, grant.code.scope);
-    let body = json!({ "access_token": access_token, "token_type": "Bearer", "expires_in": expires_in, "id_token": id_token, "scope": scope });
-    no_store(Json(body).into_response())
+        Err(e) => e.into_response(),
+    }
 }
 
-/// An OAuth refusal: status, error code, description.
-type Refusal = (StatusCode, &'static str, String);
+/// The token endpoint's answer (RFC 6749 §5.1, OpenID Connect Core §3.1.3.3).
+#[derive(Serialize)]
+struct TokenResponse {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: i64,
+    id_token: String,
+    scope: Scope,
+}
+
+/// Redeems the code of a token request and signs the ID token.
+async fn issue_tokens(
+    state: &AppState,
+    from: &ClientAddr,
+    headers: &HeaderMap,
+    form: Result<Form, AppError>,
+) -> Result<TokenResponse, OAuthError> {
+    let req = token_request(headers, form)?;
+    let grant = exchange_code(state.ctx(Some(from.as_str())), &mut rand::rngs::OsRng, &req).await.map_err(|e| {
+        metrics::counter!("noegle_token_requests_total", "result" => e.code()).increment(1);
+        OAuthError::from(e)
+    })?;
+    let claims = serde_json::to_value(IdTokenClaims::of(state, &grant)).map_err(|e| AppError::Internal(e.to_string()));
+    let id_token =
+        claims.and_then(|c| state.signer.sign(&c, state.now()).map_err(|e| AppError::Internal(e.to_string())));
+    let id_token = id_token.map_err(|e| {
+        tracing::error!(error = %e, "the ID token could not be signed");
+        OAuthError::new(ErrorCode::ServerError, "the ID token could not be signed")
+    })?;
+    let (access_token, expires_in, scope) = (grant.access_token, grant.expires_in, grant.code.scope);
+    Ok(TokenResponse { access_token, token_type: "Bearer", expires_in, id_token, scope })
+}
 
 /// The token request of a form and its client authentication (Basic or in the form, never both).
-fn token_request(headers: &HeaderMap, form: Result<Form, AppError>) -> Result<TokenRequest, Refusal> {
+fn token_request(headers: &HeaderMap, form: Result<Form, AppError>) -> Result<TokenRequest, OAuthError> {
+    let bad = |why: String| OAuthError::new(ErrorCode::InvalidRequest, why);
     let form = match form {
         Ok(f) => f,
         Err(AppError::TooLarge) => {
-            return Err((StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", "request body too large".into()));
+            return Err(bad("request body too large".into()).with_status(StatusCode::PAYLOAD_TOO_LARGE));
         }
-        Err(e) => return Err((StatusCode::BAD_REQUEST, "invalid_request", e.to_string())),
+        Err(e) => return Err(bad(e.to_string())),
     };
-    let basic =
-        basic_credentials(headers).map_err(|why| (StatusCode::UNAUTHORIZED, "invalid_client", why.to_string()))?;
+    let basic = basic_credentials(headers).map_err(|why| OAuthError::new(ErrorCode::InvalidClient, why))?;
     let get = |k: &str| form.get(k).filter(|v| !v.is_empty()).map(str::to_string);
-    let bad = |why: &str| (StatusCode::BAD_REQUEST, "invalid_request", why.to_string());
     let (client_id, client_secret) = match basic {
         Some(_) if form.get("client_secret").is_some() => {
-            return Err(bad("use one client authentication method, not two"));
+            return Err(bad("use one client authentication method, not two".into()));
         }
         Some((id, _)) if get("client_id").is_some_and(|f| f != id) => {
-            return Err(bad("client_id differs from the authenticated client"));
+            return Err(bad("client_id differs from the authenticated client".into()));
         }
         Some((id, secret)) => (Some(id), Some(secret)),
         None => (get("client_id"), get("client_secret")),
@@ -192,27 +192,53 @@ fn token_request(headers: &HeaderMap, form: Result<Form, AppError>) -> Result<To
     })
 }
 
-/// The ID token's claims for a grant: who, for whom, when, how (`amr`), the client's nonce, and the name
-/// when `profile` was granted.
-fn id_token_claims(state: &AppState, grant: &noegle_core::grants::Grant) -> Value {
-    let (user, now) = (&grant.user, state.now());
-    let mut claims = json!({
-        "iss": state.config.public_url,
-        "sub": user.sub,
-        "aud": grant.client.client_id,
-        "iat": now.0,
-        "exp": now.plus(ID_TOKEN_TTL_SECS).0,
-        "auth_time": grant.code.auth_time.0,
-        "amr": grant.code.amr,
-    });
-    if let Some(nonce) = &grant.code.nonce {
-        claims["nonce"] = json!(nonce);
+/// The `profile` claims: the user's name and user ID, given only when `profile` was granted — the one
+/// rule the ID token and userinfo share.
+#[derive(Serialize)]
+struct ProfileClaims {
+    name: String,
+    preferred_username: String,
+}
+
+impl ProfileClaims {
+    fn granted(user: &User, scope: Scope) -> Option<ProfileClaims> {
+        let (name, preferred_username) = (user.display_name.clone(), user.user_id.to_string());
+        scope.profile.then_some(ProfileClaims { name, preferred_username })
     }
-    if grant.code.scope.profile {
-        claims["name"] = json!(user.display_name);
-        claims["preferred_username"] = json!(user.user_id.as_str());
+}
+
+/// The ID token's claims for a grant: who, for whom, when, how (`amr`), the client's nonce, and the
+/// [`ProfileClaims`].
+#[derive(Serialize)]
+struct IdTokenClaims {
+    iss: String,
+    sub: String,
+    aud: String,
+    iat: i64,
+    exp: i64,
+    auth_time: i64,
+    amr: Vec<Amr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nonce: Option<String>,
+    #[serde(flatten)]
+    profile: Option<ProfileClaims>,
+}
+
+impl IdTokenClaims {
+    fn of(state: &AppState, grant: &Grant) -> IdTokenClaims {
+        let (user, code, now) = (&grant.user, &grant.code, state.now());
+        IdTokenClaims {
+            iss: state.config.public_url.clone(),
+            sub: user.sub.clone(),
+            aud: grant.client.client_id.clone(),
+            iat: now.0,
+            exp: now.plus(ID_TOKEN_TTL_SECS).0,
+            auth_time: code.auth_time.0,
+            amr: code.amr.clone(),
+            nonce: code.nonce.clone(),
+            profile: ProfileClaims::granted(user, code.scope),
+        }
     }
-    claims
 }
 
 /// Marks a response that holds tokens or personal data as not to be cached.
@@ -222,33 +248,32 @@ fn no_store(mut r: Response) -> Response {
 }
 
 /// `GET|POST /userinfo` with `Authorization: Bearer`.
-pub async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let unauthorized = |why: &'static str| {
-        let mut r = (StatusCode::UNAUTHORIZED, Json(json!({ "error": "invalid_token", "error_description": why })))
-            .into_response();
-        let v = format!("Bearer error=\"invalid_token\", error_description=\"{why}\"");
-        if let Ok(v) = header::HeaderValue::from_str(&v) {
-            r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
-        }
-        r
-    };
+pub async fn userinfo(State(state): State<AppState>, from: ClientAddr, headers: HeaderMap) -> Response {
+    match user_info(&state, &from, &headers).await {
+        Ok(body) => no_store(Json(body).into_response()),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The userinfo answer: `sub` and the [`ProfileClaims`].
+#[derive(Serialize)]
+struct UserInfo {
+    sub: String,
+    #[serde(flatten)]
+    profile: Option<ProfileClaims>,
+}
+
+/// The user of the request's access token.
+async fn user_info(state: &AppState, from: &ClientAddr, headers: &HeaderMap) -> Result<UserInfo, OAuthError> {
+    let invalid = |why: &'static str| OAuthError::new(ErrorCode::InvalidToken, why);
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")));
-    let Some(token) = token else {
-        return unauthorized("a Bearer access token is required");
-    };
-    match core_userinfo(state.ctx(None), token.trim()).await {
-        Ok(Some((user, grant))) => {
-            let mut body = json!({ "sub": user.sub });
-            if grant.scope.profile {
-                body["name"] = json!(user.display_name);
-                body["preferred_username"] = json!(user.user_id.as_str());
-            }
-            no_store(Json(body).into_response())
-        }
-        Ok(None) => unauthorized("the access token is unknown, expired or revoked"),
-        Err(e) => token_error(e.into()),
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .ok_or_else(|| invalid("a Bearer access token is required"))?;
+    match core_userinfo(state.ctx(Some(from.as_str())), token.trim()).await {
+        Ok(Some((user, grant))) => Ok(UserInfo { profile: ProfileClaims::granted(&user, grant.scope), sub: user.sub }),
+        Ok(None) => Err(invalid("the access token is unknown, expired or revoked")),
+        Err(e) => Err(TokenError::from(e).into()),
     }
 }

@@ -14,6 +14,7 @@ pub mod grants;
 pub mod keycard;
 pub mod lockout;
 pub mod login;
+pub mod login_box;
 #[cfg(any(test, feature = "testing"))]
 pub mod memory;
 pub mod oauth;

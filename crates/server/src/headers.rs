@@ -1,4 +1,5 @@
-//! Security headers on every response, and the rendering of page errors in the user's language.
+//! Security headers on every response, and the rendering of page errors in the user's language (the pages
+//! make both; nothing here is used by them).
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, header};
@@ -8,21 +9,6 @@ use axum::response::Response;
 use crate::error::AppError;
 use crate::i18n::Lang;
 use crate::state::AppState;
-
-/// The Content-Security-Policy with `form-action` set to `form_action`: nothing but our own styles, no
-/// scripts, no framing by anyone.
-pub fn csp(form_action: &str) -> String {
-    format!(
-        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action {form_action}; \
-         frame-ancestors 'none'; base-uri 'none'"
-    )
-}
-
-/// [`csp`] for the one page that runs a script: the waiting page's own `/static/waiting.js`, which asks
-/// `/login/state` (nothing else, from nowhere else).
-pub fn csp_with_own_scripts(form_action: &str) -> String {
-    format!("{}; script-src 'self'; connect-src 'self'", csp(form_action))
-}
 
 /// Adds the security headers a response does not set itself.
 pub async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
@@ -35,7 +21,7 @@ pub async fn security_headers(State(state): State<AppState>, req: Request, next:
             h.insert(name, v);
         }
     };
-    set(header::CONTENT_SECURITY_POLICY, &csp("'self'"));
+    set(header::CONTENT_SECURITY_POLICY, &crate::pages::csp("'self'"));
     set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(header::X_FRAME_OPTIONS, "DENY");
     set(header::REFERRER_POLICY, "no-referrer");

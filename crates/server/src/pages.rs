@@ -6,10 +6,11 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use noegle_core::keycard::{self, CardStatus, REISSUE_BELOW};
-use noegle_core::login::{self, LoginError, SecondFactor};
-use noegle_core::oidc::{PendingAuthorization, amr_app, amr_keycard};
-use noegle_core::request::{self, RequestError, RequestState};
+use noegle_core::Ctx;
+use noegle_core::keycard;
+use noegle_core::login_box::{self, Event, KeyNotices, LoginBox, LoginBoxError, Outcome, Refusal};
+use noegle_core::oauth::ErrorCode;
+use noegle_core::oidc::PendingAuthorization;
 use noegle_core::user::User;
 
 use crate::client_addr::ClientAddr;
@@ -111,14 +112,28 @@ fn render(t: &impl Template) -> Result<String, AppError> {
     t.render().map_err(|e| AppError::Internal(format!("template: {e}")))
 }
 
+/// The Content-Security-Policy with `form-action` set to `form_action`: nothing but our own styles, no
+/// scripts, no framing by anyone.
+pub fn csp(form_action: &str) -> String {
+    format!(
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action {form_action}; \
+         frame-ancestors 'none'; base-uri 'none'"
+    )
+}
+
+/// [`csp`] for the one page that runs a script: the waiting page's own `/static/waiting.js`, which asks
+/// `/login/state` (nothing else, from nowhere else).
+pub fn csp_with_own_scripts(form_action: &str) -> String {
+    format!("{}; script-src 'self'; connect-src 'self'", csp(form_action))
+}
+
 /// A page whose forms may post to us and, after a redirect, land at the service provider's redirect URI
 /// (CSP `form-action` is checked against redirect targets too); `scripts`: it runs our own script.
 fn page(status: StatusCode, html: String, authz: &PendingAuthorization, scripts: bool) -> Response {
     let mut response = (status, Html(html)).into_response();
     let origin = url::Url::parse(&authz.redirect_uri).map(|u| u.origin().ascii_serialization()).unwrap_or_default();
     let form_action = format!("'self' {origin}");
-    let csp =
-        if scripts { crate::headers::csp_with_own_scripts(&form_action) } else { crate::headers::csp(&form_action) };
+    let csp = if scripts { csp_with_own_scripts(&form_action) } else { csp(&form_action) };
     if let Ok(v) = HeaderValue::from_str(&csp) {
         response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
     }
@@ -126,77 +141,77 @@ fn page(status: StatusCode, html: String, authz: &PendingAuthorization, scripts:
 }
 
 async fn render_step(
-    state: &AppState,
+    ctx: Ctx<'_>,
     lang: Lang,
     s: &LoginSession,
     status: StatusCode,
     error: Option<&'static str>,
     typed_user_id: &str,
 ) -> Result<Response, AppError> {
-    let f = Frame::new(lang, "/login");
+    let (f, client_name, csrf) = (Frame::new(lang, "/login"), s.authz.client_name.as_str(), s.csrf.as_str());
     let html = match &s.step {
-        Step::Password => render(&PasswordPage {
-            f,
-            client_name: &s.authz.client_name,
-            csrf: &s.csrf,
-            user_id: typed_user_id,
-            error,
-        })?,
-        Step::Choose { user_id, .. } => {
-            render(&ChoosePage { f, client_name: &s.authz.client_name, csrf: &s.csrf, user_id, error })?
-        }
+        Step::Password => render(&PasswordPage { f, client_name, csrf, user_id: typed_user_id, error })?,
+        Step::Choose { user_id, .. } => render(&ChoosePage { f, client_name, csrf, user_id, error })?,
         Step::Waiting { user_id, request_id, .. } => {
-            let r = state.store.request(request_id).await?;
-            let (code, action) = r.as_ref().map_or(("", ""), |r| (r.match_code.as_str(), r.action.as_str()));
-            render(&WaitingPage {
-                f,
-                client_name: &s.authz.client_name,
-                csrf: &s.csrf,
-                user_id,
-                match_code: code,
-                action,
-                live: error.is_none(),
-                error,
-            })?
+            let r = ctx.store.request(request_id).await?;
+            let (match_code, action) = r.as_ref().map_or(("", ""), |r| (r.match_code.as_str(), r.action.as_str()));
+            let live = error.is_none();
+            render(&WaitingPage { f, client_name, csrf, user_id, match_code, action, live, error })?
         }
         Step::Key { sub, user_id, challenge } => {
-            let cards = state.store.cards_of(sub).await?;
-            let t = lang.texts();
-            let mut notices = Vec::new();
-            if let Some(card) = cards.iter().find(|c| c.serial == challenge.serial)
-                && card.unused <= REISSUE_BELOW
-            {
-                notices.push(format!("{} {}", card.unused, t.keys_left));
-            }
-            if cards.iter().any(|c| c.status == CardStatus::Pending && c.serial != challenge.serial) {
-                notices.push(t.new_card_coming.to_string());
-            }
-            render(&KeyPage {
-                f,
-                client_name: &s.authz.client_name,
-                csrf: &s.csrf,
-                user_id,
-                serial: keycard::display_serial(&challenge.serial),
-                number: &challenge.number,
-                error,
-                notice: (!notices.is_empty()).then(|| notices.join(" ")),
-            })?
+            let notice = key_notice(lang.texts(), login_box::key_notices(ctx, sub, challenge).await?);
+            let (serial, number) = (keycard::display_serial(&challenge.serial), &challenge.number);
+            render(&KeyPage { f, client_name, csrf, user_id, serial, number, error, notice })?
         }
     };
     let waiting = matches!(s.step, Step::Waiting { .. }) && error.is_none();
     Ok(page(status, html, &s.authz, waiting))
 }
 
+/// The key step's notices in words: few keys left, a new card on its way.
+fn key_notice(t: &Texts, n: KeyNotices) -> Option<String> {
+    let mut notices = Vec::new();
+    if let Some(left) = n.keys_left {
+        notices.push(format!("{left} {}", t.keys_left));
+    }
+    if n.new_card_coming {
+        notices.push(t.new_card_coming.to_string());
+    }
+    (!notices.is_empty()).then(|| notices.join(" "))
+}
+
+/// The status and the words of a refusal.
+fn refusal_text(r: Refusal, t: &'static Texts) -> (StatusCode, &'static str) {
+    match r {
+        Refusal::WrongPassword => (StatusCode::UNAUTHORIZED, t.rejected),
+        Refusal::Busy => (StatusCode::SERVICE_UNAVAILABLE, t.busy),
+        Refusal::NoKeyCard => (StatusCode::FORBIDDEN, t.no_key_card),
+        Refusal::KeyRejected => (StatusCode::UNAUTHORIZED, t.key_rejected),
+        Refusal::Paused => (StatusCode::TOO_MANY_REQUESTS, t.paused),
+        Refusal::Blocked => (StatusCode::FORBIDDEN, t.rejected),
+        Refusal::RequestRejected => (StatusCode::OK, t.request_rejected),
+        Refusal::RequestExpired => (StatusCode::OK, t.request_expired),
+    }
+}
+
+/// Whether the log-in box still waits for the key app (`GET /login/state`).
+#[derive(serde::Serialize)]
+struct WaitingState {
+    waiting: bool,
+}
+
 /// `GET /login/state`: whether the log-in box still waits for the key app (`{"waiting": true}`); the waiting
 /// page asks, and loads `/login` once the answer is no. It changes nothing.
-pub async fn waiting_state(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
+pub async fn waiting_state(
+    State(state): State<AppState>,
+    from: ClientAddr,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
     let waiting = match session::load(&state, &headers).await?.map(|l| l.data.step) {
-        Some(Step::Waiting { request_id, .. }) => {
-            request::refresh(state.ctx(None), &request_id).await?.is_some_and(|r| r.state == RequestState::Pending)
-        }
-        _ => false,
+        Some(step) => login_box::still_waiting(state.ctx(Some(from.as_str())), &step).await?,
+        None => false,
     };
-    Ok(axum::Json(serde_json::json!({ "waiting": waiting })).into_response())
+    Ok(axum::Json(WaitingState { waiting }).into_response())
 }
 
 fn lang_of(state: &AppState, headers: &HeaderMap) -> Lang {
@@ -207,41 +222,84 @@ fn lang_of(state: &AppState, headers: &HeaderMap) -> Lang {
 /// finishes the log-in, a rejection or expiry is said plainly with "Send igen" and the key card.
 pub async fn show(State(state): State<AppState>, from: ClientAddr, headers: HeaderMap) -> Result<Response, AppError> {
     let loaded = session::load(&state, &headers).await?.ok_or(AppError::NoAuthorization)?;
-    let lang = lang_of(&state, &headers);
-    if let Step::Waiting { sub, request_id, .. } = &loaded.data.step {
-        return follow_request(&state, from.as_str(), lang, &loaded, sub, request_id).await;
-    }
-    render_step(&state, lang, &loaded.data, StatusCode::OK, None, "").await
+    drive(&state, &from, &headers, loaded, Event::Show).await
 }
 
-/// The waiting step, as the request now stands: approved (the log-in finishes, unless the user was blocked
-/// meanwhile), still pending, rejected, or expired.
-async fn follow_request(
+/// Moves the log-in box on `event` from the session's step and answers the outcome.
+async fn drive(
     state: &AppState,
-    source: &str,
-    lang: Lang,
-    loaded: &Loaded,
-    sub: &str,
-    request_id: &str,
+    from: &ClientAddr,
+    headers: &HeaderMap,
+    loaded: Loaded,
+    event: Event<'_>,
 ) -> Result<Response, AppError> {
-    let ctx = state.ctx(Some(source));
-    let r = request::refresh(ctx, request_id).await?;
-    let (t, data) = (lang.texts(), &loaded.data);
-    let unlock = r.as_ref().and_then(|r| r.decided_with.as_deref()).and_then(noegle_core::device::Unlock::parse);
-    match r.map(|r| r.state) {
-        Some(RequestState::Approved) => {
-            let Some(user) = request::approved_login(ctx, sub).await? else {
-                // Blocked after the request was sent: the approval opens nothing.
-                return render_step(state, lang, data, StatusCode::FORBIDDEN, Some(t.rejected), "").await;
-            };
-            metrics::counter!("noegle_logins_total", "method" => "app").increment(1);
-            finish(state, source, loaded, &user, amr_app(unlock)).await
+    let ctx = state.ctx(Some(from.as_str()));
+    let b = LoginBox { ctx, passwords: state.passwords.as_ref(), pepper: &state.pepper };
+    let (authz, step) = (&loaded.data.authz, &loaded.data.step);
+    let outcome = login_box::next(b, &mut rand::rngs::OsRng, authz, step, event).await.map_err(box_error)?;
+    count(&event, &outcome);
+    match outcome {
+        Outcome::Advance { step, notify } => {
+            if let Some(sub) = notify {
+                state.notify(&sub, crate::live::AppEvent::Request);
+            }
+            advance(state, loaded, step).await
         }
-        Some(RequestState::Pending) => render_step(state, lang, data, StatusCode::OK, None, "").await,
-        Some(RequestState::Rejected) => {
-            render_step(state, lang, data, StatusCode::OK, Some(t.request_rejected), "").await
+        Outcome::Show { step, refusal, user_id } => {
+            let data = LoginSession { step, ..loaded.data };
+            shown(ctx, lang_of(state, headers), &data, refusal, &user_id).await
         }
-        _ => render_step(state, lang, data, StatusCode::OK, Some(t.request_expired), "").await,
+        Outcome::Done { user, amr, new_card } => {
+            if let Some(card) = new_card {
+                print_new_card(state, &user, &card)?;
+            }
+            finish(state, from.as_str(), &loaded, &user, amr).await
+        }
+        Outcome::Elsewhere => Ok(Redirect::to("/login").into_response()),
+    }
+}
+
+/// A step shown with what its refusal says (503 with `Retry-After` when the password could not be checked).
+async fn shown(
+    ctx: Ctx<'_>,
+    lang: Lang,
+    data: &LoginSession,
+    refusal: Option<Refusal>,
+    user_id: &str,
+) -> Result<Response, AppError> {
+    let (status, text) = refusal.map_or((StatusCode::OK, None), |r| {
+        let (status, text) = refusal_text(r, lang.texts());
+        (status, Some(text))
+    });
+    let mut page = render_step(ctx, lang, data, status, text, user_id).await?;
+    if refusal == Some(Refusal::Busy) {
+        page.headers_mut().insert(header::RETRY_AFTER, crate::passwords::retry_after());
+    }
+    Ok(page)
+}
+
+/// Counts the password and key steps' results and the completed log-ins.
+fn count(event: &Event<'_>, outcome: &Outcome) {
+    let refusal = match outcome {
+        Outcome::Show { refusal, .. } => *refusal,
+        _ => None,
+    };
+    let step = match event {
+        Event::Password { .. } => "password",
+        Event::Key(_) => "key",
+        _ => "",
+    };
+    if !step.is_empty() && *outcome != Outcome::Elsewhere {
+        let result = match refusal {
+            Some(Refusal::Busy) => "busy",
+            Some(Refusal::WrongPassword | Refusal::KeyRejected) => "rejected",
+            _ => "accepted",
+        };
+        metrics::counter!("noegle_login_steps_total", "step" => step, "result" => result).increment(1);
+    }
+    if let Outcome::Done { .. } = outcome {
+        let method = if step == "key" { "keycard" } else { "app" };
+        metrics::counter!("noegle_logins_total", "method" => method).increment(1);
     }
 }
 
@@ -277,54 +335,18 @@ pub async fn send_to_app(
     form: Form,
 ) -> Result<Response, AppError> {
     let loaded = session::load_checked(&state, &headers, form.get("csrf")).await?;
-    let (sub, user_id) = match &loaded.data.step {
-        Step::Choose { sub, user_id } | Step::Waiting { sub, user_id, .. } => (sub.clone(), user_id.clone()),
-        _ => return Ok(Redirect::to("/login").into_response()),
-    };
-    let authz = &loaded.data.authz;
-    let action = format!("Log på {}", authz.client_name);
-    let ctx = state.ctx(Some(from.as_str()));
-    let rng = &mut rand::rngs::OsRng;
-    let created = request::create(ctx, rng, &sub, &authz.client_id, &authz.client_name, &action);
-    let (status, text) = match created.await {
-        Ok(r) => {
-            state.notify(&sub, crate::live::AppEvent::Request);
-            return advance(&state, loaded, Step::Waiting { sub, user_id, request_id: r.request_id }).await;
-        }
-        Err(RequestError::Paused { .. }) => (StatusCode::TOO_MANY_REQUESTS, lang_of(&state, &headers).texts().paused),
-        Err(RequestError::Blocked) => (StatusCode::FORBIDDEN, lang_of(&state, &headers).texts().rejected),
-        Err(RequestError::Store(e)) => return Err(e.into()),
-        Err(e) => return Err(AppError::Internal(e.to_string())),
-    };
-    let data = LoginSession { step: Step::Choose { sub, user_id }, ..loaded.data };
-    render_step(&state, lang_of(&state, &headers), &data, status, Some(text), "").await
+    drive(&state, &from, &headers, loaded, Event::SendToApp).await
 }
 
 /// `POST /login/keycard`: "Skift til nøglekort" — ends a pending request and asks for a key instead.
 pub async fn switch_to_keycard(
     State(state): State<AppState>,
+    from: ClientAddr,
     headers: HeaderMap,
     form: Form,
 ) -> Result<Response, AppError> {
     let loaded = session::load_checked(&state, &headers, form.get("csrf")).await?;
-    let (sub, user_id) = match &loaded.data.step {
-        Step::Choose { sub, user_id } => (sub.clone(), user_id.clone()),
-        Step::Waiting { sub, user_id, request_id } => {
-            request::cancel(state.ctx(None), request_id).await?;
-            (sub.clone(), user_id.clone())
-        }
-        _ => return Ok(Redirect::to("/login").into_response()),
-    };
-    let challenge = match login::choose_challenge(state.ctx(None), &mut rand::rngs::OsRng, &sub).await {
-        Ok(c) => c,
-        Err(LoginError::NoKeyCard) => {
-            let lang = lang_of(&state, &headers);
-            let data = LoginSession { step: Step::Choose { sub, user_id }, ..loaded.data };
-            return render_step(&state, lang, &data, StatusCode::FORBIDDEN, Some(lang.texts().no_key_card), "").await;
-        }
-        Err(e) => return Err(login_error(e)),
-    };
-    advance(&state, loaded, Step::Key { sub, user_id, challenge }).await
+    drive(&state, &from, &headers, loaded, Event::SwitchToKeyCard).await
 }
 
 /// `POST /login/password`: step 1.
@@ -335,50 +357,8 @@ pub async fn password(
     form: Form,
 ) -> Result<Response, AppError> {
     let loaded = session::load_checked(&state, &headers, form.get("csrf")).await?;
-    let lang = lang_of(&state, &headers);
-    let user_id = form.required("user_id")?;
-    let password = form.required("password")?;
-    let ctx = state.ctx(Some(from.as_str()));
-    let user = match login::check_password(ctx, state.passwords.as_ref(), user_id, password).await {
-        Ok(u) => u,
-        Err(LoginError::Rejected) => return password_again(&state, lang, loaded, user_id, false).await,
-        // Nothing was checked or changed: the same form again, with the session as it was.
-        Err(LoginError::Busy(_)) => return password_again(&state, lang, loaded, user_id, true).await,
-        Err(e) => return Err(login_error(e)),
-    };
-    metrics::counter!("noegle_login_steps_total", "step" => "password", "result" => "accepted").increment(1);
-    let (sub, user_id) = (user.sub, user.user_id.to_string());
-    match login::second_factor(ctx, &mut rand::rngs::OsRng, &sub).await {
-        Ok(SecondFactor::Choose) => advance(&state, loaded, Step::Choose { sub, user_id }).await,
-        Ok(SecondFactor::Key(challenge)) => advance(&state, loaded, Step::Key { sub, user_id, challenge }).await,
-        Err(LoginError::NoKeyCard) => {
-            let data = LoginSession { step: Step::Password, ..loaded.data };
-            render_step(&state, lang, &data, StatusCode::FORBIDDEN, Some(lang.texts().no_key_card), "").await
-        }
-        Err(e) => Err(login_error(e)),
-    }
-}
-
-/// The password form again after a wrong password (401) or a busy server (503 with `Retry-After`), with the
-/// user ID kept when it is of a sane length.
-async fn password_again(
-    state: &AppState,
-    lang: Lang,
-    loaded: Loaded,
-    user_id: &str,
-    busy: bool,
-) -> Result<Response, AppError> {
-    let result = if busy { "busy" } else { "rejected" };
-    metrics::counter!("noegle_login_steps_total", "step" => "password", "result" => result).increment(1);
-    let shown = if user_id.chars().count() <= 64 { user_id } else { "" };
-    let data = LoginSession { step: Step::Password, ..loaded.data };
-    let t = lang.texts();
-    if !busy {
-        return render_step(state, lang, &data, StatusCode::UNAUTHORIZED, Some(t.rejected), shown).await;
-    }
-    let mut page = render_step(state, lang, &data, StatusCode::SERVICE_UNAVAILABLE, Some(t.busy), shown).await?;
-    page.headers_mut().insert(header::RETRY_AFTER, crate::passwords::retry_after());
-    Ok(page)
+    let event = Event::Password { user_id: form.required("user_id")?, password: form.required("password")? };
+    drive(&state, &from, &headers, loaded, event).await
 }
 
 /// `POST /login/key`: step 2 with the key card; success returns to the service provider with a code.
@@ -389,27 +369,9 @@ pub async fn key(
     form: Form,
 ) -> Result<Response, AppError> {
     let loaded = session::load_checked(&state, &headers, form.get("csrf")).await?;
-    let lang = lang_of(&state, &headers);
-    let Step::Key { sub, challenge, .. } = &loaded.data.step else {
-        return Ok(Redirect::to("/login").into_response());
-    };
-    let (key, ctx) = (form.required("key")?, state.ctx(Some(from.as_str())));
-    let accepted = match login::check_key(ctx, &mut rand::rngs::OsRng, &state.pepper, sub, challenge, key).await {
-        Ok(a) => a,
-        Err(LoginError::Rejected) => {
-            metrics::counter!("noegle_login_steps_total", "step" => "key", "result" => "rejected").increment(1);
-            let t = lang.texts();
-            return render_step(&state, lang, &loaded.data, StatusCode::UNAUTHORIZED, Some(t.key_rejected), "").await;
-        }
-        Err(e) => return Err(login_error(e)),
-    };
-    metrics::counter!("noegle_login_steps_total", "step" => "key", "result" => "accepted").increment(1);
-    let user = accepted.user;
-    if let Some(card) = accepted.new_card {
-        print_new_card(&state, &user, &card)?;
-    }
-    metrics::counter!("noegle_logins_total", "method" => "keycard").increment(1);
-    finish(&state, from.as_str(), &loaded, &user, amr_keycard()).await
+    // Only the key step needs the key; any other step is shown again.
+    let key = if matches!(loaded.data.step, Step::Key { .. }) { form.required("key")? } else { "" };
+    drive(&state, &from, &headers, loaded, Event::Key(key)).await
 }
 
 /// Puts a key card issued because the old one ran low into the outbox, for the operator to print and send.
@@ -424,10 +386,11 @@ fn print_new_card(state: &AppState, user: &User, card: &keycard::ClearCard) -> R
 pub async fn cancel(State(state): State<AppState>, headers: HeaderMap, form: Form) -> Result<Response, AppError> {
     let loaded = session::load_checked(&state, &headers, form.get("csrf")).await?;
     let cookie = session::end(&state, &loaded.id).await?;
+    let denied = ErrorCode::AccessDenied.as_str();
     let target = redirect_with(
         &state,
         &loaded.data.authz,
-        &[("error", "access_denied"), ("error_description", "the user cancelled the log-in")],
+        &[("error", denied), ("error_description", "the user cancelled the log-in")],
     );
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&target)).into_response())
 }
@@ -450,11 +413,11 @@ pub fn redirect_with(state: &AppState, authz: &PendingAuthorization, params: &[(
     url.to_string()
 }
 
-fn login_error(e: LoginError) -> AppError {
+fn box_error(e: LoginBoxError) -> AppError {
     match e {
-        LoginError::Store(s) => s.into(),
-        LoginError::Busy(_) => AppError::Busy,
-        other => AppError::Internal(other.to_string()),
+        LoginBoxError::Store(s) => s.into(),
+        LoginBoxError::Busy(_) => AppError::Busy,
+        LoginBoxError::Unexpected(why) => AppError::Internal(why),
     }
 }
 

@@ -7,46 +7,15 @@
 //! the first form post moves the log-in on to a server-side session.
 
 use axum::http::{HeaderMap, HeaderValue, header};
-use noegle_core::login::Challenge;
 use noegle_core::oidc::PendingAuthorization;
 use noegle_core::secret::{constant_time_eq, random_token};
 use noegle_core::session_key::SessionKey;
 use serde::{Deserialize, Serialize};
 
+pub use noegle_core::login_box::Step;
+
 use crate::error::AppError;
 use crate::state::AppState;
-
-/// Where the user is in the log-in box.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Step {
-    /// Step 1: user ID and password.
-    Password,
-    /// Step 2 for a user with an active key app: send a request (default) or switch to the key card.
-    Choose {
-        /// The user.
-        sub: String,
-        /// Their user ID, shown on the page.
-        user_id: String,
-    },
-    /// Step 3 (app): waiting for the key app to answer this request.
-    Waiting {
-        /// The user.
-        sub: String,
-        /// Their user ID, shown on the page.
-        user_id: String,
-        /// The request sent.
-        request_id: String,
-    },
-    /// Step 2 with the key card: the password was right; this key is asked for.
-    Key {
-        /// The user.
-        sub: String,
-        /// Their user ID, shown on the page.
-        user_id: String,
-        /// The key asked for.
-        challenge: Challenge,
-    },
-}
 
 /// The server-side state of one log-in.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -52,6 +52,7 @@ const TOOL_VARS: &[&str] = &[
     "NOEGLE_WRITE_VECTORS",
 ];
 
+/// Sets `target` from the variable `name` of `env` when it is there; a value that does not parse is an error
 /// naming the variable.
 fn parsed<T: std::str::FromStr>(
     env: &impl Fn(&str) -> Option<String>,

@@ -153,8 +153,6 @@ impl Default for Config {
 #[error("configuration: {0}")]
 pub struct ConfigError(pub String);
 
-/// Sets `target` from the variable `name` of `env` when it is there; a value that does not parse is an error
-
 impl Config {
     /// Reads the file at `path` (if any), then applies `NOEGLE_*` variables from `env`, then validates.
     pub fn load(path: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {

@@ -5,3 +5,40 @@
 pub mod device;
 pub mod oidc;
 pub mod request;
+
+#[cfg(test)]
+mod tests {
+    /// The modules a record or the store port may use: other records and the leaf modules, never a flow.
+    const BELOW_THE_FLOWS: &[&str] =
+        &["records", "audit", "keycard", "session_key", "user", "secret", "clock", "UnixTime", "SecureRng"];
+
+    /// The `crate::…` names used by `source` outside comments and its tests.
+    fn crate_names(source: &str) -> Vec<&str> {
+        let code = source.split("#[cfg(test)]").next().unwrap_or(source);
+        code.lines()
+            .filter(|l| !l.trim_start().starts_with("//"))
+            .flat_map(|l| l.split("crate::").skip(1))
+            .filter_map(|rest| rest.split(|c: char| !c.is_alphanumeric() && c != '_').next())
+            .collect()
+    }
+
+    #[test]
+    fn the_records_and_the_store_port_import_no_flow() {
+        let sources = [
+            ("store.rs", include_str!("../store.rs")),
+            ("records/device.rs", include_str!("device.rs")),
+            ("records/oidc.rs", include_str!("oidc.rs")),
+            ("records/request.rs", include_str!("request.rs")),
+            ("audit.rs", include_str!("../audit.rs")),
+            ("keycard.rs", include_str!("../keycard.rs")),
+            ("session_key.rs", include_str!("../session_key.rs")),
+            ("user.rs", include_str!("../user.rs")),
+            ("secret.rs", include_str!("../secret.rs")),
+        ];
+        for (file, source) in sources {
+            for name in crate_names(source) {
+                assert!(BELOW_THE_FLOWS.contains(&name), "{file} uses crate::{name}, which is not below the flows");
+            }
+        }
+    }
+}

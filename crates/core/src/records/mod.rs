@@ -18,7 +18,12 @@ mod tests {
         code.lines()
             .filter(|l| !l.trim_start().starts_with("//"))
             .flat_map(|l| l.split("crate::").skip(1))
-            .filter_map(|rest| rest.split(|c: char| !c.is_alphanumeric() && c != '_').next())
+            .flat_map(|rest| match rest.strip_prefix('{') {
+                // `crate::{A, b::C}`: each name in the braces.
+                Some(group) => group.split('}').next().unwrap_or("").split(',').collect::<Vec<_>>(),
+                None => vec![rest],
+            })
+            .filter_map(|path| path.trim().split(|c: char| !c.is_alphanumeric() && c != '_').next())
             .collect()
     }
 

@@ -149,15 +149,17 @@ async fn issue_tokens(
         metrics::counter!("noegle_token_requests_total", "result" => e.code()).increment(1);
         OAuthError::from(e)
     })?;
-    let claims = serde_json::to_value(IdTokenClaims::of(state, &grant)).map_err(|e| AppError::Internal(e.to_string()));
-    let id_token =
-        claims.and_then(|c| state.signer.sign(&c, state.now()).map_err(|e| AppError::Internal(e.to_string())));
-    let id_token = id_token.map_err(|e| {
+    let id_token = sign_id_token(state, &grant).map_err(|e| {
         tracing::error!(error = %e, "the ID token could not be signed");
         OAuthError::new(ErrorCode::ServerError, "the ID token could not be signed")
     })?;
     let (access_token, expires_in, scope) = (grant.access_token, grant.expires_in, grant.code.scope);
     Ok(TokenResponse { access_token, token_type: "Bearer", expires_in, id_token, scope })
+}
+
+/// The signed ID token of a grant.
+fn sign_id_token(state: &AppState, grant: &Grant) -> anyhow::Result<String> {
+    state.signer.sign(&serde_json::to_value(IdTokenClaims::of(state, grant))?, state.now())
 }
 
 /// The token request of a form and its client authentication (Basic or in the form, never both).

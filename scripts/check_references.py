@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -40,21 +41,35 @@ HASH_NUMBER = re.compile(r"(?<![\w&#/'\"\\])#(\d{1,8})(?![\w-])")
 CSS_COLOUR_CONTEXT = re.compile(r"(colou?r|background|shadow|border|fill|stroke|outline)\s*:", re.I)
 
 
+def candidates(root: Path):
+    """The files to read, relative to `root`: what git tracks or would add (so ignored build output and test
+    screenshots are left out), or, outside a git checkout, every file not under a skipped directory."""
+    try:
+        listed = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=root, capture_output=True, check=True,
+        ).stdout.decode("utf-8", "surrogateescape")
+        yield from sorted({Path(name) for name in listed.split("\0") if name})
+    except (OSError, subprocess.CalledProcessError):
+        for top, dirs, files in os.walk(root):
+            dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
+            yield from (Path(top, name).relative_to(root) for name in sorted(files))
+
+
 def text_files(root: Path):
-    """Yields every text file under `root` the check reads, as a path relative to `root`, with its text."""
-    for top, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
-        for name in sorted(files):
-            path = Path(top, name)
-            rel = path.relative_to(root)
-            if rel in SKIP_FILES or path.suffix.lower() in BINARY_SUFFIXES or path.is_symlink():
-                continue
-            try:
-                text = path.read_text(encoding="utf-8")
-            except (UnicodeDecodeError, OSError):
-                continue
-            if "\0" not in text:
-                yield rel, text
+    """Yields every text file the check reads, as a path relative to `root`, with its text."""
+    for rel in candidates(root):
+        path = root / rel
+        if any(part in SKIP_DIRS for part in rel.parts) or rel in SKIP_FILES:
+            continue
+        if path.suffix.lower() in BINARY_SUFFIXES or path.is_symlink() or not path.is_file():
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue
+        if "\0" not in text:
+            yield rel, text
 
 
 def line_of(text: str, offset: int) -> int:

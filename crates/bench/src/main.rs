@@ -1,5 +1,5 @@
-//! `noegle-bench`: the benchmarks of SPEC §7 against the release `noegle` binary, on SQLite and PostgreSQL,
-//! with a report (`docs/benchmarks.md` and its plot) for people to read.
+//! `noegle-bench`: the benchmarks B1–B4 and B-BURST (docs/requirements.md) against the release `noegle`
+//! binary, on SQLite and PostgreSQL, with a report (`docs/benchmarks.md` and its plot) for people to read.
 //!
 //! It measures wall time and process CPU time; those are its job, so it reads the clock directly.
 #![allow(clippy::disallowed_methods)]

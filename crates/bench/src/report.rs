@@ -164,7 +164,7 @@ pub fn markdown(r: &Results, png: Option<&str>, notes: Option<&str>) -> String {
         r.noegle, r.postgres, r.sqlite
     );
 
-    let _ = writeln!(md, "## Targets (SPEC §7)\n");
+    let _ = writeln!(md, "## Targets (B1–B4 and B-BURST, docs/requirements.md)\n");
     let _ = writeln!(md, "| target | database | bound | measured | ratio to bound | |\n|---|---|---|---|---|---|");
     for k in &r.keycard {
         if let Some(p) = k.peak()

@@ -1,4 +1,4 @@
-//! Fuzz targets for every parser that takes outside input (issue 9): form bodies, `/authorize` parameters
+//! Fuzz targets for every parser that takes outside input (SEC-INPUT): form bodies, `/authorize` parameters
 //! and the rest of the log-in box, redirect URIs, signed-call headers and bodies, the app API's JSON bodies,
 //! key-card input, OPAQUE messages and the configuration file.
 //!

@@ -367,7 +367,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    /// Issue 17 (review): a file that appeared under a name the restore gives is not replaced; the restore is
+    /// A file that appeared under a name the restore gives is not replaced; the restore is
     /// refused, and what it had named is removed again.
     #[test]
     fn naming_never_replaces_a_file() {

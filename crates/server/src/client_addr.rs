@@ -242,7 +242,7 @@ mod tests {
         assert_eq!(client("10.0.0.2", &[], &trusted), "10.0.0.2");
     }
 
-    /// Issue 17, finding 1: only the header the operator names is read. nginx replaces `X-Forwarded-For`
+    /// SEC-RATE: only the header the operator names is read. nginx replaces `X-Forwarded-For`
     /// but passes on a `Forwarded` the client wrote; before, that one was preferred, so any client chose its
     /// own address.
     #[test]
@@ -287,7 +287,7 @@ mod tests {
         assert_eq!(client("10.0.0.2", &mapped_client, &["10.0.0.0/8"]), "203.0.113.9");
     }
 
-    /// Issue 17, finding 2: an IPv6 client is one budget per /64 (the prefix the operator sets), not one per
+    /// SEC-RATE: an IPv6 client is one budget per /64 (the prefix the operator sets), not one per
     /// address, of which a /64 holds 2^64.
     #[test]
     fn ipv6_addresses_are_grouped_by_their_prefix_and_ipv4_ones_stand_alone() {

@@ -268,7 +268,7 @@ mod tests {
         assert!(gate.per_address.lock().unwrap().is_empty(), "counts go back to nothing");
     }
 
-    /// Issue 17, finding 2: one IPv6 client holds a /64, so its connections count as one address; a
+    /// SEC-RATE: one IPv6 client holds a /64, so its connections count as one address; a
     /// trusted proxy, which speaks for many clients, is held to the node's count only.
     #[test]
     fn ipv6_addresses_of_one_prefix_count_as_one_and_a_trusted_proxy_only_in_the_node_count() {

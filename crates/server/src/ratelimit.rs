@@ -220,7 +220,7 @@ mod tests {
         assert_eq!(counts.groups(), 1, "the last minute's counts are gone");
     }
 
-    /// Issue 17, finding 3: before, every address ever seen stayed in memory until the restart. Now a
+    /// SEC-RATE: the guess counts are bounded, not one entry per address ever seen until a restart. A
     /// million distinct addresses within one minute are held to the table's size, and the next minute (or
     /// the housekeeping) drops them all.
     #[test]
@@ -238,7 +238,7 @@ mod tests {
         assert!(counts.allows(group(v6(999_999), 64), 6) && counts.groups() == 1, "and counts anew");
     }
 
-    /// The review of issue 17: a full table must not let later newcomers through uncounted (one request from
+    /// SEC-RATE: a full table must not let later newcomers through uncounted (one request from
     /// each /64 of a /47 would fill it). They share their /48's budget (IPv4: /24), and past the spill one
     /// budget for all.
     #[test]

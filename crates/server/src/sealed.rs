@@ -1,7 +1,7 @@
 //! Data the server hands the browser to keep, sealed: encrypted and authenticated (ChaCha20-Poly1305) under
 //! a key derived from the server's secret, so the browser can neither read nor change it, and the server
 //! stores nothing for it. The log-in box keeps its first step this way: an `/authorize` that nobody
-//! follows up costs the server no row (issue 9, finding 7).
+//! follows up costs the server no row.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;

@@ -364,7 +364,7 @@ mod tests {
         std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
     }
 
-    /// Issue 17 (review): an outbox the operator gave to a group keeps it; only other users are shut out.
+    /// An outbox the operator gave to a group keeps it; only other users are shut out.
     #[test]
     fn the_outbox_is_closed_to_other_users_only() {
         let tmp = tempfile::tempdir().unwrap();
@@ -385,7 +385,7 @@ mod tests {
         assert_eq!((mode(&outbox), mode(&card)), (0o750, 0o640), "other users are shut out");
     }
 
-    /// Issue 17 (review): a data directory holding what a killed restore left is refused, with what to do.
+    /// A data directory holding what a killed restore left is refused, with what to do.
     #[test]
     fn a_directory_an_unfinished_restore_left_is_refused() {
         let tmp = tempfile::tempdir().unwrap();
@@ -397,7 +397,7 @@ mod tests {
         assert!(ALL.iter().all(|s| !dir.join(s).exists()), "no secret was made");
     }
 
-    /// Issue 17 (review): a database without its pepper (or another secret) is refused rather than given a new
+    /// A database without its pepper (or another secret) is refused rather than given a new
     /// one; at a first start the secrets are made before the database; on PostgreSQL they are made.
     #[test]
     fn a_database_without_its_secrets_is_refused() {
@@ -427,7 +427,7 @@ mod tests {
         assert!(ALL.iter().all(|s| pg.join(s).exists()), "on PostgreSQL missing secrets are made");
     }
 
-    /// Issue 17 (review): a data directory another user owns is refused, naming its owner and mode.
+    /// A data directory another user owns is refused, naming its owner and mode.
     #[test]
     fn a_data_directory_of_another_user_is_refused() {
         use std::os::unix::fs::MetadataExt;

@@ -1,4 +1,4 @@
-//! The phone key app (R-APP, issue 4): the installable web app under `/app/`, embedded in the binary. Its
+//! The phone key app (R-APP): the installable web app under `/app/`, embedded in the binary. Its
 //! files live in `web/app/`; the OPAQUE client comes from npm through `build.rs`.
 
 use axum::extract::Path;

@@ -1,5 +1,5 @@
-//! The scenarios of SPEC §7, each on SQLite and PostgreSQL: B1 [`keycard`], B2 [`app`], B3 [`idle`],
-//! B4 [`cluster`], and the [`burst`] of password posts.
+//! The benchmark scenarios of docs/requirements.md, each on SQLite and PostgreSQL: B1 [`keycard`], B2 [`app`],
+//! B3 [`idle`], B4 [`cluster`], and the [`burst`] of password posts (B-BURST).
 
 use std::time::Duration;
 

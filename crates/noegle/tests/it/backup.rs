@@ -1,8 +1,8 @@
-//! Issue 11: `noegle backup` of a live SQLite node under load, restored into a fresh data directory: the
-//! same user logs in with her next key, and a key used before the backup stays used. Issue 17 (finding 5): a
-//! restore refuses every archive it cannot check whole — cut off, linked, duplicated, sparse, oversized,
-//! changed, lacking the database or a secret, of the old format — and any target that is not empty, and leaves
-//! the target as it was; a big database backs up and restores in little memory.
+//! `noegle backup` of a live SQLite node under load, restored into a fresh data directory: the same user logs
+//! in with her next key, and a key used before the backup stays used (S-DURABLE, SEC-5). A restore refuses
+//! every archive it cannot check whole — cut off, linked, duplicated, sparse, oversized, changed, lacking the
+//! database or a secret, of the old format — and any target that is not empty, and leaves the target as it
+//! was; a big database backs up and restores in little memory.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -90,7 +90,7 @@ async fn a_backup_of_a_live_node_restores_into_a_fresh_directory() {
     assert!(!c.join("noegle.sqlite").exists());
 }
 
-// Issue 17, finding 5: a restore refuses every archive it cannot check whole, and leaves the target as it was.
+// A restore refuses every archive it cannot check whole, and leaves the target as it was.
 
 const SECRETS: [&str; 4] = ["oidc-signing-key.pem", "keycard-pepper.key", "opaque-server-setup.bin", "vapid.key"];
 const PEPPER: &str = "secrets/keycard-pepper.key";
@@ -312,7 +312,7 @@ fn restore_refuses_every_archive_it_cannot_check_whole() {
         case(label, &archive, false, why);
     }
 
-    // The format before the manifest listed its entries (issue 11): refused, with what to do.
+    // The format before the manifest listed its entries (format 1): refused, with what to do.
     let mut old = all.clone();
     old[0] = regular(
         "MANIFEST.json",
@@ -335,7 +335,7 @@ fn restore_refuses_every_archive_it_cannot_check_whole() {
     }
 }
 
-/// Issue 17: a target that holds anything — a stale rotated signing key, a note — is refused and left as it was.
+/// A target that holds anything — a stale rotated signing key, a note — is refused and left as it was.
 #[test]
 fn restore_refuses_a_target_that_holds_any_file() {
     let tmp = tempfile::tempdir().unwrap();
@@ -376,8 +376,8 @@ fn noegle_peak(data_dir: &Path, args: &[&str]) -> (Output, u64) {
     (out, peak)
 }
 
-/// Issue 17: a 2.5 KB archive whose database entry is a sparse file of 256 MiB is refused before anything is
-/// read, in little memory (the entry was once read into memory twice: 521 MiB).
+/// A 2.5 KB archive whose database entry is a sparse file of 256 MiB is refused before anything is read, in
+/// little memory (the entry was once read into memory twice: 521 MiB).
 #[test]
 fn a_sparse_entry_is_refused_in_little_memory() {
     let tmp = tempfile::tempdir().unwrap();
@@ -465,12 +465,12 @@ fn backup_started(dir: &Path, file: &Path) -> (std::process::Child, PathBuf) {
     panic!("the backup made no staging copy in the data directory");
 }
 
-/// Issue 17: a database of 256 MiB backs up and restores with a peak RSS under 64 MiB (the restore once read each
-/// entry into memory, twice). A backup killed half-way leaves its copy of the database only in a private
-/// staging directory (0700, the copy 0600), which the next backup removes; one stopped by SIGTERM removes
-/// its copy and its unfinished archive itself, and a restore stopped so removes what it wrote. 256 MiB: big
-/// enough that holding the entry shows (four times the bound), small enough for CI (about 0.8 GiB of disk at
-/// most, about ten seconds).
+/// A database of 256 MiB backs up and restores with a peak RSS under 64 MiB (the restore once read each entry
+/// into memory, twice). A backup killed half-way leaves its copy of the database only in a private staging
+/// directory (0700, the copy 0600), which the next backup removes; one stopped by SIGTERM removes its copy
+/// and its unfinished archive itself, and a restore stopped so removes what it wrote. 256 MiB: big enough
+/// that holding the entry shows (four times the bound), small enough for CI (about 0.8 GiB of disk at most,
+/// about ten seconds).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_big_database_backs_up_and_restores_in_little_memory() {
     let tmp = tempfile::tempdir().unwrap();
@@ -599,10 +599,10 @@ fn restore_stalled(tmp: &Path, archive: &Path, target: &Path) -> (std::process::
     panic!("the restore did not begin writing the database");
 }
 
-/// Issue 17 (review, point 4): a stop signal ends a backup or a restore at once, wherever it is — here a restore
-/// blocked in a read of an archive coming down a pipe that stalls, and a backup whose `VACUUM INTO` waits on a
-/// database another process holds locked (once, the signal was seen only at the next chunk, which never came,
-/// or when SQLite gave up after 10 s) — and what they made is removed.
+/// A stop signal ends a backup or a restore at once, wherever it is — here a restore blocked in a read of an
+/// archive coming down a pipe that stalls, and a backup whose `VACUUM INTO` waits on a database another
+/// process holds locked (once, the signal was seen only at the next chunk, which never came, or when SQLite
+/// gave up after 10 s) — and what they made is removed.
 #[test]
 fn a_stop_signal_ends_a_blocked_restore_or_backup_at_once() {
     let tmp = tempfile::tempdir().unwrap();
@@ -643,10 +643,10 @@ fn a_stop_signal_ends_a_blocked_restore_or_backup_at_once() {
     assert!(staging(&a).is_empty() && !stopped.exists(), "nothing is left of the stopped backup");
 }
 
-/// Issue 17 (review, point 1): a restore killed outright leaves its `.restore.` files; on that directory no
-/// node starts and no command runs (once, `serve` made a new pepper and OPAQUE setup there, which broke every
-/// key card and app code), each saying what to do, and a next restore refuses it the same way. A database whose
-/// pepper is gone is refused too, rather than given a new pepper.
+/// A restore killed outright leaves its `.restore.` files; on that directory no node starts and no command
+/// runs (once, `serve` made a new pepper and OPAQUE setup there, which broke every key card and app code),
+/// each saying what to do, and a next restore refuses it the same way. A database whose pepper is gone is
+/// refused too, rather than given a new pepper.
 #[test]
 fn no_node_starts_on_a_directory_a_restore_did_not_finish() {
     let tmp = tempfile::tempdir().unwrap();

@@ -68,9 +68,9 @@ fn users_clients_and_cards_are_managed_from_scripts() {
     assert!(text.contains("148 unused keys  issued 20"), "{text}");
 }
 
-/// Issue 10: an operator's command says nothing it need not: no ERROR about WebAuthn when the public URL is
-/// an IP address, no colour codes into a file; and a key card's PDF goes to the data directory's outbox,
-/// not wherever the operator stands, with its path printed.
+/// An operator's command says nothing it need not (I-ADMIN): no ERROR about WebAuthn when the public URL is
+/// an IP address, no colour codes into a file; and a key card's PDF goes to the data directory's outbox, not
+/// wherever the operator stands, with its path printed.
 #[test]
 fn operator_commands_are_quiet_and_put_the_card_in_the_outbox() {
     let dir = tempfile::tempdir().unwrap();
@@ -144,7 +144,7 @@ async fn support_finds_and_revokes_a_key_app_by_serial() {
         revoked_by: None,
     };
     store.insert_device(&device).await.unwrap();
-    // A second one the user deregistered from the app (issue 10: told apart from a revoked one).
+    // A second one the user deregistered from the app (told apart from a revoked one, R-APP6).
     let (id, serial, at) = ("d-gone".into(), "2222-3333-4444".into(), noegle_core::UnixTime(5));
     let gone = Device { device_id: id, serial, name: "Gammel".into(), created_at: at, ..device.clone() };
     store.insert_device(&gone).await.unwrap();
@@ -176,8 +176,8 @@ async fn support_finds_and_revokes_a_key_app_by_serial() {
     assert!(audit.as_array().unwrap().iter().any(|e| e["kind"] == "device_revoked"));
 }
 
-/// Issue 9, finding 5: a device stored with escape codes in its name and OS version (by an older version,
-/// or written past the API) reaches the operator's terminal as visible escapes, never as commands.
+/// A device stored with escape codes in its name and OS version (by an older version, or written past the
+/// API) reaches the operator's terminal as visible escapes, never as commands.
 #[tokio::test]
 async fn operator_output_shows_escape_codes_instead_of_obeying_them() {
     use noegle_core::device::{Device, DeviceStatus};
@@ -218,8 +218,8 @@ async fn operator_output_shows_escape_codes_instead_of_obeying_them() {
     assert!(list[0]["name"].as_str().unwrap().starts_with('\u{1b}'), "scripts still get the stored value");
 }
 
-/// Issue 11: `noegle keys rotate` adds a signing key that signs after the lead time; `keys list` shows where
-/// each stands; the rotation is audited.
+/// `noegle keys rotate` adds a signing key that signs after the lead time; `keys list` shows where each
+/// stands; the rotation is audited.
 #[test]
 fn signing_keys_are_rotated_with_a_lead_time() {
     let dir = tempfile::tempdir().unwrap();

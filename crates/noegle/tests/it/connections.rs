@@ -1,9 +1,9 @@
-//! Issue 9, finding 2, and issue 17, finding 8: slow and idle connections cannot lock the server out. Under a
-//! 1,024 open-files limit and the default settings, 1,100 connections that never finish their request head
-//! are held to the per-address limit — a quarter of the node's 224 connections (before, the default of 256
-//! was more than all of them, and another client's `/healthz` was reset) — the rest are closed at once,
-//! those held are closed when the head timeout runs out, and meanwhile a normal log-in from another address
-//! goes through. A per-address limit above the quarter is refused at start.
+//! Slow and idle connections cannot lock the server out (SEC-INPUT). Under a 1,024 open-files limit and the
+//! default settings, 1,100 connections that never finish their request head are held to the per-address limit
+//! — a quarter of the node's 224 connections (before, the default of 256 was more than all of them, and
+//! another client's `/healthz` was reset) — the rest are closed at once, those held are closed when the head
+//! timeout runs out, and meanwhile a normal log-in from another address goes through. A per-address limit
+//! above the quarter is refused at start.
 
 use std::time::Duration;
 
@@ -80,8 +80,7 @@ async fn slow_connections_under_a_small_file_limit_do_not_lock_anyone_out() {
     assert!(cut.iter().all(|c| *c), "a slow head is cut off after the timeout");
 }
 
-/// Issue 17, finding 8: a per-address limit the node's connections cannot carry stops the start, naming the
-/// limit it may have.
+/// A per-address limit the node's connections cannot carry stops the start, naming the limit it may have.
 #[tokio::test]
 async fn a_per_address_limit_above_a_quarter_of_the_connections_is_refused_at_start() {
     let dir = tempfile::tempdir().unwrap();
@@ -120,8 +119,8 @@ async fn a_per_address_limit_above_a_quarter_of_the_connections_is_refused_at_st
     assert!(!hard.status.success(), "under a hard limit of 1,024 the setting is refused, as by serve");
 }
 
-/// Issue 11: SIGTERM stops a node within its grace (`shutdown_grace_secs`) although a client holds a
-/// half-sent request open (before, the stop waited for every connection, with no deadline of its own).
+/// SIGTERM stops a node within its grace (`shutdown_grace_secs`) although a client holds a half-sent request
+/// open (before, the stop waited for every connection, with no deadline of its own).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_stops_a_node_within_its_grace_although_a_request_is_held_half_sent() {
     let dir = tempfile::tempdir().unwrap();

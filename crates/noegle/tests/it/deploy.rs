@@ -1,7 +1,7 @@
-//! Issue 11: the reference deployment (`deploy/nginx/noegle.conf`) run for real — nginx (TLS) in front of two
-//! `noegle serve` nodes on one PostgreSQL. A log-in with the key card passes through it; each client behind
-//! it has its own guess budget, counted across both nodes; a forged `X-Forwarded-For` or `Forwarded` (issue
-//! 17, finding 1: nginx passed the client's own `Forwarded` on, and the nodes believed it) buys nothing,
+//! The reference deployment (`deploy/nginx/noegle.conf`) run for real — nginx (TLS) in front of two
+//! `noegle serve` nodes on one PostgreSQL (S-SCALE). A log-in with the key card passes through it; each
+//! client behind it has its own guess budget, counted across both nodes; a forged `X-Forwarded-For` or
+//! `Forwarded` (once, nginx passed the client's own `Forwarded` on, and the nodes believed it) buys nothing,
 //! spends no one else's budget and is not in the audit trail, neither through nginx nor sent straight to a
 //! node.
 
@@ -275,8 +275,8 @@ async fn two_nodes_behind_nginx_serve_log_ins_and_keep_one_budget_per_client() {
     assert!(!log.contains("[emerg]"), "{log}");
 }
 
-/// Issue 17, finding 1: the compose variant (not run here: no container daemon) is the tested file but for its
-/// nodes' names, and nginx takes it as written.
+/// The compose variant (not run here: no container daemon) is the tested file but for its nodes' names, and
+/// nginx takes it as written.
 #[test]
 fn the_compose_variant_is_the_tested_file_but_for_its_nodes() {
     let read = |name: &str| {
@@ -296,10 +296,10 @@ fn the_compose_variant_is_the_tested_file_but_for_its_nodes() {
     assert!(compose.contains("proxy_set_header Forwarded \"\";"));
 }
 
-/// Issue 17 (review): nginx counts a client's connections (`limit_conn`) as the nodes count its budget — an
-/// IPv6 client by its /64, not by each of its 2^64 addresses. The key it counts by, from the file as written,
-/// is read back through a probe server the test adds, which takes the client's address from a header
-/// (nginx's realip module), so that clients from any network can be played over loopback.
+/// nginx counts a client's connections (`limit_conn`) as the nodes count its budget — an IPv6 client by its
+/// /64, not by each of its 2^64 addresses. The key it counts by, from the file as written, is read back
+/// through a probe server the test adds, which takes the client's address from a header (nginx's realip
+/// module), so that clients from any network can be played over loopback.
 #[tokio::test]
 async fn nginx_counts_an_ipv6_client_by_its_prefix() {
     let tmp = tempfile::tempdir().unwrap();
@@ -330,9 +330,9 @@ async fn nginx_counts_an_ipv6_client_by_its_prefix() {
     assert_eq!(counted_as("192.0.2.7").await, vec![192, 0, 2, 7], "an IPv4 client by its address");
 }
 
-/// Issue 11: a rolling restart under a steady load of log-ins — each node SIGTERM'd and started again in
-/// turn behind nginx — and not one log-in fails; a key app listening through nginx is sent on when its node
-/// stops, and hears the next request.
+/// A rolling restart under a steady load of log-ins — each node SIGTERM'd and started again in turn behind
+/// nginx — and not one log-in fails; a key app listening through nginx is sent on when its node stops, and
+/// hears the next request.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rolling_restart_under_load_fails_no_log_in() {
     let mut site = Site::start("100000").await;

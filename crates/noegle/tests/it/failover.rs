@@ -1,6 +1,6 @@
-//! Issue 11: a node killed (SIGKILL) in the middle of a key-app log-in. Two nodes on one PostgreSQL; the
-//! log-in box runs on node A, which dies after the request went to the app; the app approves through node B,
-//! once; the browser goes on at node B and is logged in — nothing acknowledged was lost.
+//! A node killed (SIGKILL) in the middle of a key-app log-in. Two nodes on one PostgreSQL; the log-in box
+//! runs on node A, which dies after the request went to the app; the app approves through node B, once; the
+//! browser goes on at node B and is logged in — nothing acknowledged was lost.
 
 use noegle_client::api::Answer;
 use noegle_client::{AppClient, DeviceState};

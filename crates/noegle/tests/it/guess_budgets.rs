@@ -1,10 +1,10 @@
-//! Issue 17, finding 3: the node's guess counts are bounded. A million guesses, each from another client
-//! behind a trusted proxy (a distinct IPv6 /64 in `X-Forwarded-For`), sent to a `noegle serve` process:
-//! its resident memory grows by less than 24 MiB (before, every address stayed in memory until the
-//! restart: about 47 bytes each, some 45 MiB here), and the node counts at most `NODE_GROUPS` of them apart;
-//! the rest share the budgets of their /48s, so past the table the limit still holds.
-//! That the counts are forgotten after their minute is specified on the test server's clock
-//! (`crates/server/tests/it/defects.rs`) and in `ratelimit.rs`.
+//! The node's guess counts are bounded (SEC-RATE). A million guesses, each from another client behind a
+//! trusted proxy (a distinct IPv6 /64 in `X-Forwarded-For`), sent to a `noegle serve` process: its resident
+//! memory grows by less than 24 MiB (before, every address stayed in memory until the restart: about 47 bytes
+//! each, some 45 MiB here), and the node counts at most `NODE_GROUPS` of them apart; the rest share the
+//! budgets of their /48s, so past the table the limit still holds. That the counts are forgotten after their
+//! minute is specified on the test server's clock (`crates/server/tests/it/defects.rs`) and in
+//! `ratelimit.rs`.
 
 use noegle_core::Clock;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -1,10 +1,9 @@
-//! Issue 17, finding 6: whatever the umask (here 022, the common default), nothing of a node is open to other
-//! local users — the data directory is 0700 and every file in it 0600 (the SQLite file and its -wal/-shm, the
-//! secrets, the outbox and its cards), after `noegle serve`, the admin commands, `backup` and `restore`; the
-//! backup file and each of its entries are 0600 and no copy of the database stays behind; a data directory
-//! left open by an older version is closed. Issue 17 (review, points 2 and 3): a data directory another user
-//! owns is refused, nothing written; an outbox the operator gave to a group keeps it (only other users are
-//! shut out).
+//! Whatever the umask (here 022, the common default), nothing of a node is open to other local users — the
+//! data directory is 0700 and every file in it 0600 (the SQLite file and its -wal/-shm, the secrets, the
+//! outbox and its cards), after `noegle serve`, the admin commands, `backup` and `restore`; the backup file
+//! and each of its entries are 0600 and no copy of the database stays behind; a data directory left open by
+//! an older version is closed. A data directory another user owns is refused, nothing written; an outbox the
+//! operator gave to a group keeps it (only other users are shut out).
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -162,9 +161,9 @@ fn a_data_directory_open_to_others_is_closed() {
     assert_eq!(mode(&new[0]), 0o600);
 }
 
-/// Issue 17 (review, point 2): a data directory of another user is refused — by `serve`, an admin command, a
-/// backup and a restore —, naming its owner and mode and what to do, and nothing is written into it (once, it
-/// was warned about and the secrets were written there all the same).
+/// A data directory of another user is refused — by `serve`, an admin command, a backup and a restore —,
+/// naming its owner and mode and what to do, and nothing is written into it (once, it was warned about and
+/// the secrets were written there all the same).
 #[test]
 fn a_data_directory_of_another_user_is_refused() {
     use std::os::unix::fs::MetadataExt;

@@ -1,7 +1,7 @@
-//! Issue 11: PostgreSQL restarted under load — a private cluster this test starts itself (`initdb`, `pg_ctl`
-//! on a free port), never the machine's shared server. During the outage requests fail with a clear 503;
-//! service comes back by itself within 10 s; no acknowledged write is lost and a failure counter never goes
-//! down.
+//! PostgreSQL restarted under load (S-DURABLE, SEC-1) — a private cluster this test starts itself (`initdb`,
+//! `pg_ctl` on a free port), never the machine's shared server. During the outage requests fail with a clear
+//! 503; service comes back by itself within 10 s; no acknowledged write is lost and a failure counter never
+//! goes down.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

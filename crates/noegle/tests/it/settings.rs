@@ -1,7 +1,7 @@
-//! Issue 17, finding 7: configuration never falls back silently — a `NOEGLE_*` value that is not UTF-8 is an
-//! error naming the variable (before, it counted as unset and `NOEGLE_DATA_DIR` fell back to `./noegle-data`
-//! with fresh secrets), `sqlite://` without a path is refused (its writes vanished), and a misspelt variable
-//! is named in a warning.
+//! Configuration never falls back silently (I-OPS) — a `NOEGLE_*` value that is not UTF-8 is an error naming
+//! the variable (before, it counted as unset and `NOEGLE_DATA_DIR` fell back to `./noegle-data` with fresh
+//! secrets), `sqlite://` without a path is refused (its writes vanished), and a misspelt variable is named in
+//! a warning.
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;

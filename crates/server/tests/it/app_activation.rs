@@ -98,13 +98,13 @@ async fn a_fourth_device_and_an_old_platform_are_refused() {
     let (s, b) = App::new(&server).start("bob", &card_b, "android", "4.3", "Gammel").await;
     assert_eq!((s, b["error"].as_str()), (422, Some("platform_unsupported")));
     assert_eq!(b["message"], "the key app needs Android 4.4 or newer; this device has 4.3");
-    // Issue 10: the facts beside the message, for the app to say in the user's language.
+    // The facts beside the message (R-APP3), for the app to say in the user's language.
     assert_eq!((&b["platform"], &b["minimum"], &b["version"]), (&json!("Android"), &json!("4.4"), &json!("4.3")));
     let (s, b) = App::new(&server).start("bob", &card_b, "ios", "8.4", "Gammel").await;
     assert_eq!((s, b["error"].as_str()), (422, Some("platform_unsupported")), "{b}");
 
-    // Issue 9, finding 5: what an app reports about itself is shown to operators later, so escape codes,
-    // reordering marks and kilobytes of text are refused — and no key is spent on them.
+    // What an app reports about itself is shown to operators later, so escape codes, reordering marks and
+    // kilobytes of text are refused — and no key is spent on them.
     let unused = server.unused_keys(&card_b.serial).await;
     let long = "9".repeat(4096);
     for (platform, version, name) in [
@@ -149,8 +149,8 @@ async fn an_active_device_sees_and_cancels_a_pending_activation() {
     assert_eq!(b["pending"], json!([]));
 }
 
-/// Issue 10: before activating, the app can tell the limit of three devices and the oldest OS it runs on;
-/// "Hjælp og NemID support" gives the operator's phone number and web address, when set.
+/// Before activating, the app can tell the limit of three devices (R-APP2) and the oldest OS it runs on
+/// (R-APP3); "Hjælp og NemID support" gives the operator's phone number and web address, when set.
 #[tokio::test]
 async fn the_app_learns_the_limits_and_how_to_reach_the_support() {
     let server = TestServer::start(Backend::Sqlite).await;

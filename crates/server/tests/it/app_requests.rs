@@ -56,7 +56,7 @@ async fn approve_flow(backend: Backend) {
     let b = s.server.browser();
     let choice = to_choice(&s, &b).await;
     let waiting = send(&b, &choice).await;
-    // Issue 10: the waiting page asks quietly (its own script; CSP allows our scripts on this page only) and
+    // The waiting page (R-LB1) asks quietly (its own script; CSP allows our scripts on this page only) and
     // reloads only when something changed; without scripts it refreshes itself.
     assert!(waiting.body.contains("<script src=\"/static/waiting.js\" defer></script>"), "{}", waiting.body);
     assert!(waiting.body.contains("<noscript><meta http-equiv=\"refresh\""), "the waiting page follows the request");
@@ -276,8 +276,8 @@ async fn a_pending_device_hears_only_that_its_wait_is_over() {
     assert!(!all.contains("event: request"), "a pending device learns nothing of the user's log-ins: {all}");
 }
 
-/// Issue 9, finding 3: blocking a user stops every log-in already on its way — a request not yet sent, one
-/// the app approves after the block, and a code issued just before it.
+/// Blocking a user stops every log-in already on its way — a request not yet sent, one the app approves after
+/// the block, and a code issued just before it.
 #[tokio::test]
 async fn blocking_a_user_stops_the_log_ins_already_under_way() {
     let s = setup(Backend::Sqlite).await;
@@ -348,7 +348,7 @@ async fn hears(events: &mut reqwest::Response, what: &str) -> bool {
     heard.await.unwrap_or(false)
 }
 
-/// Issue 11: a stopping node is no longer ready, tells its connected apps to reconnect and ends their streams
+/// A stopping node is no longer ready (S-SCALE), tells its connected apps to reconnect and ends their streams
 /// (so the stop does not wait for them); an app that then connects to another node hears at once what it
 /// missed while away — events are not kept, so it is told from the database.
 #[tokio::test]

@@ -1,6 +1,6 @@
-//! Issue 17: the server-side findings of the attack on the reference deployment, each held by a test over
-//! real sockets that failed before its fix. (The proxy through the repository's own nginx file, the
-//! connection share under 1,024 open files and the limiter's memory are tested with the binary, in
+//! What an attack on the reference deployment found on the server side (SEC-RATE, SEC-INPUT, SEC-AUDIT), each
+//! held by a test over real sockets that failed before its fix. (The proxy through the repository's own nginx
+//! file, the connection share under 1,024 open files and the limiter's memory are tested with the binary, in
 //! `crates/noegle/tests/it`.)
 
 use std::time::Duration;
@@ -37,9 +37,9 @@ async fn behind_proxy(
     server
 }
 
-/// Finding 1: the proxy sets one header (`forwarded_header`); the other, which it passes on as the client
-/// wrote it, is never read — a client past its budget cannot buy a fresh one with `Forwarded: for=…`, nor
-/// spend another client's, and the audit trail names the real client.
+/// Only the forwarding header the operator names counts: the proxy sets one header (`forwarded_header`); the
+/// other, which it passes on as the client wrote it, is never read — a client past its budget cannot buy a
+/// fresh one with `Forwarded: for=…`, nor spend another client's, and the audit trail names the real client.
 #[tokio::test]
 async fn only_the_header_the_proxy_sets_names_the_client() {
     let server = behind_proxy(Backend::Sqlite, 3, |_| {}).await;
@@ -81,8 +81,8 @@ async fn only_the_header_the_proxy_sets_names_the_client() {
     assert!(missing().await.is_some_and(|n| n > before), "the missing header is counted");
 }
 
-/// Finding 2: an IPv6 client is its /64 (`ipv6_prefix`), so the 2^64 addresses of one subscriber are one
-/// budget — in one node's memory and across nodes in PostgreSQL.
+/// An IPv6 client is its /64 (`ipv6_prefix`), so the 2^64 addresses of one subscriber are one budget — in one
+/// node's memory and across nodes in PostgreSQL.
 #[tokio::test]
 async fn an_ipv6_client_has_one_budget_for_its_prefix_on_both_databases() {
     for backend in [Backend::Sqlite, Backend::Postgres] {
@@ -98,8 +98,8 @@ async fn an_ipv6_client_has_one_budget_for_its_prefix_on_both_databases() {
     }
 }
 
-/// Finding 3: the node's guess counts forget each minute's addresses (before, every address seen stayed
-/// until the restart): after the window only the newest is held.
+/// The node's guess counts forget each minute's addresses (before, every address seen stayed until the
+/// restart): after the window only the newest is held.
 #[tokio::test]
 async fn the_guess_counts_of_a_past_minute_are_forgotten() {
     let server = behind_proxy(Backend::Sqlite, 100, |_| {}).await;
@@ -154,9 +154,9 @@ async fn trickle(server: &TestServer, head: &str, drop: &[u8]) -> (String, Durat
     (String::from_utf8_lossy(&answer).to_string(), started.elapsed(), started.elapsed() < Duration::from_secs(20))
 }
 
-/// Finding 4: a body trickled a byte a second (before: held 60 s and more) is cut at `body_timeout_secs`
-/// with 408 and the connection closed, on the token endpoint, the app API and the log-in box; a body
-/// announced larger than the limit is refused at once, before it is read.
+/// A body trickled a byte a second (before: held 60 s and more) is cut at `body_timeout_secs` with 408 and
+/// the connection closed, on the token endpoint, the app API and the log-in box; a body announced larger than
+/// the limit is refused at once, before it is read.
 #[tokio::test]
 async fn a_slow_or_oversized_body_is_refused_and_its_connection_closed() {
     let server = TestServer::start_with(Backend::Sqlite, |c| {

@@ -1,12 +1,13 @@
-//! Findings of issue 9's attack on the server, each held by a test that failed before its fix.
+//! What an attacker's probe of the server found (SEC-INPUT, SEC-AUDIT), each held by a test that failed
+//! before its fix.
 
 use futures::StreamExt;
 use noegle_testkit::{Backend, TestServer};
 use serde_json::{Value, json};
 use sqlx::Connection;
 
-/// Finding 6: when storage fails, the app API says so in general words; the database's own words (table
-/// names, files, "database is locked") go to the log only.
+/// When storage fails, the app API says so in general words; the database's own words (table names, files,
+/// "database is locked") go to the log only.
 #[tokio::test]
 async fn a_storage_failure_answers_503_without_the_databases_words() {
     let server = TestServer::start(Backend::Postgres).await;
@@ -32,8 +33,8 @@ async fn a_storage_failure_answers_503_without_the_databases_words() {
     }
 }
 
-/// Finding 10: Demo Bank keeps at most a bounded number of started log-ins; hitting its "Log på" link in a
-/// loop makes it forget the oldest, not grow.
+/// Demo Bank keeps at most a bounded number of started log-ins; hitting its "Log på" link in a loop makes it
+/// forget the oldest, not grow.
 #[tokio::test]
 async fn demo_bank_forgets_the_oldest_started_log_ins_past_its_limit() {
     let server = TestServer::start_with_demo_bank(Backend::Sqlite).await;
@@ -52,8 +53,8 @@ async fn demo_bank_forgets_the_oldest_started_log_ins_past_its_limit() {
     assert!(back.body.contains("was not started here"), "{}", back.body);
 }
 
-/// Finding 7: an `/authorize` nobody follows up stores nothing; the log-in waits in the browser's cookie,
-/// sealed, until the first form post. A changed cookie is no session at all.
+/// An `/authorize` nobody follows up stores nothing; the log-in waits in the browser's cookie, sealed, until
+/// the first form post. A changed cookie is no session at all.
 #[tokio::test]
 async fn unanswered_authorization_requests_store_nothing() {
     let server = TestServer::start(Backend::Sqlite).await;

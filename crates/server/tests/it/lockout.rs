@@ -106,8 +106,8 @@ async fn guess(server: &TestServer, forwarded: Option<&str>) -> u16 {
     req.send().await.unwrap().status().as_u16()
 }
 
-/// Issue 11: behind a trusted reverse proxy each client has its own guess budget, named by the forwarded
-/// address (also in the audit log); from an untrusted peer a forged `X-Forwarded-For` buys nothing.
+/// Behind a trusted reverse proxy each client has its own guess budget, named by the forwarded address (also
+/// in the audit log); from an untrusted peer a forged `X-Forwarded-For` buys nothing.
 #[tokio::test]
 async fn behind_a_trusted_proxy_each_client_has_its_own_budget() {
     let app_login = |server, forwarded| guess(server, Some(forwarded));
@@ -135,7 +135,7 @@ async fn behind_a_trusted_proxy_each_client_has_its_own_budget() {
     assert_eq!(app_login(&plain, "203.0.113.4").await, 429, "no proxy trusted: the headers are ignored");
 }
 
-/// Issue 11: on PostgreSQL the per-address budget holds across nodes: N nodes give one budget, not N.
+/// On PostgreSQL the per-address budget holds across nodes: N nodes give one budget, not N.
 #[tokio::test]
 async fn the_guess_budget_counts_across_nodes() {
     let node_a = TestServer::start_with(Backend::Postgres, |c| c.guesses_per_minute = 3).await;

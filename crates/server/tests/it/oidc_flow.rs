@@ -127,9 +127,9 @@ async fn id_token(
     (tokens.await.unwrap().id_token().unwrap().clone(), nonce)
 }
 
-/// Issue 11: after `noegle keys rotate` the new key is published before it signs, so a relying party on the
-/// `openidconnect` crate that fetched the keys meanwhile validates ID tokens from before and after the switch;
-/// the old key leaves the JWKS once its tokens have expired.
+/// After `noegle keys rotate` (I-OIDC) the new key is published before it signs, so a relying party on the
+/// `openidconnect` crate that fetched the keys meanwhile validates ID tokens from before and after the
+/// switch; the old key leaves the JWKS once its tokens have expired.
 #[tokio::test]
 async fn a_relying_party_validates_id_tokens_from_before_and_after_a_key_rotation() {
     let server = noegle_testkit::TestServer::start(noegle_testkit::Backend::Sqlite).await;

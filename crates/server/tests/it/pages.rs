@@ -25,8 +25,8 @@ async fn session_cookies_are_hardened_and_renewed_after_each_step() {
     let r = b.post("/login/password", &[("csrf", &p1.csrf()), ("user_id", "alice"), ("password", PASSWORD)]).await;
     let c2 = session_cookie(&r.set_cookies);
     assert!(!c2.contains(&id1), "a new id after the password step");
-    // The first step is kept sealed in the cookie (nothing stored for an unanswered /authorize, issue 9): the
-    // old cookie can only start that step over, never reach the log-in it led to.
+    // The first step is kept sealed in the cookie (nothing stored for an unanswered /authorize): the old
+    // cookie can only start that step over, never reach the log-in it led to.
     assert!(id1.starts_with("s."), "{id1}");
     let stale = reqwest::Client::new()
         .get(format!("{}/login", server.url))

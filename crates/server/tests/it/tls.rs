@@ -1,5 +1,5 @@
-//! Issue 11: a node with `tls_cert`/`tls_key` serves the log-in box over https itself (rustls), with
-//! `__Host-` cookies and HSTS, and nothing in plain HTTP.
+//! A node with `tls_cert`/`tls_key` serves the log-in box over https itself (rustls), with `__Host-` cookies
+//! and HSTS, and nothing in plain HTTP.
 
 use noegle_testkit::{Backend, TestServer};
 use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};

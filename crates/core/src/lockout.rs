@@ -1,4 +1,4 @@
-//! Failure counting and lockout (SPEC §6 bar 1).
+//! Failure counting and lockout (SEC-1).
 //!
 //! Every failed attempt on any factor (password, key-card key, later the app) adds one to the user's durable
 //! counter; a full successful login resets it. After a few failures each further attempt must wait a growing

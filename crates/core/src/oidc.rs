@@ -9,7 +9,7 @@ use crate::oauth::ErrorCode;
 pub use crate::records::oidc::{AccessToken, Amr, AuthCode, Client, Scope};
 use crate::secret::constant_time_eq;
 
-/// Seconds an authorization code lives (SPEC §6 bar 7: at most 60).
+/// Seconds an authorization code lives (SEC-7: at most 60).
 pub const CODE_TTL_SECS: i64 = 60;
 /// Seconds an access token lives.
 pub const ACCESS_TOKEN_TTL_SECS: i64 = 600;

@@ -1,4 +1,4 @@
-//! The OpenID Connect provider: discovery, JWKS, authorize, token, userinfo (SPEC §4). Code flow only,
+//! The OpenID Connect provider: discovery, JWKS, authorize, token, userinfo (I-OIDC). Code flow only,
 //! exact redirect URIs, PKCE S256, single-use 60-second codes, RFC 9207 `iss`.
 
 use std::collections::HashMap;

@@ -1,5 +1,5 @@
 //! Cross-node delivery of live-channel events on PostgreSQL: `NOTIFY` on one node, `LISTEN` on every node, so
-//! a request created on one node reaches an app connected to another (SPEC §5). Payloads name only a user's
+//! a request created on one node reaches an app connected to another (S-SCALE). Payloads name only a user's
 //! opaque `sub` and an event kind.
 
 use crate::Db as _;

@@ -53,7 +53,7 @@ test('a Demo Bank log-in approved in the terminal key app', async () => {
   assert.match(code, /^\d{2}$/);
   assert.match(await page.locator('.notice').textContent(), /Log på Demo Bank/);
   await screenshot(page, 'login-step3-waiting');
-  // Issue 10: the waiting page asks quietly (twice here) and does not load again while nothing changes.
+  // The waiting page asks quietly (twice here) and does not load again while nothing changes.
   let loads = 0;
   page.on('framenavigated', (f) => { if (f === page.mainFrame()) loads += 1; });
   for (let i = 0; i < 2; i++) await page.waitForResponse((r) => r.url().endsWith('/login/state'), { timeout: 10000 });

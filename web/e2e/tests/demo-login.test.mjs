@@ -23,7 +23,7 @@ async function openLoginBox(page) {
   await page.waitForURL(`${demo.base}/login`);
 }
 
-// The Danish box at a desktop size and on a 390×844 phone (issue 10), each step saved as a screenshot
+// The Danish box at a desktop size and on a 390×844 phone, each step saved as a screenshot
 // and checked with axe.
 for (const [size, viewport, suffix] of [['desktop', { width: 1024, height: 768 }, ''], ['phone', { width: 390, height: 844 }, '-phone']]) {
   test(`log in to Demo Bank with password and key card, and see name and amr (${size})`, async () => {

@@ -1,8 +1,8 @@
-// The phone key app as a new user meets it (issue 10): what it says before anyone is refused (the limit of
+// The phone key app as a new user meets it: what it says before anyone is refused (the limit of
 // three devices, the oldest iOS and Android), the key card's serial written as on the card, the guide from
 // any help "?", no gear while the first code is chosen, settings reachable from the lock screen with a back
 // button in the header and the language last, the support's phone number and web address, a too-old phone
-// refused in Danish only — at Start, before anything is typed (issue 17) —, headings without a focus frame, a
+// refused in Danish only — at Start, before anything is typed (R-APP3) —, headings without a focus frame, a
 // disabled "Næste" that can still be read, and a fourth device refused, naming the three (R-APP2).
 // Every screen is saved as web/e2e/out/usability-*.png and checked with axe (help too: usability-help-*.png).
 import { after, before, test } from 'node:test';
@@ -160,7 +160,7 @@ test('a phone below the oldest Android is refused at Start, in Danish only, befo
   await refusal.waitFor();
   await heading(page).filter({ hasText: 'Nøgleappen kan ikke bruges på denne enhed' }).waitFor();
   assert.doesNotMatch(await refusal.textContent(), /needs|device has/, 'no English in the Danish sentence');
-  // Issue 17: nothing to start, so nothing is asked for (no user ID, password or key in vain).
+  // Nothing to start, so nothing is asked for (no user ID, password or key in vain).
   for (const name of ['Start', 'Næste', 'Aktivér nøgleapp']) {
     assert.equal(await page.getByRole('button', { name, exact: true }).count(), 0, `no "${name}"`);
   }

@@ -3,8 +3,7 @@
 // reject, the 5-minute lock, change code, forgot code (and the hour it then waits), fingerprint unlock, the
 // X-3 notice, help, settings and deregistration; the log-in box on a phone. Every screen is saved as
 // web/e2e/out/app-*.png (axe-checked), the first of each kind also with its help open (app-help-TOPIC.png).
-// Issue 17's defects each have an assertion marked "Issue 17". Which screenshot shows which step of the
-// guide: web/e2e/README.md.
+// Which screenshot shows which step of the guide: web/e2e/README.md.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { launchChromium, startTestServer } from './harness.mjs';
@@ -129,7 +128,7 @@ test('activation: two log-ins with the key card an hour apart, a code, the guide
   await tickFirst.waitFor();
   await shot('02a-terms-not-ticked');
   await app.getByLabel('Jeg accepterer ovenstående vilkår').check();
-  // Issue 17: the request to tick the box goes once it is ticked.
+  // The request to tick the box goes once it is ticked.
   assert.equal(await tickFirst.count(), 0, 'no "Sæt kryds…" beside a ticked box');
   await shot('02-terms');
   await app.getByRole('button', { name: 'Næste' }).click();
@@ -137,7 +136,7 @@ test('activation: two log-ins with the key card an hour apart, a code, the guide
   await heading().filter({ hasText: 'Log ind med dit nøglekort' }).waitFor();
   await shot('02c-login');
   await logIn(app, { userId: server.user_id, password: 'forkert' });
-  // Issue 17: this step asks for no key, so its refusal speaks of none.
+  // This step asks for no key, so its refusal speaks of none.
   const refused = app.getByRole('alert').filter({ hasText: 'forkert' });
   await refused.waitFor();
   assert.equal(await refused.textContent(), 'Bruger-id eller adgangskode er forkert — eller adgangen er spærret.');
@@ -157,7 +156,7 @@ test('activation: two log-ins with the key card an hour apart, a code, the guide
   assert.equal(await next.isDisabled(), true, 'half an hour is not enough');
   await server.advance(1800);
   await heading().filter({ hasText: 'Ventetiden er ovre' }).waitFor({ timeout: 10000 });
-  // Issue 17: over, the wait is no longer asked for.
+  // Over, the wait is no longer asked for.
   for (const stale of ['Vent en time', 'skal du vente', 'Klar kl.']) {
     assert.equal(await app.getByText(stale).count(), 0, `no "${stale}" once the wait is over`);
   }
@@ -194,7 +193,7 @@ test('activation: two log-ins with the key card an hour apart, a code, the guide
   await app.getByRole('button', { name: 'Næste' }).click();
 
   await heading().filter({ hasText: 'Lås op med fingeraftryk?' }).waitFor({ timeout: 15000 });
-  // Issue 17: the drawing lies wholly inside its box (it was cut off at the sides).
+  // The drawing lies wholly inside its box (it was cut off at the sides).
   const drawing = await app.locator('svg.fingerprint').evaluate((svg) => {
     const b = svg.getBBox();
     const stroke = parseFloat(getComputedStyle(svg).strokeWidth);
@@ -235,7 +234,7 @@ test('a Demo Bank log-in approved by dragging the slider; a wrong match code is 
   await drag();
   await app.getByText('Koden passer ikke med log-in-boksen').waitFor();
   assert.equal(await knob.getAttribute('aria-valuenow'), '0');
-  // Issue 17: when the refusal is read, the arrow is back at the start, not half-way over "Godkend".
+  // When the refusal is read, the arrow is back at the start, not half-way over "Godkend".
   assert.equal((await knob.boundingBox()).x, rest.x, 'the arrow is back at the start');
   await shot('11b-request-wrong-code');
   // The same without the match code typed.
@@ -323,7 +322,7 @@ test('help "?" explains the screen; settings hold every item; English by switch'
   await app.getByRole('button', { name: 'Hjælp' }).click();
   const dialog = app.getByRole('dialog');
   await dialog.getByText('Opdater').waitFor();
-  // Issue 17: the dialog's two buttons do not touch.
+  // The dialog's two buttons do not touch.
   const guide = await dialog.getByRole('button', { name: 'Vis vejledning' }).boundingBox();
   const close = await dialog.getByRole('button', { name: 'Luk' }).boundingBox();
   assert.ok(close.y - (guide.y + guide.height) >= 8, `${close.y - (guide.y + guide.height)} px between the buttons`);
@@ -338,7 +337,7 @@ test('help "?" explains the screen; settings hold every item; English by switch'
   }
   const serial = await app.locator('#serial').textContent();
   assert.match(serial, /^\d{4}-\d{4}-\d{4}$/);
-  // Issue 17: a serial number is read out on one line, in both languages and on the support screen.
+  // A serial number is read out on one line, in both languages and on the support screen.
   assert.equal(await linesOf(app.locator('.settings'), serial), 1, 'the serial on one line');
   assert.equal(await app.getByLabel('Lås når appen lukker').isChecked(), true, 'on by default');
   await shot('16-settings');
@@ -351,7 +350,7 @@ test('help "?" explains the screen; settings hold every item; English by switch'
   await heading().filter({ hasText: 'Indstillinger' }).waitFor();
   await app.getByRole('button', { name: 'Hjælp og NemID support' }).click();
   await app.getByText(/Oplys altid nøgleappens serienummer/).waitFor();
-  // Issue 17: this server has no support phone or web address set; the screen says so, and prints no "null".
+  // This server has no support phone or web address set; the screen says so, and prints no "null".
   await app.getByText('Der er ikke oplyst et telefonnummer eller en hjemmeside til supporten').waitFor();
   assert.doesNotMatch(await app.locator('main').textContent(), /null|undefined/);
   assert.equal(await linesOf(app.locator('main'), serial), 1, 'the serial on one line');
@@ -445,7 +444,7 @@ test('5 wrong codes block the app; "Glemt kode" (user ID, password, a key) gives
   await app.getByRole('button', { name: 'Lås op', exact: true }).click();
   await heading().filter({ hasText: 'Nøgleappen er spærret' }).waitFor();
   await app.getByText('Nøgleappen er spærret efter for mange forkerte koder').waitFor();
-  // Issue 17: blocked, it asks for no code (even the right one cannot unlock it) and leads to "Glemt kode".
+  // Blocked, it asks for no code (even the right one cannot unlock it) and leads to "Glemt kode".
   assert.equal(await app.getByLabel('Kode (4 cifre)').count(), 0, 'no code field');
   assert.equal(await app.getByRole('button', { name: 'Lås op', exact: true }).count(), 0, 'no "Lås op"');
   const forgot = app.getByRole('button', { name: 'Glemt kode' });
@@ -456,7 +455,7 @@ test('5 wrong codes block the app; "Glemt kode" (user ID, password, a key) gives
   await app.getByRole('button', { name: 'Tilbage' }).click();
   await heading().filter({ hasText: 'Nøgleappen er spærret' }).waitFor();
   await forgot.click();
-  // Issue 17: "Glemt kode" has its own heading and says that it resets the code (the guide's "Glemt kode").
+  // "Glemt kode" has its own heading and says that it resets the code (the guide's "Glemt kode").
   await heading().filter({ hasText: 'Glemt din kode til nøgleappen?' }).waitFor();
   await app.getByText('Du kan nulstille koden ved at logge ind med dit nøglekort').waitFor();
   await shot('20a-forgot-login');
@@ -474,7 +473,7 @@ test('5 wrong codes block the app; "Glemt kode" (user ID, password, a key) gives
   await shot('20c-forgot-new-code-repeat');
   await app.getByRole('button', { name: 'Næste' }).click();
   await heading().filter({ hasText: 'Din kode er ændret' }).waitFor();
-  // Issue 17: the receipt says the app cannot approve for the next hour (the activation wait).
+  // The receipt says the app cannot approve for the next hour (the activation wait).
   await app.getByText(/kan nøgleappen først godkende anmodninger igen om en time, kl\. \d\d\.\d\d\./).waitFor();
   await shot('21-code-changed');
   CODE = '4093';

@@ -91,7 +91,7 @@ async fn activate_with_two_keys_an_hour_apart_then_approve_a_login() {
     assert!(!ok);
     assert!(err.contains("possible in 30 minutes (the activation wait is not over yet)"), "{err}");
     assert_eq!(server.unused_keys(&card.serial).await, unused);
-    // Under a minute left it says seconds, and with --json the refusal keeps its code and when (issue 10).
+    // Under a minute left it says seconds, and with --json the refusal keeps its code and when (R-APP4).
     server.clock.advance(30 * 60 - 45);
     let (ok, _, err) = app(
         &dir,
@@ -174,7 +174,7 @@ async fn activate_with_two_keys_an_hour_apart_then_approve_a_login() {
     let (ok, _, err) = app(&dir, &["deregister"], "").await;
     assert!(!ok && err.contains("--yes"), "{err}");
     assert!(dir.join("device.json").exists());
-    // With nothing on standard input nothing is tried: no attempt is used up (issue 10).
+    // With nothing on standard input nothing is tried: no attempt is used up (R-APP4).
     let (ok, _, err) = app(&dir, &["deregister", "--yes", "--code-stdin", "--json"], "").await;
     assert!(!ok);
     assert_eq!(json(&err)["error"], "invalid_code", "{err}");
@@ -199,7 +199,7 @@ async fn five_wrong_codes_block_and_forgot_code_unblocks_then_change_code() {
     let card_arg = a.card_file.to_str().unwrap();
     let activate = ["--user-id", "bob", "--password-stdin", "--keycard-json", card_arg];
 
-    // An empty or malformed code is refused here and costs no attempt (issue 10).
+    // An empty or malformed code is refused here and costs no attempt (R-APP4).
     for not_a_code in ["\n", "12\n", "abcd\n"] {
         let (ok, _, err) = app(&dir, &["requests", "--code-stdin", "--json"], not_a_code).await;
         assert!(!ok);
@@ -211,7 +211,7 @@ async fn five_wrong_codes_block_and_forgot_code_unblocks_then_change_code() {
         let attempts = if left == 1 { "1 attempt left".to_string() } else { format!("{left} attempts left") };
         assert!(err.contains(&format!("wrong code ({attempts})")), "{err}");
         if left == 3 {
-            // With --json the refusal keeps its code and the count (issue 10).
+            // With --json the refusal keeps its code and the count (R-APP4).
             let (_, _, err) = app(&dir, &["requests", "--code-stdin", "--json"], "0001\n").await;
             let e = json(&err);
             assert_eq!((&e["error"], &e["attempts_left"]), (&Value::from("wrong_code"), &Value::from(2)), "{err}");

@@ -66,7 +66,9 @@ pub async fn time(axum::extract::State(state): axum::extract::State<AppState>) -
 
 /// `GET /api/app/v1/about`: what the app tells users before they start and when they need help: the most
 /// devices one user may have, the oldest iOS and Android it runs on, and how to reach the support ("Hjælp og
-/// NemID support": a phone number and a web address, each `null` when the operator set none).
+/// NemID support": a phone number and a web address, each `null` when the operator set none), and the numbers
+/// the app says to its user: how long an unlocked app stays open, how long a new device waits, how many
+/// wrong codes block it.
 pub async fn about(axum::extract::State(state): axum::extract::State<AppState>) -> Json<Value> {
     let c = &state.config;
     let some = |s: &str| (!s.is_empty()).then(|| s.to_string());
@@ -74,6 +76,9 @@ pub async fn about(axum::extract::State(state): axum::extract::State<AppState>) 
         "max_devices": noegle_core::device::MAX_ACTIVE_DEVICES,
         "minimum": { "ios": c.min_ios, "android": c.min_android },
         "support": { "phone": some(&c.support_phone), "url": some(&c.support_url) },
+        "app_session_secs": noegle_core::appcode::APP_SESSION_SECS,
+        "activation_wait_secs": c.activation_wait_secs,
+        "code_attempts": noegle_core::appcode::MAX_CODE_FAILURES,
     }))
 }
 

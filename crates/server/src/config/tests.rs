@@ -24,7 +24,7 @@ fn environment_overrides_the_file_and_bad_values_are_refused() {
     assert!(e.0.contains("database"), "{e}");
 }
 
-/// Issue 10: a setting with a fixed set of values is parsed once into its type; a wrong one stops the
+/// A setting with a fixed set of values is parsed once into its type; a wrong one stops the
 /// start with its name and the values it takes, never a silent default.
 #[test]
 fn fixed_choices_are_parsed_at_start() {
@@ -92,7 +92,7 @@ fn the_support_contact_is_a_phone_number_and_a_web_address() {
     }
 }
 
-/// Issue 17, finding 7: nothing falls back silently — a value that is not UTF-8 names its variable
+/// Nothing falls back silently — a value that is not UTF-8 names its variable
 /// (before, it counted as unset), a misspelt variable is named, and every variable a setting reads is in
 /// the list of known ones.
 #[test]
@@ -132,7 +132,7 @@ fn the_environment_is_checked_before_it_is_read() {
     }
 }
 
-/// Issue 17, finding 7: `sqlite://` (or an in-memory database) would lose every write.
+/// `sqlite://` (or an in-memory database) would lose every write.
 #[test]
 fn a_sqlite_database_names_a_file() {
     for url in ["sqlite://", "sqlite:", "sqlite::memory:", "sqlite://:memory:", "sqlite://x.db?mode=memory"] {
@@ -143,7 +143,7 @@ fn a_sqlite_database_names_a_file() {
     assert_eq!(c.database_url(), "sqlite:///srv/n.db?mode=rwc");
 }
 
-/// Issue 17, finding 8: under a 1,024 open-files limit the node holds 224 connections; one address may
+/// Under a 1,024 open-files limit the node holds 224 connections; one address may
 /// hold a quarter of them (56), not 256 (which was more than all of them); more is refused at start.
 #[test]
 fn one_address_holds_at_most_a_quarter_of_the_connections() {

@@ -150,22 +150,31 @@ async fn an_active_device_sees_and_cancels_a_pending_activation() {
 }
 
 /// Before activating, the app can tell the limit of three devices (R-APP2) and the oldest OS it runs on
-/// (R-APP3); "Hjælp og NemID support" gives the operator's phone number and web address, when set.
+/// (R-APP3); "Hjælp og NemID support" gives the operator's phone number and web address, when set. The
+/// numbers the apps say to their users (the 5-minute session, the activation wait, the wrong codes that
+/// block) come from the server, the one source of each.
 #[tokio::test]
 async fn the_app_learns_the_limits_and_how_to_reach_the_support() {
     let server = TestServer::start(Backend::Sqlite).await;
     let (s, b) = App::new(&server).send("GET", "/api/app/v1/about", None, vec![]).await;
     let none = json!({ "phone": null, "url": null });
+    let wait = server.state.config.activation_wait_secs;
     assert_eq!(
         (s, b),
-        (200, json!({ "max_devices": 3, "minimum": { "ios": "9", "android": "4.4" }, "support": none }))
+        (
+            200,
+            json!({ "max_devices": 3, "minimum": { "ios": "9", "android": "4.4" }, "support": none,
+                    "app_session_secs": 300, "activation_wait_secs": wait, "code_attempts": 5 })
+        )
     );
     let server = TestServer::start_with(Backend::Sqlite, |c| {
         c.support_phone = "+45 70 20 70 20".into();
         c.support_url = "https://support.example/noegle".into();
+        c.activation_wait_secs = 600;
     })
     .await;
     let (s, b) = App::new(&server).send("GET", "/api/app/v1/about", None, vec![]).await;
     assert_eq!(s, 200);
     assert_eq!(b["support"], json!({ "phone": "+45 70 20 70 20", "url": "https://support.example/noegle" }));
+    assert_eq!(b["activation_wait_secs"], 600, "the operator's wait, not a constant");
 }

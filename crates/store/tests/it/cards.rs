@@ -32,7 +32,7 @@ async fn concurrent_consumes_of_one_key_have_one_winner() {
     .await;
 }
 
-/// Issue 9, finding 8: a key is spent and its `key_accepted` audit event written in one transaction. With
+/// A key is spent and its `key_accepted` audit event written in one transaction. With
 /// the event refused (a trigger on the database stands in for a crash between the two), the key is not
 /// spent either.
 async fn an_accepted_key_and_its_audit_event_commit_together(url: &str) {

@@ -105,7 +105,7 @@ async fn attachments_are_set_replaced_removed_and_listed_for_active_devices_only
     .await;
 }
 
-/// Issue 9, finding 9: "Glemt kode" changes an active device's key, clears its wrong codes and sets it
+/// "Glemt kode" changes an active device's key, clears its wrong codes and sets it
 /// cooling off, with its audit event in the same transaction; a device that is not active is left alone.
 #[tokio::test]
 async fn a_code_reset_changes_key_count_and_wait_together_with_its_audit_event() {

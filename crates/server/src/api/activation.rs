@@ -10,7 +10,7 @@ use noegle_core::{device, ticket};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::extract::{Active, Pending, PendingOrActive, Signed, StrictJson};
+use super::extract::{Active, Pending, PendingOrActive, Signed, StrictJson, take_ticket};
 use super::{ApiError, device_json};
 use crate::client_addr::ClientAddr;
 use crate::live::AppEvent;
@@ -40,11 +40,6 @@ pub async fn login(
     })))
 }
 
-/// Takes a ticket: it works once.
-pub(crate) async fn take_ticket(state: &AppState, secret: &str) -> Result<ticket::Ticket, ApiError> {
-    ticket::take(state.ctx(None), secret).await?.ok_or_else(ApiError::ticket_expired)
-}
-
 /// First activation stage.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -63,9 +58,9 @@ pub async fn start(
     from: ClientAddr,
     StrictJson(b): StrictJson<StartBody>,
 ) -> Result<Response, ApiError> {
-    let t = take_ticket(&state, &b.ticket).await?;
-    let new = NewDevice { public_key: b.public_key, platform: b.platform, os_version: b.os_version, name: b.name };
     let (ctx, policy) = (state.ctx(Some(from.as_str())), state.config.activation_policy());
+    let t = take_ticket(ctx, &b.ticket).await?;
+    let new = NewDevice { public_key: b.public_key, platform: b.platform, os_version: b.os_version, name: b.name };
     let rng = &mut rand::rngs::OsRng;
     let d = activation::start(ctx, rng, &state.pepper, &policy, &t.sub, &t.challenge, &b.key, &new).await?;
     state.notify(&d.sub, AppEvent::PendingActivation);
@@ -82,14 +77,10 @@ struct CompleteBody {
 }
 
 /// `POST /api/app/v1/activation/complete` (signed by the pending device): ticket + key after the wait.
-pub async fn complete(
-    State(state): State<AppState>,
-    from: ClientAddr,
-    call: Signed<Pending>,
-) -> Result<Json<Value>, ApiError> {
+pub async fn complete(State(state): State<AppState>, call: Signed<Pending>) -> Result<Json<Value>, ApiError> {
     let b: CompleteBody = call.json()?;
-    let t = take_ticket(&state, &b.ticket).await?;
-    let ctx = state.ctx(Some(from.as_str()));
+    let ctx = call.ctx(&state);
+    let t = take_ticket(ctx, &b.ticket).await?;
     let d =
         activation::complete(ctx, &mut rand::rngs::OsRng, &state.pepper, &call.device, &t.sub, &t.challenge, &b.key)
             .await?;
@@ -105,7 +96,7 @@ pub async fn status(State(state): State<AppState>, call: Signed<PendingOrActive>
 /// `GET /api/app/v1/activations` (signed, active): the user's pending activations and the devices cooling off
 /// after "Glemt kode" (X-3, `reason` `activation` or `code_reset`), to cancel if unknown.
 pub async fn unconfirmed(State(state): State<AppState>, call: Signed<Active>) -> Result<Json<Value>, ApiError> {
-    let listed = activation::unconfirmed(state.ctx(None), &call.device).await?;
+    let listed = activation::unconfirmed(call.ctx(&state), &call.device).await?;
     let pending: Vec<Value> = listed
         .iter()
         .map(|(d, why)| {
@@ -124,7 +115,7 @@ pub async fn cancel(
     Path(device_id): Path<String>,
     call: Signed<Active>,
 ) -> Result<Json<Value>, ApiError> {
-    let (target, how) = activation::stop(state.ctx(None), &call.device, &device_id)
+    let (target, how) = activation::stop(call.ctx(&state), &call.device, &device_id)
         .await?
         .ok_or_else(|| ApiError::not_found("no pending activation with that id"))?;
     let status = match how {
@@ -135,11 +126,7 @@ pub async fn cancel(
 }
 
 /// `DELETE /api/app/v1/device` (signed): deregisters this device (R-APP6); the app then deletes its data.
-pub async fn deregister(
-    State(state): State<AppState>,
-    from: ClientAddr,
-    call: Signed<PendingOrActive>,
-) -> Result<Json<Value>, ApiError> {
-    device::revoke(state.ctx(Some(from.as_str())), &call.device, RevokedBy::User, "deregistered by the user").await?;
+pub async fn deregister(State(state): State<AppState>, call: Signed<PendingOrActive>) -> Result<Json<Value>, ApiError> {
+    device::revoke(call.ctx(&state), &call.device, RevokedBy::User, "deregistered by the user").await?;
     Ok(Json(json!({ "device_id": call.device.device_id, "status": "revoked" })))
 }

@@ -4,14 +4,14 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Json, Response};
+use noegle_core::Ctx;
 use noegle_core::appcode::{self, CodeAuthority, UnlockToken};
-use noegle_core::device::{Device, DeviceAuthError, DeviceStatus};
+use noegle_core::device::{Device, DeviceAuthError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::ApiError;
-use super::activation::take_ticket;
-use super::extract::{Active, HEADER_APP_SESSION, Signed, StrictJson};
+use super::extract::{Active, HEADER_APP_SESSION, Signed, StrictJson, active_device, take_ticket};
 use crate::client_addr::ClientAddr;
 use crate::live::AppEvent;
 use crate::state::AppState;
@@ -44,7 +44,7 @@ pub async fn register_finish(State(state): State<AppState>, call: Signed<Active>
     let b: RegisterFinish = call.json()?;
     let authority = CodeAuthority { app_session: call.app_session(), reset_token: b.reset_token.as_deref() };
     let me = &call.device;
-    let unlock_token = appcode::set_code(state.ctx(None), &mut rand::rngs::OsRng, me, &b.message, authority).await?;
+    let unlock_token = appcode::set_code(call.ctx(&state), &mut rand::rngs::OsRng, me, &b.message, authority).await?;
     Ok(Json(json!({ "device_id": me.device_id, "code_set": true, "unlock_token": unlock_token })))
 }
 
@@ -61,44 +61,36 @@ pub struct CodeLogin {
 
 /// The active device a code login names, if the caller shows its unlock token (with what the token said);
 /// otherwise answered as an unknown device (nothing is counted against it).
-async fn code_login_device(state: &AppState, b: &CodeLogin) -> Result<(Device, UnlockToken), ApiError> {
-    let device = active_device(state, &b.device_id).await?;
-    match appcode::check_unlock_token(state.ctx(None), &device, b.unlock_token.as_deref()).await? {
+async fn code_login_device(ctx: Ctx<'_>, b: &CodeLogin) -> Result<(Device, UnlockToken), ApiError> {
+    let device = active_device(ctx, &b.device_id).await?;
+    match appcode::check_unlock_token(ctx, &device, b.unlock_token.as_deref()).await? {
         UnlockToken::Refused => Err(DeviceAuthError::UnknownDevice.into()),
         token => Ok((device, token)),
     }
-}
-
-/// The active device `device_id` of an unsigned call (unlocking: the device key is sealed under the code);
-/// any other is answered as unknown.
-pub(crate) async fn active_device(state: &AppState, device_id: &str) -> Result<Device, ApiError> {
-    state
-        .store
-        .device(device_id)
-        .await?
-        .filter(|d| d.status == DeviceStatus::Active)
-        .ok_or_else(|| ApiError::from(DeviceAuthError::UnknownDevice))
 }
 
 /// `POST /api/app/v1/app-code/login/start`: unlocking, step 1 (not signed: the device key is sealed under the
 /// code, but it names the device's unlock token). Counts as a wrong code until step 2 succeeds.
 pub async fn login_start(
     State(state): State<AppState>,
+    from: ClientAddr,
     StrictJson(b): StrictJson<CodeLogin>,
 ) -> Result<Json<Value>, ApiError> {
-    let (device, _) = code_login_device(&state, &b).await?;
+    let ctx = state.ctx(Some(from.as_str()));
+    let (device, _) = code_login_device(ctx, &b).await?;
     let (response, remaining) =
-        appcode::login_start(state.ctx(None), &mut rand::rngs::OsRng, &state.opaque, &device, &b.message).await?;
+        appcode::login_start(ctx, &mut rand::rngs::OsRng, &state.opaque, &device, &b.message).await?;
     Ok(Json(json!({ "message": response, "remaining_if_wrong": remaining })))
 }
 
 /// `POST /api/app/v1/app-code/login/finish`: unlocking, step 2; opens an app session of at most 5 minutes.
 pub async fn login_finish(
     State(state): State<AppState>,
+    from: ClientAddr,
     StrictJson(b): StrictJson<CodeLogin>,
 ) -> Result<Json<Value>, ApiError> {
-    let (device, unlock_token) = code_login_device(&state, &b).await?;
-    let ctx = state.ctx(None);
+    let ctx = state.ctx(Some(from.as_str()));
+    let (device, unlock_token) = code_login_device(ctx, &b).await?;
     let (token, secs) = appcode::login_finish(ctx, &mut rand::rngs::OsRng, &device, &b.message).await?;
     let mut answer = json!({ "app_session": token, "expires_in": secs });
     // A device set up before unlock tokens gets its own now.
@@ -109,9 +101,9 @@ pub async fn login_finish(
 }
 
 /// `DELETE /api/app/v1/app-code/session`: the app locked; its session ends.
-pub async fn lock(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn lock(State(state): State<AppState>, from: ClientAddr, headers: HeaderMap) -> Result<Response, ApiError> {
     if let Some(t) = headers.get(HEADER_APP_SESSION).and_then(|v| v.to_str().ok()) {
-        appcode::end_session(state.ctx(None), t).await?;
+        appcode::end_session(state.ctx(Some(from.as_str())), t).await?;
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -135,11 +127,11 @@ pub async fn forgot(
     from: ClientAddr,
     StrictJson(b): StrictJson<Forgot>,
 ) -> Result<Json<Value>, ApiError> {
-    let device = active_device(&state, &b.device_id).await?;
+    let (ctx, wait) = (state.ctx(Some(from.as_str())), state.config.activation_wait_secs);
+    let device = active_device(ctx, &b.device_id).await?;
     let public_key = noegle_core::device::parse_public_key(&b.public_key)
         .ok_or_else(|| ApiError::invalid("public_key must be a base64url SEC1 P-256 key"))?;
-    let ticket = take_ticket(&state, &b.ticket).await?;
-    let (ctx, wait) = (state.ctx(Some(from.as_str())), state.config.activation_wait_secs);
+    let ticket = take_ticket(ctx, &b.ticket).await?;
     let token =
         appcode::forgot_code(ctx, &mut rand::rngs::OsRng, &state.pepper, &device, &ticket, &b.key, &public_key, wait)
             .await?

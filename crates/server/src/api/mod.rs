@@ -8,7 +8,7 @@
 use axum::Router;
 use axum::response::Json;
 use axum::routing::{delete, get, post, put};
-use noegle_core::device::{Device, DeviceStatus};
+use noegle_core::device::Device;
 use serde_json::{Value, json};
 
 use crate::state::AppState;
@@ -92,7 +92,7 @@ fn device_json(state: &AppState, d: &Device) -> Value {
         "status": d.status,
         "ready_at": d.ready_at,
         "expires_at": d.expires_at,
-        "ready": d.status == DeviceStatus::Pending && now >= d.ready_at && now < d.expires_at,
+        "ready": d.ready_for_second_login(now),
         "now": now,
     })
 }

@@ -1,8 +1,8 @@
 //! An in-memory [`Store`](crate::Store) for the flows' own specifications: each flow's rules are tested next
 //! to the flow, without a database. It keeps the promises the store traits make — single-use takes,
 //! compare-and-set updates, at most one pending request per user, the limit of active devices — with one
-//! lock around everything, which makes every call atomic. The real stores (`noegle-store`) keep the same
-//! promises under concurrency, which their contract suite checks on both databases.
+//! lock around everything, which makes every call atomic. The store contract suite (`noegle-store`'s tests)
+//! runs on it as on SQLite and PostgreSQL, so it answers as the databases do.
 //!
 //! Built for core's tests and, with the feature `testing`, for other crates' tests; never for production.
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]

@@ -8,7 +8,7 @@ use noegle_core::device::ActivateOutcome;
 use noegle_core::device::{Device, DeviceStatus, MAX_ACTIVE_DEVICES, new_ids};
 use noegle_core::store::Store;
 
-use crate::{alice, both, ctx};
+use crate::{alice, ctx, each_store};
 
 /// A pending device of `sub` (with a placeholder key), made at time `n`.
 pub(crate) fn device(sub: &str, n: i64) -> Device {
@@ -32,7 +32,7 @@ pub(crate) fn device(sub: &str, n: i64) -> Device {
 
 #[tokio::test]
 async fn ten_concurrent_activations_leave_at_most_three_active() {
-    both(|store| async move {
+    each_store(|store| async move {
         let a = alice(store.as_ref()).await;
         let mut ids = Vec::new();
         for n in 0..10 {
@@ -63,7 +63,7 @@ async fn ten_concurrent_activations_leave_at_most_three_active() {
 
 #[tokio::test]
 async fn nonces_are_accepted_once_per_device() {
-    both(|store| async move {
+    each_store(|store| async move {
         let a = alice(store.as_ref()).await;
         let d = device(&a.sub, 1);
         store.insert_device(&d).await.unwrap();
@@ -79,7 +79,7 @@ async fn nonces_are_accepted_once_per_device() {
 
 #[tokio::test]
 async fn attachments_are_set_replaced_removed_and_listed_for_active_devices_only() {
-    both(|store| async move {
+    each_store(|store| async move {
         let a = alice(store.as_ref()).await;
         let (active, pending) = (device(&a.sub, 1), device(&a.sub, 2));
         store.insert_device(&active).await.unwrap();
@@ -109,7 +109,7 @@ async fn attachments_are_set_replaced_removed_and_listed_for_active_devices_only
 /// cooling off, with its audit event in the same transaction; a device that is not active is left alone.
 #[tokio::test]
 async fn a_code_reset_changes_key_count_and_wait_together_with_its_audit_event() {
-    both(|store| async move {
+    each_store(|store| async move {
         let s = store.as_ref();
         let a = alice(s).await;
         let (active, pending) = (device(&a.sub, 1), device(&a.sub, 2));

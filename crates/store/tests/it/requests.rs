@@ -8,7 +8,7 @@ use noegle_core::device::Device;
 use noegle_core::request::{self, Decision, MatchPolicy, RequestError, RequestState};
 use noegle_core::store::Store;
 
-use crate::{alice, both, ctx};
+use crate::{alice, ctx, each_store};
 
 async fn active_device(store: &dyn Store, sub: &str) -> Device {
     let d = crate::devices::device(sub, 0);
@@ -33,7 +33,7 @@ fn decision(r: &request::AuthRequest, what: &str, code: Option<&str>) -> Decisio
 
 #[tokio::test]
 async fn approve_racing_reject_has_exactly_one_winner() {
-    both(|store| async move {
+    each_store(|store| async move {
         let a = alice(store.as_ref()).await;
         let dev = active_device(store.as_ref(), &a.sub).await;
         for round in 0..5 {
@@ -82,7 +82,7 @@ async fn approve_racing_reject_has_exactly_one_winner() {
 
 #[tokio::test]
 async fn one_pending_request_per_user_and_expiry() {
-    both(|store| async move {
+    each_store(|store| async move {
         let s = store.as_ref();
         let a = alice(s).await;
         let dev = active_device(s, &a.sub).await;

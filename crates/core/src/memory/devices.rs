@@ -37,19 +37,22 @@ impl DeviceStore for MemoryStore {
 
     async fn activate_device(&self, device_id: &str, at: UnixTime, max_active: i64) -> StoreResult<ActivateOutcome> {
         let mut d = self.data();
-        let Some(sub) = d.devices.get(device_id).filter(|x| x.status == DeviceStatus::Pending).map(|x| x.sub.clone())
-        else {
+        // As the databases check: the device, then its user's limit, then that it is pending.
+        let Some(sub) = d.devices.get(device_id).map(|x| x.sub.clone()) else {
             return Ok(ActivateOutcome::NotPending);
         };
         let active = d.devices.values().filter(|x| x.sub == sub && x.status == DeviceStatus::Active).count() as i64;
         if active >= max_active {
             return Ok(ActivateOutcome::LimitReached);
         }
-        if let Some(x) = d.devices.get_mut(device_id) {
-            x.status = DeviceStatus::Active;
-            x.activated_at = Some(at);
+        match d.devices.get_mut(device_id) {
+            Some(x) if x.status == DeviceStatus::Pending => {
+                x.status = DeviceStatus::Active;
+                x.activated_at = Some(at);
+                Ok(ActivateOutcome::Activated)
+            }
+            _ => Ok(ActivateOutcome::NotPending),
         }
-        Ok(ActivateOutcome::Activated)
     }
 
     async fn set_device_status(&self, device_id: &str, from: DeviceStatus, to: DeviceStatus) -> StoreResult<bool> {
@@ -95,8 +98,10 @@ impl DeviceStore for MemoryStore {
 
     async fn set_app_code(&self, device_id: &str, record: &[u8]) -> StoreResult<()> {
         let mut d = self.data();
-        d.app_codes.insert(device_id.to_string(), record.to_vec());
-        d.code_failures.remove(device_id);
+        if d.devices.contains_key(device_id) {
+            d.app_codes.insert(device_id.to_string(), record.to_vec());
+            d.code_failures.remove(device_id);
+        }
         Ok(())
     }
 
@@ -106,6 +111,9 @@ impl DeviceStore for MemoryStore {
 
     async fn add_code_failure(&self, device_id: &str) -> StoreResult<i64> {
         let mut d = self.data();
+        if !d.devices.contains_key(device_id) {
+            return Err(StoreError::Backend(format!("no device {device_id}")));
+        }
         let n = d.code_failures.entry(device_id.to_string()).or_insert(0);
         *n += 1;
         Ok(*n)

@@ -41,7 +41,11 @@ impl ClientStore for MemoryStore {
 #[async_trait]
 impl GrantStore for MemoryStore {
     async fn insert_code(&self, c: &AuthCode) -> StoreResult<()> {
-        self.data().codes.insert(c.code_digest.clone(), c.clone());
+        let mut d = self.data();
+        if d.codes.contains_key(&c.code_digest) {
+            return Err(StoreError::Backend("duplicate key: auth_codes.code_digest".into()));
+        }
+        d.codes.insert(c.code_digest.clone(), c.clone());
         Ok(())
     }
 
@@ -60,7 +64,11 @@ impl GrantStore for MemoryStore {
     }
 
     async fn insert_access_token(&self, t: &AccessToken) -> StoreResult<()> {
-        self.data().tokens.insert(t.token_digest.clone(), t.clone());
+        let mut d = self.data();
+        if d.tokens.contains_key(&t.token_digest) {
+            return Err(StoreError::Backend("duplicate key: access_tokens.token_digest".into()));
+        }
+        d.tokens.insert(t.token_digest.clone(), t.clone());
         Ok(())
     }
 

@@ -11,12 +11,13 @@ use crate::store::{RequestStore, StoreError, StoreResult};
 impl RequestStore for MemoryStore {
     async fn insert_request(&self, q: &AuthRequest, now: UnixTime) -> StoreResult<()> {
         let mut d = self.data();
+        // A request that cannot be stored changes nothing (the databases roll its transaction back).
+        if d.requests.contains_key(&q.request_id) {
+            return Err(StoreError::Conflict("a pending request".into()));
+        }
         for r in d.requests.values_mut().filter(|r| r.sub == q.sub && r.state == RequestState::Pending) {
             r.state = if r.expires_at <= now { RequestState::Expired } else { RequestState::Cancelled };
             r.decided_at = Some(now);
-        }
-        if d.requests.contains_key(&q.request_id) {
-            return Err(StoreError::Conflict("a pending request".into()));
         }
         d.requests.insert(q.request_id.clone(), q.clone());
         Ok(())
@@ -55,7 +56,10 @@ impl RequestStore for MemoryStore {
     }
 
     async fn pause_requests(&self, sub: &str, until: UnixTime) -> StoreResult<()> {
-        self.data().paused.insert(sub.to_string(), until);
+        let mut d = self.data();
+        if d.users.contains_key(sub) {
+            d.paused.insert(sub.to_string(), until);
+        }
         Ok(())
     }
 

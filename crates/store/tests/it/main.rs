@@ -7,6 +7,7 @@
 
 mod cards;
 mod devices;
+mod grants;
 mod lockout;
 mod requests;
 mod users;

@@ -22,20 +22,16 @@ mod users;
 
 /// The store on one SQL database `DB` ([`crate::SqliteStore`] or [`crate::PgStore`]): a pool for reads, and
 /// a `writer` for every statement that writes and every write transaction.
+#[derive(Debug)]
 pub struct SqlStore<DB: Database> {
     pub(crate) pool: Pool<DB>,
     pub(crate) writer: Pool<DB>,
 }
 
+// Not derived: that would ask the database's marker type to be `Clone`.
 impl<DB: Database> Clone for SqlStore<DB> {
     fn clone(&self) -> Self {
         SqlStore { pool: self.pool.clone(), writer: self.writer.clone() }
-    }
-}
-
-impl<DB: Database> std::fmt::Debug for SqlStore<DB> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqlStore").field("pool", &self.pool).field("writer", &self.writer).finish()
     }
 }
 

@@ -1,4 +1,5 @@
-//! The in-memory [`ClientStore`](crate::store::ClientStore) and [`GrantStore`](crate::store::GrantStore): clients, codes and tokens.
+//! The in-memory [`ClientStore`](crate::store::ClientStore) and [`GrantStore`](crate::store::GrantStore):
+//! clients, codes and tokens.
 
 use async_trait::async_trait;
 

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use super::MemoryStore;
 use crate::UnixTime;
 use crate::session_key::SessionKey;
-use crate::store::{GuessStore, SessionStore, StoreResult};
+use crate::store::{GuessStore, SessionStore, StoreError, StoreResult};
 
 #[async_trait]
 impl SessionStore for MemoryStore {
@@ -26,9 +26,13 @@ impl SessionStore for MemoryStore {
         expires_at: UnixTime,
     ) -> StoreResult<bool> {
         let mut d = self.data();
-        if d.sessions.remove(&old.id()).is_none() {
+        if !d.sessions.contains_key(&old.id()) {
             return Ok(false);
         }
+        if old.id() != new.id() && d.sessions.contains_key(&new.id()) {
+            return Err(StoreError::Backend(format!("duplicate key: sessions.id_digest {}", new.id())));
+        }
+        d.sessions.remove(&old.id());
         d.sessions.insert(new.id(), (data.to_string(), expires_at));
         Ok(true)
     }

@@ -96,6 +96,22 @@ async fn sessions_expire() {
     .await;
 }
 
+/// A session is not rotated onto an id in use: the rotation fails and both sessions stay as they were.
+#[tokio::test]
+async fn a_session_is_not_rotated_onto_an_id_in_use() {
+    each_store(|store| async move {
+        let s = store.as_ref();
+        s.put_session(&key("a"), "x", noegle_core::UnixTime(100)).await.unwrap();
+        s.put_session(&key("b"), "y", noegle_core::UnixTime(100)).await.unwrap();
+        assert!(s.rotate_session(&key("a"), &key("b"), "z", noegle_core::UnixTime(200)).await.is_err());
+        assert_eq!(s.session(&key("a"), noegle_core::UnixTime(50)).await.unwrap().as_deref(), Some("x"));
+        assert_eq!(s.session(&key("b"), noegle_core::UnixTime(50)).await.unwrap().as_deref(), Some("y"));
+        assert!(s.rotate_session(&key("a"), &key("a"), "z", noegle_core::UnixTime(200)).await.unwrap(), "onto itself");
+        assert_eq!(s.session(&key("a"), noegle_core::UnixTime(150)).await.unwrap().as_deref(), Some("z"));
+    })
+    .await;
+}
+
 /// The shared guess count: one atomic count per address and minute, even for concurrent guesses.
 #[tokio::test]
 async fn guesses_are_counted_once_each_per_address_and_minute() {

@@ -137,7 +137,8 @@ pub async fn start(
         name,
         status: DeviceStatus::Pending,
         created_at: ctx.now,
-        ready_at: ctx.now.plus(policy.wait_secs),
+        second_login_from: ctx.now.plus(policy.wait_secs),
+        cooling_off_until: None,
         expires_at: ctx.now.plus(policy.max_pending_secs),
         activated_at: None,
         revoked_by: None,
@@ -147,7 +148,7 @@ pub async fn start(
     ctx.audit(
         AuditKind::DeviceActivationStarted,
         user.as_deref(),
-        serde_json::json!({ "device": device.serial, "platform": device.platform, "ready_at": device.ready_at }),
+        serde_json::json!({ "device": device.serial, "platform": device.platform, "ready_at": device.second_login_from }),
     )
     .await?;
     Ok(device)
@@ -170,8 +171,8 @@ pub async fn complete(
     if !device.pending_and_alive(ctx.now) {
         return Err(ActivationError::NotPending);
     }
-    if ctx.now < device.ready_at {
-        return Err(ActivationError::TooEarly { ready_at: device.ready_at });
+    if ctx.now < device.second_login_from {
+        return Err(ActivationError::TooEarly { ready_at: device.second_login_from });
     }
     check_key(ctx, rng, pepper, sub, challenge, key).await?;
     let user = ctx.store.user_by_sub(sub).await?.map(|u| u.user_id.to_string());
@@ -293,7 +294,7 @@ mod tests {
 
         let d = start(w.ctx(), rng, &w.pepper, &policy, sub, &ch, &key, &new_device("Annes telefon")).await.unwrap();
         assert_eq!(d.status, DeviceStatus::Pending);
-        assert_eq!(d.ready_at, w.now.plus(3600));
+        assert_eq!(d.second_login_from, w.now.plus(3600));
 
         let (ch2, key2) = challenge(&w, 1);
         let e = complete(w.after(3599), rng, &w.pepper, &d, sub, &ch2, &key2).await.unwrap_err();

@@ -272,9 +272,9 @@ pub async fn reset_code(
     public_key: &[u8],
     wait_secs: i64,
 ) -> Result<Option<String>, StoreError> {
-    let ready_at = ctx.now.plus(wait_secs);
-    let event = ctx.device_event(AuditKind::AppCodeReset, device, serde_json::json!({ "ready_at": ready_at })).await?;
-    if !ctx.store.reset_device_key(&device.device_id, public_key, ready_at, &event).await? {
+    let until = ctx.now.plus(wait_secs);
+    let event = ctx.device_event(AuditKind::AppCodeReset, device, serde_json::json!({ "ready_at": until })).await?;
+    if !ctx.store.reset_device_key(&device.device_id, public_key, until, &event).await? {
         return Ok(None);
     }
     Ok(Some(issue_reset(ctx, rng, device).await?))

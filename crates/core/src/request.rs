@@ -193,8 +193,8 @@ pub struct Decision {
 /// The requests `device` (active, its app unlocked) is shown: its user's pending requests that have not
 /// expired. A device cooling off after "Glemt kode" is shown none ([`RequestError::CoolingOff`]).
 pub async fn pending_for(ctx: Ctx<'_>, device: &Device) -> Result<Vec<AuthRequest>, RequestError> {
-    if device.cooling_off(ctx.now) {
-        return Err(RequestError::CoolingOff { until: device.ready_at });
+    if let Some(until) = device.cooling_off_ends(ctx.now) {
+        return Err(RequestError::CoolingOff { until });
     }
     let recent = ctx.store.recent_requests(&device.sub, ctx.now.plus(-REQUEST_TTL_SECS)).await?;
     Ok(recent.into_iter().filter(|r| r.state == RequestState::Pending && ctx.now < r.expires_at).collect())
@@ -210,8 +210,8 @@ pub async fn decide(
     d: &Decision,
     policy: MatchPolicy,
 ) -> Result<AuthRequest, RequestError> {
-    if device.cooling_off(ctx.now) {
-        return Err(RequestError::CoolingOff { until: device.ready_at });
+    if let Some(until) = device.cooling_off_ends(ctx.now) {
+        return Err(RequestError::CoolingOff { until });
     }
     let r = refresh(ctx, request_id).await?.filter(|r| r.sub == device.sub).ok_or(RequestError::NotFound)?;
     if r.nonce != d.request_nonce || r.client_id != d.client_id || r.expires_at != d.expires_at {

@@ -157,13 +157,13 @@ pub trait DeviceStore: Send + Sync {
     /// Revokes an active or pending device, recording by whom; false if it was neither.
     async fn revoke_device(&self, device_id: &str, by: RevokedBy) -> StoreResult<bool>;
     /// "Glemt kode" on an active device: its new public key, its wrong-code count cleared, cooling off until
-    /// `ready_at` — committed together with the audit event `e`; false (nothing changed) if the device is
-    /// not active.
+    /// `cooling_off_until` (its second-login moment left as it was) — committed together with the audit event
+    /// `e`; false (nothing changed) if the device is not active.
     async fn reset_device_key(
         &self,
         device_id: &str,
         public_key: &[u8],
-        ready_at: UnixTime,
+        cooling_off_until: UnixTime,
         e: &AuditEvent,
     ) -> StoreResult<bool>;
     /// Stores the device's app-code (OPAQUE) record and clears its wrong-code count.

@@ -259,7 +259,7 @@ pub async fn audit(state: &AppState, user: Option<String>, limit: i64, out: Outp
 fn device_json(d: &noegle_core::device::Device, user_id: Option<&str>) -> Value {
     json!({
         "serial": d.serial, "user_id": user_id, "name": d.name, "platform": d.platform, "os_version": d.os_version,
-        "status": d.status, "created_at": d.created_at.0, "ready_at": d.ready_at.0, "expires_at": d.expires_at.0,
+        "status": d.status, "created_at": d.created_at.0, "ready_at": d.ready_at().0, "expires_at": d.expires_at.0,
         "activated_at": d.activated_at.map(|t| t.0), "revoked_by": d.revoked_by,
     })
 }

@@ -80,14 +80,14 @@ impl DeviceStore for MemoryStore {
         &self,
         device_id: &str,
         public_key: &[u8],
-        ready_at: UnixTime,
+        cooling_off_until: UnixTime,
         e: &AuditEvent,
     ) -> StoreResult<bool> {
         let mut d = self.data();
         match d.devices.get_mut(device_id) {
             Some(x) if x.status == DeviceStatus::Active => {
                 x.public_key = public_key.to_vec();
-                x.ready_at = ready_at;
+                x.cooling_off_until = Some(cooling_off_until);
             }
             _ => return Ok(false),
         }

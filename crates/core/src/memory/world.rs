@@ -53,14 +53,16 @@ impl World {
         self.card.keys.get(&challenge.number).cloned().unwrap_or_default()
     }
 
-    /// A device of `sub` in `status`, ready (its wait over) at `ready_at`, stored.
-    pub async fn device(&self, sub: &str, status: DeviceStatus, ready_at: UnixTime) -> Device {
-        self.named_device(sub, "Test", status, ready_at).await
+    /// A device of `sub` in `status`, ready at `ready`, stored: a pending one may make its second log-in from
+    /// then; an active one, if `ready` is later than now, cools off until then (its code was reset).
+    pub async fn device(&self, sub: &str, status: DeviceStatus, ready: UnixTime) -> Device {
+        self.named_device(sub, "Test", status, ready).await
     }
 
     /// [`World::device`] with a name.
-    pub async fn named_device(&self, sub: &str, name: &str, status: DeviceStatus, ready_at: UnixTime) -> Device {
+    pub async fn named_device(&self, sub: &str, name: &str, status: DeviceStatus, ready: UnixTime) -> Device {
         let (device_id, serial) = crate::device::new_ids(&mut rand::rngs::OsRng);
+        let reset = status == DeviceStatus::Active && ready > self.now;
         let device = Device {
             device_id,
             serial,
@@ -71,7 +73,8 @@ impl World {
             name: name.into(),
             status,
             created_at: self.now,
-            ready_at,
+            second_login_from: if reset { self.now } else { ready },
+            cooling_off_until: reset.then_some(ready),
             expires_at: self.now.plus(7 * 86_400),
             activated_at: (status == DeviceStatus::Active).then_some(self.now),
             revoked_by: None,

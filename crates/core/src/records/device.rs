@@ -90,8 +90,11 @@ pub struct Device {
     pub status: DeviceStatus,
     /// When activation began.
     pub created_at: UnixTime,
-    /// When the second log-in becomes possible (end of the wait).
-    pub ready_at: UnixTime,
+    /// When the second log-in becomes possible (the end of the activation wait).
+    pub second_login_from: UnixTime,
+    /// Until when an active device cools off after "Glemt kode" gave it a new key; `None` if its code was
+    /// never reset.
+    pub cooling_off_until: Option<UnixTime>,
     /// When an unfinished activation lapses.
     pub expires_at: UnixTime,
     /// When it became active.
@@ -109,14 +112,25 @@ impl Device {
     /// Whether a pending device may make its second log-in at `now` (R-APP1): its wait is over and its
     /// activation has not expired. The app shows this as `ready`.
     pub fn ready_for_second_login(&self, now: UnixTime) -> bool {
-        self.pending_and_alive(now) && now >= self.ready_at
+        self.pending_and_alive(now) && now >= self.second_login_from
     }
 
     /// Whether an active device is cooling off at `now` after "Glemt kode" gave it a new key: until
-    /// `ready_at` it may unlock and choose its code, but approve nothing — the activation hour again, while
-    /// the user's other devices may cancel it. Set by [`crate::appcode::reset_code`].
+    /// `cooling_off_until` it may unlock and choose its code, but approve nothing — the activation hour
+    /// again, while the user's other devices may cancel it. Set by [`crate::appcode::reset_code`].
     pub fn cooling_off(&self, now: UnixTime) -> bool {
-        self.status == DeviceStatus::Active && now < self.ready_at
+        self.cooling_off_ends(now).is_some()
+    }
+
+    /// When the cooling-off an active device is in at `now` ends; `None` if it is not cooling off.
+    pub fn cooling_off_ends(&self, now: UnixTime) -> Option<UnixTime> {
+        self.cooling_off_until.filter(|&until| self.status == DeviceStatus::Active && now < until)
+    }
+
+    /// The moment the device is (or was) ready, as the app API's `ready_at` tells it: the end of its
+    /// cooling-off after a code reset, else the moment its second log-in is possible.
+    pub fn ready_at(&self) -> UnixTime {
+        self.cooling_off_until.unwrap_or(self.second_login_from)
     }
 
     /// Whether the device can approve log-ins at `now`: active, not cooling off.

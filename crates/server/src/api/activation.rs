@@ -64,7 +64,7 @@ pub async fn start(
     let rng = &mut rand::rngs::OsRng;
     let d = activation::start(ctx, rng, &state.pepper, &policy, &t.sub, &t.challenge, &b.key, &new).await?;
     state.notify(&d.sub, AppEvent::PendingActivation);
-    state.webpush.announce_ready(d.device_id.clone(), d.ready_at);
+    state.webpush.announce_ready(d.device_id.clone(), d.second_login_from);
     Ok((StatusCode::CREATED, Json(device_json(&state, &d))).into_response())
 }
 

@@ -30,7 +30,7 @@ pub async fn events(
     let live = state.gate.to_live(slot.as_ref().map(|s| &s.0)).ok_or_else(ApiError::live_channel_full)?;
     let pending = device.status == DeviceStatus::Pending;
     let rx = (!pending).then(|| state.hub.subscribe(&device.sub));
-    let waiting = pending.then_some(device.ready_at);
+    let waiting = pending.then_some(device.second_login_from);
     let missed = if pending { Vec::new() } else { missed(state.ctx(Some(from.as_str())), &device).await? };
     let stop = state.gate.draining();
     let start = Listening { rx, waiting, state: state.clone(), stop, ended: false, _live: live };

@@ -90,7 +90,7 @@ fn device_json(state: &AppState, d: &Device) -> Value {
         "serial": d.serial,
         "name": d.name,
         "status": d.status,
-        "ready_at": d.ready_at,
+        "ready_at": d.ready_at(),
         "expires_at": d.expires_at,
         "ready": d.ready_for_second_login(now),
         "now": now,

@@ -16,8 +16,8 @@ impl<B: Backend> DeviceStore for SqlStore<B> {
     async fn insert_device(&self, d: &Device) -> StoreResult<()> {
         let sql = Sql::new(
             "INSERT INTO devices (device_id, serial, sub, public_key, platform, os_version, name, status, \
-             created_at, ready_at, expires_at, activated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             created_at, second_login_from, cooling_off_until, expires_at, activated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(&d.device_id)
         .bind(&d.serial)
@@ -28,7 +28,8 @@ impl<B: Backend> DeviceStore for SqlStore<B> {
         .bind(&d.name)
         .bind(d.status.as_str())
         .bind(d.created_at.0)
-        .bind(d.ready_at.0)
+        .bind(d.second_login_from.0)
+        .bind(d.cooling_off_until.map(|t| t.0))
         .bind(d.expires_at.0)
         .bind(d.activated_at.map(|t| t.0));
         B::execute(self.writer(), sql)
@@ -99,17 +100,17 @@ impl<B: Backend> DeviceStore for SqlStore<B> {
         &self,
         device_id: &str,
         public_key: &[u8],
-        ready_at: UnixTime,
+        cooling_off_until: UnixTime,
         e: &AuditEvent,
     ) -> StoreResult<bool> {
         let mut tx = self.begin().await?;
         let sql = Sql::new(
-            "UPDATE devices SET public_key = $2, ready_at = $3, code_failures = 0 \
+            "UPDATE devices SET public_key = $2, cooling_off_until = $3, code_failures = 0 \
              WHERE device_id = $1 AND status = 'active'",
         )
         .bind(device_id)
         .bind(public_key)
-        .bind(ready_at.0);
+        .bind(cooling_off_until.0);
         let rows = B::execute(On::Tx(&mut tx), sql).await.db()?;
         commit_audited(tx, rows, e).await
     }

@@ -23,7 +23,8 @@ pub(crate) fn device(sub: &str, n: i64) -> Device {
         name: format!("device {n}"),
         status: DeviceStatus::Pending,
         created_at: UnixTime(n),
-        ready_at: UnixTime(n),
+        second_login_from: UnixTime(n),
+        cooling_off_until: None,
         expires_at: UnixTime(n + 1000),
         activated_at: None,
         revoked_by: None,
@@ -122,7 +123,7 @@ async fn a_code_reset_changes_key_count_and_wait_together_with_its_audit_event()
         let reset = noegle_core::appcode::reset_code(c, &mut rand::rngs::OsRng, &active, &new_key, 3600).await.unwrap();
         assert!(reset.is_some(), "a proof for one new code");
         let after = s.device(&active.device_id).await.unwrap().unwrap();
-        assert_eq!((&after.public_key, after.ready_at), (&new_key, UnixTime(5600)));
+        assert_eq!((&after.public_key, after.cooling_off_until), (&new_key, Some(UnixTime(5600))));
         assert!(after.cooling_off(UnixTime(5599)) && !after.cooling_off(UnixTime(5600)));
         assert_eq!(s.code_failures(&active.device_id).await.unwrap(), 0);
         let audit = s.audit(Some("alice"), 50).await.unwrap();
@@ -131,8 +132,30 @@ async fn a_code_reset_changes_key_count_and_wait_together_with_its_audit_event()
         let r = noegle_core::appcode::reset_code(c, &mut rand::rngs::OsRng, &pending, &new_key, 3600).await.unwrap();
         assert!(r.is_none(), "a pending device is not reset");
         let untouched = s.device(&pending.device_id).await.unwrap().unwrap();
-        assert_eq!((untouched.public_key, untouched.ready_at), (pending.public_key.clone(), pending.ready_at));
+        let kept = (untouched.public_key, untouched.second_login_from, untouched.cooling_off_until);
+        assert_eq!(kept, (pending.public_key.clone(), pending.second_login_from, None));
         assert_eq!(s.audit(Some("alice"), 50).await.unwrap().iter().filter(|e| e.kind == "app_code_reset").count(), 1);
+    })
+    .await;
+}
+
+/// A code reset sets the device's cooling-off and leaves the moment its second log-in became possible alone:
+/// each of the two is stored on its own.
+#[tokio::test]
+async fn a_code_reset_sets_the_cooling_off_and_leaves_the_second_login_moment_alone() {
+    each_store(|store| async move {
+        let s = store.as_ref();
+        let a = alice(s).await;
+        let d = device(&a.sub, 7);
+        s.insert_device(&d).await.unwrap();
+        s.activate_device(&d.device_id, UnixTime(9), MAX_ACTIVE_DEVICES).await.unwrap();
+        let before = s.device(&d.device_id).await.unwrap().unwrap();
+        assert_eq!((before.second_login_from, before.cooling_off_until), (UnixTime(7), None));
+        let reset = noegle_core::appcode::reset_code(ctx(s, 2000), &mut rand::rngs::OsRng, &d, &[9; 65], 600).await;
+        assert!(reset.unwrap().is_some());
+        let after = s.device(&d.device_id).await.unwrap().unwrap();
+        assert_eq!((after.second_login_from, after.cooling_off_until), (UnixTime(7), Some(UnixTime(2600))));
+        assert_eq!((after.cooling_off_ends(UnixTime(2599)), after.ready_at()), (Some(UnixTime(2600)), UnixTime(2600)));
     })
     .await;
 }

@@ -9,6 +9,7 @@ mod cards;
 mod devices;
 mod grants;
 mod lockout;
+mod migrations;
 mod requests;
 mod users;
 

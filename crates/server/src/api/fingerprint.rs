@@ -7,8 +7,7 @@ use axum::response::Json;
 use noegle_core::audit::AuditKind;
 use noegle_core::device::Device;
 use noegle_core::session_key::SessionKey;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use noegle_proto::api::v1 as wire;
 use webauthn_rs::prelude::{
     AuthenticatorAttachment, CreationChallengeResponse, Passkey, PasskeyAuthentication, PasskeyRegistration,
     PublicKeyCredential, RegisterPublicKeyCredential, RequestChallengeResponse, Url, Uuid, Webauthn, WebauthnBuilder,
@@ -17,6 +16,7 @@ use webauthn_rs::prelude::{
 use super::ApiError;
 use super::code::active_device;
 use super::extract::{Active, Signed, StrictJson, Unlocked};
+use super::openapi::{BodyRefused, Refused, Unavailable};
 use crate::state::AppState;
 
 /// The attachment kind a device's credential is stored under.
@@ -54,6 +54,13 @@ async fn take<T: serde::de::DeserializeOwned>(state: &AppState, key: &SessionKey
 }
 
 /// `POST /api/app/v1/fingerprint/register/start` (signed, active, unlocked): the creation options.
+#[utoipa::path(
+    post,
+    path = "/api/app/v1/fingerprint/register/start",
+    params(super::openapi::SignatureHeaders, super::openapi::AppSessionHeader),
+    request_body = super::openapi::NoFields,
+    responses((status = 200, body = Object, description = "{ publicKey: PublicKeyCredentialCreationOptions }: WebAuthn options as webauthn-rs gives them (binary fields base64url)"), BodyRefused, Refused<401>, Unavailable)
+)]
 pub async fn register_start(
     State(state): State<AppState>,
     app: Unlocked,
@@ -70,16 +77,20 @@ pub async fn register_start(
     Ok(Json(options))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RegisterFinish {
-    credential: RegisterPublicKeyCredential,
-}
-
 /// `POST /api/app/v1/fingerprint/register/finish` (signed, active, unlocked): stores the verified credential.
-pub async fn register_finish(State(state): State<AppState>, app: Unlocked) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    post,
+    path = "/api/app/v1/fingerprint/register/finish",
+    params(super::openapi::SignatureHeaders, super::openapi::AppSessionHeader),
+    request_body = wire::FingerprintRegister<wire::webauthn::RegistrationCredential>,
+    responses((status = 200, body = wire::Fingerprint), BodyRefused, Refused<401>, Unavailable)
+)]
+pub async fn register_finish(
+    State(state): State<AppState>,
+    app: Unlocked,
+) -> Result<Json<wire::Fingerprint>, ApiError> {
     let me = &app.call.device;
-    let b: RegisterFinish = app.call.json()?;
+    let b: wire::FingerprintRegister<RegisterPublicKeyCredential> = app.call.json()?;
     let again = "start the fingerprint registration again";
     let registration: PasskeyRegistration =
         take(&state, &SessionKey::fingerprint_registration(&me.device_id), again).await?;
@@ -88,22 +99,32 @@ pub async fn register_finish(State(state): State<AppState>, app: Unlocked) -> Re
         .map_err(|e| ApiError::fingerprint_refused(&format!("the fingerprint credential was not accepted: {e}")))?;
     let value = serde_json::to_string(&passkey).map_err(ApiError::internal)?;
     state.store.set_attachment(&me.device_id, KIND, Some(&value)).await?;
-    state.ctx(None).audit_device(AuditKind::FingerprintSet, me, json!({})).await?;
-    Ok(Json(json!({ "device_id": me.device_id, "fingerprint": true })))
+    state.ctx(None).audit_device(AuditKind::FingerprintSet, me, no_facts()).await?;
+    Ok(Json(wire::Fingerprint { device_id: me.device_id.clone(), fingerprint: true }))
 }
 
 /// `DELETE /api/app/v1/fingerprint` (signed, active): the device no longer unlocks with the fingerprint.
-pub async fn remove(State(state): State<AppState>, call: Signed<Active>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    delete,
+    path = "/api/app/v1/fingerprint",
+    params(super::openapi::SignatureHeaders),
+    responses((status = 200, body = wire::Fingerprint), Refused<401>, Unavailable)
+)]
+pub async fn remove(State(state): State<AppState>, call: Signed<Active>) -> Result<Json<wire::Fingerprint>, ApiError> {
     let me = &call.device;
     state.store.set_attachment(&me.device_id, KIND, None).await?;
-    state.ctx(None).audit_device(AuditKind::FingerprintRemoved, me, json!({})).await?;
-    Ok(Json(json!({ "device_id": me.device_id, "fingerprint": false })))
+    state.ctx(None).audit_device(AuditKind::FingerprintRemoved, me, no_facts()).await?;
+    Ok(Json(wire::Fingerprint { device_id: me.device_id.clone(), fingerprint: false }))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LoginStart {
-    device_id: String,
+/// An audit event's facts when the kind says it all.
+fn no_facts() -> serde_json::Value {
+    serde_json::Value::Object(serde_json::Map::new())
+}
+
+/// An audit event's facts: why a fingerprint was not verified.
+fn refused_because(why: String) -> serde_json::Value {
+    serde_json::Value::Object(serde_json::Map::from_iter([("reason".to_string(), serde_json::Value::String(why))]))
 }
 
 async fn passkey_of(state: &AppState, device: &Device) -> Result<Passkey, ApiError> {
@@ -115,9 +136,15 @@ async fn passkey_of(state: &AppState, device: &Device) -> Result<Passkey, ApiErr
 }
 
 /// `POST /api/app/v1/fingerprint/login/start`: unlocking by fingerprint, step 1 (not signed, like the code).
+#[utoipa::path(
+    post,
+    path = "/api/app/v1/fingerprint/login/start",
+    request_body = wire::FingerprintLoginStart,
+    responses((status = 200, body = Object, description = "{ publicKey: PublicKeyCredentialRequestOptions }: WebAuthn options as webauthn-rs gives them (binary fields base64url)"), BodyRefused, Refused<401, 403, 409, 429>, Unavailable)
+)]
 pub async fn login_start(
     State(state): State<AppState>,
-    StrictJson(b): StrictJson<LoginStart>,
+    StrictJson(b): StrictJson<wire::FingerprintLoginStart>,
 ) -> Result<Json<RequestChallengeResponse>, ApiError> {
     let device = active_device(&state, &b.device_id).await?;
     let passkey = passkey_of(&state, &device).await?;
@@ -126,18 +153,17 @@ pub async fn login_start(
     Ok(Json(options))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LoginFinish {
-    device_id: String,
-    credential: PublicKeyCredential,
-}
-
 /// `POST /api/app/v1/fingerprint/login/finish`: a verified assertion (user verified) opens an app session.
+#[utoipa::path(
+    post,
+    path = "/api/app/v1/fingerprint/login/finish",
+    request_body = wire::FingerprintLogin<wire::webauthn::AssertionCredential>,
+    responses((status = 200, body = wire::AppSession), BodyRefused, Refused<401, 403, 409>, Unavailable)
+)]
 pub async fn login_finish(
     State(state): State<AppState>,
-    StrictJson(b): StrictJson<LoginFinish>,
-) -> Result<Json<Value>, ApiError> {
+    StrictJson(b): StrictJson<wire::FingerprintLogin<PublicKeyCredential>>,
+) -> Result<Json<wire::AppSession>, ApiError> {
     let device = active_device(&state, &b.device_id).await?;
     let mut passkey = passkey_of(&state, &device).await?;
     let again = "start the fingerprint unlock again";
@@ -146,7 +172,7 @@ pub async fn login_finish(
     let result = match rp(&state)?.finish_passkey_authentication(&b.credential, &authentication) {
         Ok(r) => r,
         Err(e) => {
-            let reason = json!({ "reason": e.to_string() });
+            let reason = refused_because(e.to_string());
             state.ctx(None).audit_device(AuditKind::FingerprintRejected, &device, reason).await?;
             return Err(ApiError::fingerprint_refused("the fingerprint was not verified; use the code"));
         }
@@ -155,12 +181,12 @@ pub async fn login_finish(
         let value = serde_json::to_string(&passkey).map_err(ApiError::internal)?;
         state.store.set_attachment(&device.device_id, KIND, Some(&value)).await?;
     }
-    let (token, secs) = noegle_core::appcode::open_session(
+    let (app_session, expires_in) = noegle_core::appcode::open_session(
         state.ctx(None),
         &mut rand::rngs::OsRng,
         &device,
         noegle_core::device::Unlock::Fingerprint,
     )
     .await?;
-    Ok(Json(json!({ "app_session": token, "expires_in": secs })))
+    Ok(Json(wire::AppSession { app_session, expires_in, unlock_token: None }))
 }

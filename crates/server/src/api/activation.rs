@@ -21,7 +21,7 @@ use crate::state::AppState;
     post,
     path = "/api/app/v1/login",
     request_body = wire::Login,
-    responses((status = 200, body = wire::Ticket), BodyRefused, Refused<401, 403, 429>, Unavailable)
+    responses((status = 200, description = "OK", body = wire::Ticket), BodyRefused, Refused<401, 403, 429>, Unavailable)
 )]
 pub async fn login(
     State(state): State<AppState>,
@@ -45,7 +45,7 @@ pub(crate) async fn take_ticket(state: &AppState, secret: &str) -> Result<ticket
     post,
     path = "/api/app/v1/activation",
     request_body = wire::StartActivation,
-    responses((status = 201, body = wire::Device), BodyRefused, Refused<401, 409, 422>, Unavailable)
+    responses((status = 201, description = "Created", body = wire::Device), BodyRefused, Refused<401, 409, 422>, Unavailable)
 )]
 pub async fn start(
     State(state): State<AppState>,
@@ -68,7 +68,7 @@ pub async fn start(
     path = "/api/app/v1/activation/complete",
     params(super::openapi::SignatureHeaders),
     request_body = wire::CompleteActivation,
-    responses((status = 200, body = wire::Device), BodyRefused, Refused<401, 409, 410>, Unavailable)
+    responses((status = 200, description = "OK", body = wire::Device), BodyRefused, Refused<401, 409, 410>, Unavailable)
 )]
 pub async fn complete(
     State(state): State<AppState>,
@@ -90,7 +90,7 @@ pub async fn complete(
     get,
     path = "/api/app/v1/device",
     params(super::openapi::SignatureHeaders),
-    responses((status = 200, body = wire::Device), Refused<401>, Unavailable)
+    responses((status = 200, description = "OK", body = wire::Device), Refused<401>, Unavailable)
 )]
 pub async fn status(State(state): State<AppState>, call: Signed<PendingOrActive>) -> Json<wire::Device> {
     Json(to::device(&call.device, state.now()))
@@ -102,7 +102,7 @@ pub async fn status(State(state): State<AppState>, call: Signed<PendingOrActive>
     get,
     path = "/api/app/v1/activations",
     params(super::openapi::SignatureHeaders),
-    responses((status = 200, body = wire::Unconfirmed), Refused<401>, Unavailable)
+    responses((status = 200, description = "OK", body = wire::Unconfirmed), Refused<401>, Unavailable)
 )]
 pub async fn unconfirmed(
     State(state): State<AppState>,
@@ -119,7 +119,7 @@ pub async fn unconfirmed(
     post,
     path = "/api/app/v1/activations/{device_id}/cancel",
     params(super::openapi::SignatureHeaders, ("device_id" = String, Path, description = "The device to stop")),
-    responses((status = 200, body = wire::DeviceEnded), Refused<401, 404>, Unavailable)
+    responses((status = 200, description = "OK", body = wire::DeviceEnded), Refused<401, 404>, Unavailable)
 )]
 pub async fn cancel(
     State(state): State<AppState>,
@@ -141,7 +141,7 @@ pub async fn cancel(
     delete,
     path = "/api/app/v1/device",
     params(super::openapi::SignatureHeaders),
-    responses((status = 200, body = wire::DeviceEnded), Refused<401>, Unavailable)
+    responses((status = 200, description = "OK", body = wire::DeviceEnded), Refused<401>, Unavailable)
 )]
 pub async fn deregister(
     State(state): State<AppState>,

@@ -22,7 +22,7 @@ use crate::state::AppState;
     path = "/api/app/v1/app-code/register/start",
     params(super::openapi::SignatureHeaders, super::openapi::AppSessionHeader),
     request_body = wire::OpaqueMessage,
-    responses((status = 200, body = wire::OpaqueMessage), BodyRefused, Refused<401>, Unavailable)
+    responses((status = 200, description = "OK", body = wire::OpaqueMessage), BodyRefused, Refused<401>, Unavailable)
 )]
 pub async fn register_start(
     State(state): State<AppState>,
@@ -41,7 +41,7 @@ pub async fn register_start(
     path = "/api/app/v1/app-code/register/finish",
     params(super::openapi::SignatureHeaders, super::openapi::AppSessionHeader),
     request_body = wire::RegisterCode,
-    responses((status = 200, body = wire::CodeSet), BodyRefused, Refused<401, 403>, Unavailable)
+    responses((status = 200, description = "OK", body = wire::CodeSet), BodyRefused, Refused<401, 403>, Unavailable)
 )]
 pub async fn register_finish(
     State(state): State<AppState>,
@@ -81,7 +81,7 @@ pub(crate) async fn active_device(state: &AppState, device_id: &str) -> Result<D
     post,
     path = "/api/app/v1/app-code/login/start",
     request_body = wire::CodeLogin,
-    responses((status = 200, body = wire::LoginStarted), BodyRefused, Refused<401, 403, 409, 429>, Unavailable)
+    responses((status = 200, description = "OK", body = wire::LoginStarted), BodyRefused, Refused<401, 403, 409, 429>, Unavailable)
 )]
 pub async fn login_start(
     State(state): State<AppState>,
@@ -98,7 +98,7 @@ pub async fn login_start(
     post,
     path = "/api/app/v1/app-code/login/finish",
     request_body = wire::CodeLogin,
-    responses((status = 200, body = wire::AppSession), BodyRefused, Refused<401>, Unavailable)
+    responses((status = 200, description = "OK", body = wire::AppSession), BodyRefused, Refused<401>, Unavailable)
 )]
 pub async fn login_finish(
     State(state): State<AppState>,
@@ -137,7 +137,7 @@ pub async fn lock(State(state): State<AppState>, headers: HeaderMap) -> Result<R
     post,
     path = "/api/app/v1/app-code/forgot",
     request_body = wire::Forgot,
-    responses((status = 200, body = wire::CodeReset), BodyRefused, Refused<401, 422, 429>, Unavailable)
+    responses((status = 200, description = "OK", body = wire::CodeReset), BodyRefused, Refused<401, 422, 429>, Unavailable)
 )]
 pub async fn forgot(
     State(state): State<AppState>,

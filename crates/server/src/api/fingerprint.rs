@@ -83,7 +83,7 @@ pub async fn register_start(
     path = "/api/app/v1/fingerprint/register/finish",
     params(super::openapi::SignatureHeaders, super::openapi::AppSessionHeader),
     request_body = wire::FingerprintRegister<wire::webauthn::RegistrationCredential>,
-    responses((status = 200, body = wire::Fingerprint), BodyRefused, Refused<401>, Unavailable)
+    responses((status = 200, description = "OK", body = wire::Fingerprint), BodyRefused, Refused<401>, Unavailable)
 )]
 pub async fn register_finish(
     State(state): State<AppState>,
@@ -108,7 +108,7 @@ pub async fn register_finish(
     delete,
     path = "/api/app/v1/fingerprint",
     params(super::openapi::SignatureHeaders),
-    responses((status = 200, body = wire::Fingerprint), Refused<401>, Unavailable)
+    responses((status = 200, description = "OK", body = wire::Fingerprint), Refused<401>, Unavailable)
 )]
 pub async fn remove(State(state): State<AppState>, call: Signed<Active>) -> Result<Json<wire::Fingerprint>, ApiError> {
     let me = &call.device;
@@ -158,7 +158,7 @@ pub async fn login_start(
     post,
     path = "/api/app/v1/fingerprint/login/finish",
     request_body = wire::FingerprintLogin<wire::webauthn::AssertionCredential>,
-    responses((status = 200, body = wire::AppSession), BodyRefused, Refused<401, 403, 409>, Unavailable)
+    responses((status = 200, description = "OK", body = wire::AppSession), BodyRefused, Refused<401, 403, 409>, Unavailable)
 )]
 pub async fn login_finish(
     State(state): State<AppState>,

@@ -72,7 +72,7 @@ fn others() -> OpenApiRouter<AppState> {
 }
 
 /// `GET /api/app/v1/time`: the server's clock, which signed requests must be within 60 s of.
-#[utoipa::path(get, path = "/api/app/v1/time", responses((status = 200, body = wire::Time), openapi::Unavailable))]
+#[utoipa::path(get, path = "/api/app/v1/time", responses((status = 200, description = "OK", body = wire::Time), openapi::Unavailable))]
 pub async fn time(axum::extract::State(state): axum::extract::State<AppState>) -> Json<wire::Time> {
     Json(wire::Time { now: state.now().0 })
 }
@@ -82,7 +82,7 @@ pub async fn time(axum::extract::State(state): axum::extract::State<AppState>) -
 /// NemID support": a phone number and a web address, each `null` when the operator set none), and the numbers
 /// the app says to its user: how long an unlocked app stays open, how long a new device waits, how many
 /// wrong codes block it.
-#[utoipa::path(get, path = "/api/app/v1/about", responses((status = 200, body = wire::About), openapi::Unavailable))]
+#[utoipa::path(get, path = "/api/app/v1/about", responses((status = 200, description = "OK", body = wire::About), openapi::Unavailable))]
 pub async fn about(axum::extract::State(state): axum::extract::State<AppState>) -> Json<wire::About> {
     let c = &state.config;
     let some = |s: &str| (!s.is_empty()).then(|| s.to_string());

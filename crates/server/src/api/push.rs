@@ -16,7 +16,7 @@ use crate::webpush::{KIND, Subscription, SubscriptionKeys};
 #[utoipa::path(
     get,
     path = "/api/app/v1/push/key",
-    responses((status = 200, body = wire::PushKey), Unavailable)
+    responses((status = 200, description = "OK", body = wire::PushKey), Unavailable)
 )]
 pub async fn key(State(state): State<AppState>) -> Json<wire::PushKey> {
     Json(wire::PushKey { key: state.webpush.public_key() })
@@ -28,7 +28,7 @@ pub async fn key(State(state): State<AppState>) -> Json<wire::PushKey> {
     path = "/api/app/v1/push",
     params(super::openapi::SignatureHeaders),
     request_body = wire::PushSubscription,
-    responses((status = 200, body = wire::Push), BodyRefused, Refused<401, 422>, Unavailable)
+    responses((status = 200, description = "OK", body = wire::Push), BodyRefused, Refused<401, 422>, Unavailable)
 )]
 pub async fn subscribe(
     State(state): State<AppState>,
@@ -58,7 +58,7 @@ fn subscription(s: wire::PushSubscription) -> Subscription {
     delete,
     path = "/api/app/v1/push",
     params(super::openapi::SignatureHeaders),
-    responses((status = 200, body = wire::Push), Refused<401>, Unavailable)
+    responses((status = 200, description = "OK", body = wire::Push), Refused<401>, Unavailable)
 )]
 pub async fn unsubscribe(
     State(state): State<AppState>,

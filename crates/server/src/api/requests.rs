@@ -18,7 +18,7 @@ use crate::state::AppState;
     get,
     path = "/api/app/v1/requests",
     params(super::openapi::SignatureHeaders, super::openapi::AppSessionHeader),
-    responses((status = 200, body = wire::Requests), Refused<401, 403>, Unavailable)
+    responses((status = 200, description = "OK", body = wire::Requests), Refused<401, 403>, Unavailable)
 )]
 pub async fn pending(State(state): State<AppState>, app: Unlocked) -> Result<Json<wire::Requests>, ApiError> {
     let policy = state.config.match_policy();
@@ -32,7 +32,7 @@ pub async fn pending(State(state): State<AppState>, app: Unlocked) -> Result<Jso
     path = "/api/app/v1/requests/{request_id}/decision",
     params(super::openapi::SignatureHeaders, super::openapi::AppSessionHeader, ("request_id" = String, Path, description = "The request")),
     request_body = wire::Decision,
-    responses((status = 200, body = wire::Decided), BodyRefused, Refused<401, 403, 404>, Refused<409, 410, 422>, Unavailable)
+    responses((status = 200, description = "OK", body = wire::Decided), BodyRefused, Refused<401, 403, 404>, Refused<409, 410, 422>, Unavailable)
 )]
 pub async fn decide(
     State(state): State<AppState>,

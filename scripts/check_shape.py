@@ -2,8 +2,8 @@
 """Checks the invariants ARCHITECTURE.md names, as far as a script can:
 
 - core imports no I/O: noegle-core depends on no axum, sqlx, tokio or hyper;
-- no source file over 800 lines (Rust and the phone app's JavaScript);
-- handlers hold no rules: no HTTP handler (a `pub async fn` in the server's handler modules) over 30 lines;
+- no source file over 600 lines (Rust, the phone app's and the log-in box's JavaScript, the browser tests);
+- handlers hold no rules: no HTTP handler (a `pub async fn` in the server's handler modules) over 25 lines;
 - one SQL text: the store's statements live only in crates/store/src/queries/.
 
 Run from the repository root; exits non-zero with every breach listed.
@@ -14,8 +14,8 @@ import re
 import subprocess
 import sys
 
-MAX_FILE_LINES = 800
-MAX_HANDLER_LINES = 30
+MAX_FILE_LINES = 600
+MAX_HANDLER_LINES = 25
 HANDLER_FILES = ["crates/server/src/api/*.rs", "crates/server/src/pages.rs", "crates/server/src/oidc.rs",
                  "crates/server/src/ops.rs", "crates/server/src/webapp.rs", "crates/server/src/demo_bank.rs"]
 
@@ -28,7 +28,7 @@ for line in tree.splitlines():
         breaches.append(f"noegle-core depends on {line.split()[0]}: the core imports no I/O")
 
 sources = glob.glob("crates/**/*.rs", recursive=True) + glob.glob("web/app/**/*.js", recursive=True) + glob.glob("web/box/*.js") + glob.glob("web/e2e/**/*.mjs", recursive=True)
-for path in sorted(sources):
+for path in sorted(p for p in sources if "/node_modules/" not in p):
     with open(path, encoding="utf-8") as f:
         n = sum(1 for _ in f)
     if n > MAX_FILE_LINES:

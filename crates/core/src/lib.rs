@@ -10,6 +10,7 @@ pub mod audit;
 pub mod clock;
 pub mod ctx;
 pub mod device;
+pub mod fingerprint;
 pub mod grants;
 pub mod keycard;
 pub mod lockout;

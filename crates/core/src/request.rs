@@ -45,6 +45,19 @@ impl std::str::FromStr for MatchPolicy {
     }
 }
 
+impl MatchPolicy {
+    /// Whether the app asks its user to type the code the log-in box shows (`type`, X-1).
+    pub fn typed(self) -> bool {
+        self == MatchPolicy::Type
+    }
+
+    /// The match code the app may show beside `request`: only under `show`; under `type` the user must read
+    /// it in the log-in box, so the app never sees it.
+    pub fn shown(self, request: &AuthRequest) -> Option<&str> {
+        (self == MatchPolicy::Show).then_some(request.match_code.as_str())
+    }
+}
+
 /// Why a request could not be made or decided.
 #[derive(Debug, thiserror::Error)]
 pub enum RequestError {
@@ -292,6 +305,17 @@ mod tests {
         let resetting = w.device(&w.user.sub, DeviceStatus::Active, w.now.plus(3600)).await;
         let refused = pending_for(w.ctx(), &resetting).await;
         assert!(matches!(refused, Err(RequestError::CoolingOff { until }) if until == w.now.plus(3600)));
+    }
+
+    #[tokio::test]
+    async fn the_app_sees_the_match_code_only_when_the_policy_shows_it() {
+        let w = World::new().await;
+        let r = sent(&w).await;
+        assert_eq!(MatchPolicy::Show.shown(&r), Some(r.match_code.as_str()));
+        assert_eq!(MatchPolicy::Type.shown(&r), None, "typed: the user reads it in the log-in box");
+        assert_eq!(MatchPolicy::Off.shown(&r), None);
+        let typed: Vec<bool> = [MatchPolicy::Type, MatchPolicy::Show, MatchPolicy::Off].map(MatchPolicy::typed).into();
+        assert_eq!(typed, [true, false, false]);
     }
 
     #[tokio::test]

@@ -1,7 +1,8 @@
 //! SQLite and PostgreSQL implementations of the `noegle-core` store traits.
 //!
-//! Both backends run the same SQL text (written once in [`queries`], `$n` placeholders work on both); only
-//! connection set-up, migrations and the way a write transaction begins differ. Every single-use consume
+//! Both backends run the same SQL text (written once in `queries`, `$n` placeholders work on both) through one
+//! generic [`SqlStore`]; only connection set-up, migrations, the way a write transaction begins and the
+//! statement that holds a user's row differ (`queries::backend`). Every single-use consume
 //! is one `UPDATE … WHERE used_at IS NULL` whose affected-row count decides who won.
 
 use std::sync::Arc;
@@ -17,6 +18,7 @@ mod sqlite;
 pub mod testing;
 
 pub use postgres::PgStore;
+pub use queries::SqlStore;
 pub use sqlite::SqliteStore;
 
 /// Opens (and migrates) the database at `url`: `sqlite://path` (created if missing) or `postgres://…`.

@@ -1,19 +1,16 @@
 //! The scale-out backend: PostgreSQL with `synchronous_commit=on`, shared by any number of server nodes.
 
 use crate::Db as _;
+use crate::SqlStore;
 use noegle_core::store::StoreError;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use std::str::FromStr;
 
 /// The PostgreSQL store. Reads and writes share one pool (`writer` is the same pool): PostgreSQL has many
 /// writers at once.
-#[derive(Clone, Debug)]
-pub struct PgStore {
-    pub(crate) pool: PgPool,
-    pub(crate) writer: PgPool,
-}
+pub type PgStore = SqlStore<sqlx::Postgres>;
 
-impl PgStore {
+impl SqlStore<sqlx::Postgres> {
     /// Connects to `postgres://…` and runs the migrations.
     pub async fn open(url: &str) -> Result<PgStore, StoreError> {
         let options = PgConnectOptions::from_str(url).db()?.options([("synchronous_commit", "on")]);
@@ -29,12 +26,6 @@ impl PgStore {
             .await
             .db()?;
         sqlx::migrate!("../../migrations/postgres").run(&pool).await.db()?;
-        Ok(PgStore { writer: pool.clone(), pool })
-    }
-
-    pub(crate) async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, StoreError> {
-        self.writer.begin().await.db()
+        Ok(SqlStore { writer: pool.clone(), pool })
     }
 }
-
-crate::queries::impl_store!(PgStore, sqlx::Postgres, "SELECT sub FROM users WHERE sub = $1 FOR UPDATE");

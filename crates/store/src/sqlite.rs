@@ -6,7 +6,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use noegle_core::store::StoreError;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+use crate::SqlStore;
 
 /// The SQLite store: a pool of read-only connections, and one connection for every write.
 ///
@@ -15,13 +17,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 /// queue for the one writing connection instead (a wait of microseconds per statement ahead), while reads
 /// go on in parallel beside them (WAL). The readers are opened read-only, so a write sent to them by
 /// mistake fails loudly.
-#[derive(Clone, Debug)]
-pub struct SqliteStore {
-    pub(crate) pool: SqlitePool,
-    pub(crate) writer: SqlitePool,
-}
+pub type SqliteStore = SqlStore<sqlx::Sqlite>;
 
-impl SqliteStore {
+impl SqlStore<sqlx::Sqlite> {
     /// Opens `sqlite://PATH`, creating the file if missing (0600, whatever the umask: SQLite gives its -wal and
     /// -shm files the database's mode), and runs the migrations.
     pub async fn open(url: &str) -> Result<SqliteStore, StoreError> {
@@ -48,7 +46,7 @@ impl SqliteStore {
             .connect_with(options.read_only(true))
             .await
             .db()?;
-        Ok(SqliteStore { pool, writer })
+        Ok(SqlStore { pool, writer })
     }
 
     /// The file of the SQLite database `url` names (`sqlite://PATH`); `None` for any other database and for
@@ -61,10 +59,6 @@ impl SqliteStore {
             return None;
         }
         Some(SqliteConnectOptions::from_str(url).ok()?.get_filename().to_path_buf())
-    }
-
-    pub(crate) async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
-        self.writer.begin_with("BEGIN IMMEDIATE").await.db()
     }
 }
 
@@ -84,9 +78,6 @@ fn create_private(path: &std::path::Path) -> Result<(), StoreError> {
         Err(e) => Err(StoreError::Backend(format!("cannot create {}: {e}", path.display()))),
     }
 }
-
-// BEGIN IMMEDIATE already holds the write lock; reading the row is enough.
-crate::queries::impl_store!(SqliteStore, sqlx::Sqlite, "SELECT sub FROM users WHERE sub = $1");
 
 #[cfg(all(test, unix))]
 mod tests {

@@ -106,6 +106,12 @@ impl Device {
         self.status == DeviceStatus::Pending && now < self.expires_at
     }
 
+    /// Whether a pending device may make its second log-in at `now` (R-APP1): its wait is over and its
+    /// activation has not expired. The app shows this as `ready`.
+    pub fn ready_for_second_login(&self, now: UnixTime) -> bool {
+        self.pending_and_alive(now) && now >= self.ready_at
+    }
+
     /// Whether an active device is cooling off at `now` after "Glemt kode" gave it a new key: until
     /// `ready_at` it may unlock and choose its code, but approve nothing — the activation hour again, while
     /// the user's other devices may cancel it. Set by [`crate::appcode::reset_code`].
@@ -196,5 +202,22 @@ impl Platform {
 impl std::fmt::Display for Platform {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.pad(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::World;
+
+    #[tokio::test]
+    async fn a_pending_device_is_ready_from_the_end_of_its_wait_until_it_expires() {
+        let w = World::new().await;
+        let d = w.device("alice", DeviceStatus::Pending, w.now.plus(3600)).await;
+        assert!(!d.ready_for_second_login(w.now.plus(3599)));
+        assert!(d.ready_for_second_login(w.now.plus(3600)));
+        assert!(!d.ready_for_second_login(d.expires_at), "expired");
+        let active = Device { status: DeviceStatus::Active, ..d };
+        assert!(!active.ready_for_second_login(w.now.plus(3600)), "an active device waits for nothing");
     }
 }

@@ -9,7 +9,7 @@ use noegle_core::device::RevokedBy;
 use noegle_core::{device, ticket};
 use noegle_proto::api::v1 as wire;
 
-use super::extract::{Active, Pending, PendingOrActive, Signed, StrictJson};
+use super::extract::{Active, Pending, PendingOrActive, Signed, StrictJson, take_ticket};
 use super::openapi::{BodyRefused, Refused, Unavailable};
 use super::{ApiError, convert as to};
 use crate::client_addr::ClientAddr;
@@ -35,11 +35,6 @@ pub async fn login(
     Ok(Json(wire::Ticket { ticket, expires_in: ticket::TICKET_SECS, key_card }))
 }
 
-/// Takes a ticket: it works once.
-pub(crate) async fn take_ticket(state: &AppState, secret: &str) -> Result<ticket::Ticket, ApiError> {
-    ticket::take(state.ctx(None), secret).await?.ok_or_else(ApiError::ticket_expired)
-}
-
 /// `POST /api/app/v1/activation`: ticket + key + the device's public key and platform → a pending device.
 #[utoipa::path(
     post,
@@ -52,9 +47,9 @@ pub async fn start(
     from: ClientAddr,
     StrictJson(b): StrictJson<wire::StartActivation>,
 ) -> Result<Response, ApiError> {
-    let t = take_ticket(&state, &b.ticket).await?;
-    let new = NewDevice { public_key: b.public_key, platform: b.platform, os_version: b.os_version, name: b.name };
     let (ctx, policy) = (state.ctx(Some(from.as_str())), state.config.activation_policy());
+    let t = take_ticket(ctx, &b.ticket).await?;
+    let new = NewDevice { public_key: b.public_key, platform: b.platform, os_version: b.os_version, name: b.name };
     let rng = &mut rand::rngs::OsRng;
     let d = activation::start(ctx, rng, &state.pepper, &policy, &t.sub, &t.challenge, &b.key, &new).await?;
     state.notify(&d.sub, AppEvent::PendingActivation);
@@ -70,14 +65,10 @@ pub async fn start(
     request_body = wire::CompleteActivation,
     responses((status = 200, description = "OK", body = wire::Device), BodyRefused, Refused<401, 409, 410>, Unavailable)
 )]
-pub async fn complete(
-    State(state): State<AppState>,
-    from: ClientAddr,
-    call: Signed<Pending>,
-) -> Result<Json<wire::Device>, ApiError> {
+pub async fn complete(State(state): State<AppState>, call: Signed<Pending>) -> Result<Json<wire::Device>, ApiError> {
     let b: wire::CompleteActivation = call.json()?;
-    let t = take_ticket(&state, &b.ticket).await?;
-    let ctx = state.ctx(Some(from.as_str()));
+    let ctx = call.ctx(&state);
+    let t = take_ticket(ctx, &b.ticket).await?;
     let d =
         activation::complete(ctx, &mut rand::rngs::OsRng, &state.pepper, &call.device, &t.sub, &t.challenge, &b.key)
             .await?;
@@ -108,7 +99,7 @@ pub async fn unconfirmed(
     State(state): State<AppState>,
     call: Signed<Active>,
 ) -> Result<Json<wire::Unconfirmed>, ApiError> {
-    let listed = activation::unconfirmed(state.ctx(None), &call.device).await?;
+    let listed = activation::unconfirmed(call.ctx(&state), &call.device).await?;
     let now = state.now();
     Ok(Json(wire::Unconfirmed { pending: listed.iter().map(|(d, why)| to::unconfirmed(d, why, now)).collect() }))
 }
@@ -126,7 +117,7 @@ pub async fn cancel(
     Path(device_id): Path<String>,
     call: Signed<Active>,
 ) -> Result<Json<wire::DeviceEnded>, ApiError> {
-    let (target, how) = activation::stop(state.ctx(None), &call.device, &device_id)
+    let (target, how) = activation::stop(call.ctx(&state), &call.device, &device_id)
         .await?
         .ok_or_else(|| ApiError::not_found("no pending activation with that id"))?;
     let status = match how {
@@ -145,9 +136,8 @@ pub async fn cancel(
 )]
 pub async fn deregister(
     State(state): State<AppState>,
-    from: ClientAddr,
     call: Signed<PendingOrActive>,
 ) -> Result<Json<wire::DeviceEnded>, ApiError> {
-    device::revoke(state.ctx(Some(from.as_str())), &call.device, RevokedBy::User, "deregistered by the user").await?;
+    device::revoke(call.ctx(&state), &call.device, RevokedBy::User, "deregistered by the user").await?;
     Ok(Json(wire::DeviceEnded { device_id: call.device.device_id, status: wire::DeviceStatus::Revoked }))
 }

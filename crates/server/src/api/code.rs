@@ -4,13 +4,13 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Json, Response};
+use noegle_core::Ctx;
 use noegle_core::appcode::{self, CodeAuthority, UnlockToken};
-use noegle_core::device::{Device, DeviceAuthError, DeviceStatus};
+use noegle_core::device::{Device, DeviceAuthError};
 use noegle_proto::api::v1 as wire;
 
 use super::ApiError;
-use super::activation::take_ticket;
-use super::extract::{Active, HEADER_APP_SESSION, Signed, StrictJson};
+use super::extract::{Active, HEADER_APP_SESSION, Signed, StrictJson, active_device, take_ticket};
 use super::openapi::{BodyRefused, Refused, Unavailable};
 use crate::client_addr::ClientAddr;
 use crate::live::AppEvent;
@@ -50,29 +50,18 @@ pub async fn register_finish(
     let b: wire::RegisterCode = call.json()?;
     let authority = CodeAuthority { app_session: call.app_session(), reset_token: b.reset_token.as_deref() };
     let me = &call.device;
-    let unlock_token = appcode::set_code(state.ctx(None), &mut rand::rngs::OsRng, me, &b.message, authority).await?;
+    let unlock_token = appcode::set_code(call.ctx(&state), &mut rand::rngs::OsRng, me, &b.message, authority).await?;
     Ok(Json(wire::CodeSet { device_id: me.device_id.clone(), code_set: true, unlock_token }))
 }
 
 /// The active device a code login names, if the caller shows its unlock token (with what the token said);
 /// otherwise answered as an unknown device (nothing is counted against it).
-async fn code_login_device(state: &AppState, b: &wire::CodeLogin) -> Result<(Device, UnlockToken), ApiError> {
-    let device = active_device(state, &b.device_id).await?;
-    match appcode::check_unlock_token(state.ctx(None), &device, b.unlock_token.as_deref()).await? {
+async fn code_login_device(ctx: Ctx<'_>, b: &wire::CodeLogin) -> Result<(Device, UnlockToken), ApiError> {
+    let device = active_device(ctx, &b.device_id).await?;
+    match appcode::check_unlock_token(ctx, &device, b.unlock_token.as_deref()).await? {
         UnlockToken::Refused => Err(DeviceAuthError::UnknownDevice.into()),
         token => Ok((device, token)),
     }
-}
-
-/// The active device `device_id` of an unsigned call (unlocking: the device key is sealed under the code);
-/// any other is answered as unknown.
-pub(crate) async fn active_device(state: &AppState, device_id: &str) -> Result<Device, ApiError> {
-    state
-        .store
-        .device(device_id)
-        .await?
-        .filter(|d| d.status == DeviceStatus::Active)
-        .ok_or_else(|| ApiError::from(DeviceAuthError::UnknownDevice))
 }
 
 /// `POST /api/app/v1/app-code/login/start`: unlocking, step 1 (not signed: the device key is sealed under the
@@ -85,11 +74,13 @@ pub(crate) async fn active_device(state: &AppState, device_id: &str) -> Result<D
 )]
 pub async fn login_start(
     State(state): State<AppState>,
+    from: ClientAddr,
     StrictJson(b): StrictJson<wire::CodeLogin>,
 ) -> Result<Json<wire::LoginStarted>, ApiError> {
-    let (device, _) = code_login_device(&state, &b).await?;
+    let ctx = state.ctx(Some(from.as_str()));
+    let (device, _) = code_login_device(ctx, &b).await?;
     let (message, remaining_if_wrong) =
-        appcode::login_start(state.ctx(None), &mut rand::rngs::OsRng, &state.opaque, &device, &b.message).await?;
+        appcode::login_start(ctx, &mut rand::rngs::OsRng, &state.opaque, &device, &b.message).await?;
     Ok(Json(wire::LoginStarted { message, remaining_if_wrong }))
 }
 
@@ -102,10 +93,11 @@ pub async fn login_start(
 )]
 pub async fn login_finish(
     State(state): State<AppState>,
+    from: ClientAddr,
     StrictJson(b): StrictJson<wire::CodeLogin>,
 ) -> Result<Json<wire::AppSession>, ApiError> {
-    let (device, unlock_token) = code_login_device(&state, &b).await?;
-    let ctx = state.ctx(None);
+    let ctx = state.ctx(Some(from.as_str()));
+    let (device, unlock_token) = code_login_device(ctx, &b).await?;
     let (app_session, expires_in) = appcode::login_finish(ctx, &mut rand::rngs::OsRng, &device, &b.message).await?;
     // A device set up before unlock tokens gets its own now.
     let unlock_token = match unlock_token {
@@ -122,9 +114,9 @@ pub async fn login_finish(
     params(super::openapi::AppSessionHeader),
     responses((status = 204, description = "Locked"), Unavailable)
 )]
-pub async fn lock(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn lock(State(state): State<AppState>, from: ClientAddr, headers: HeaderMap) -> Result<Response, ApiError> {
     if let Some(t) = headers.get(HEADER_APP_SESSION).and_then(|v| v.to_str().ok()) {
-        appcode::end_session(state.ctx(None), t).await?;
+        appcode::end_session(state.ctx(Some(from.as_str())), t).await?;
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -144,11 +136,11 @@ pub async fn forgot(
     from: ClientAddr,
     StrictJson(b): StrictJson<wire::Forgot>,
 ) -> Result<Json<wire::CodeReset>, ApiError> {
-    let device = active_device(&state, &b.device_id).await?;
+    let (ctx, wait) = (state.ctx(Some(from.as_str())), state.config.activation_wait_secs);
+    let device = active_device(ctx, &b.device_id).await?;
     let public_key = noegle_core::device::parse_public_key(&b.public_key)
         .ok_or_else(|| ApiError::invalid("public_key must be a base64url SEC1 P-256 key"))?;
-    let ticket = take_ticket(&state, &b.ticket).await?;
-    let (ctx, wait) = (state.ctx(Some(from.as_str())), state.config.activation_wait_secs);
+    let ticket = take_ticket(ctx, &b.ticket).await?;
     let reset_token =
         appcode::forgot_code(ctx, &mut rand::rngs::OsRng, &state.pepper, &device, &ticket, &b.key, &public_key, wait)
             .await?

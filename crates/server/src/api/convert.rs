@@ -26,7 +26,7 @@ pub(crate) fn device(d: &Device, now: UnixTime) -> wire::Device {
         status: status(d.status),
         ready_at: d.ready_at.0,
         expires_at: d.expires_at.0,
-        ready: d.status == DeviceStatus::Pending && now >= d.ready_at && now < d.expires_at,
+        ready: d.ready_for_second_login(now),
         now: now.0,
         reason: None,
     }
@@ -41,8 +41,9 @@ pub(crate) fn unconfirmed(d: &Device, why: &Unconfirmed, now: UnixTime) -> wire:
     wire::Device { reason: Some(reason), ..device(d, now) }
 }
 
-/// A pending request as the app is shown it: the match code only when the policy is `show`.
+/// A pending request as the app is shown it, with the match code only where the policy shows it.
 pub(crate) fn request(r: AuthRequest, policy: MatchPolicy) -> wire::PendingRequest {
+    let match_code = policy.shown(&r).map(str::to_string);
     wire::PendingRequest {
         request_id: r.request_id,
         client_id: r.client_id,
@@ -51,8 +52,8 @@ pub(crate) fn request(r: AuthRequest, policy: MatchPolicy) -> wire::PendingReque
         created_at: r.created_at.0,
         expires_at: r.expires_at.0,
         nonce: r.nonce,
-        match_code_required: policy == MatchPolicy::Type,
-        match_code: (policy == MatchPolicy::Show).then_some(r.match_code),
+        match_code_required: policy.typed(),
+        match_code,
     }
 }
 

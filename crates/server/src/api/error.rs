@@ -146,6 +146,18 @@ impl From<noegle_core::request::RequestError> for ApiError {
     }
 }
 
+impl From<noegle_core::fingerprint::FingerprintError> for ApiError {
+    fn from(e: noegle_core::fingerprint::FingerprintError) -> Self {
+        use noegle_core::fingerprint::FingerprintError as E;
+        match e {
+            E::Blocked(e) => e.into(),
+            E::NoFingerprint => ApiError::no_fingerprint(),
+            E::CeremonyOver(_) => ApiError::fingerprint_refused(&e.to_string()),
+            E::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<noegle_core::appcode::AppCodeError> for ApiError {
     fn from(e: noegle_core::appcode::AppCodeError) -> Self {
         use noegle_core::appcode::AppCodeError as E;

@@ -32,13 +32,13 @@ pub async fn events(
     slot: Option<axum::Extension<Slot>>,
     call: Signed<PendingOrActive>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let device = call.device;
+    let Signed { device, from, .. } = call;
     // From here the connection counts among the live channel's streams, not the node's other connections.
     let live = state.gate.to_live(slot.as_ref().map(|s| &s.0)).ok_or_else(ApiError::live_channel_full)?;
     let pending = device.status == DeviceStatus::Pending;
     let rx = (!pending).then(|| state.hub.subscribe(&device.sub));
     let waiting = pending.then_some(device.ready_at);
-    let missed = if pending { Vec::new() } else { missed(&state, &device).await? };
+    let missed = if pending { Vec::new() } else { missed(state.ctx(Some(from.as_str())), &device).await? };
     let stop = state.gate.draining();
     let start = Listening { rx, waiting, state: state.clone(), stop, ended: false, _live: live };
     let stream = futures::stream::unfold(start, next_event);
@@ -51,8 +51,7 @@ pub async fn events(
 }
 
 /// What an active device would have heard while it was away: a pending request, an unconfirmed device.
-async fn missed(state: &AppState, device: &noegle_core::device::Device) -> Result<Vec<AppEvent>, ApiError> {
-    let ctx = state.ctx(None);
+async fn missed(ctx: noegle_core::Ctx<'_>, device: &noegle_core::device::Device) -> Result<Vec<AppEvent>, ApiError> {
     let mut missed = Vec::new();
     // A device cooling off after "Glemt kode" is shown no requests, so it has missed none; a storage failure
     // is one.

@@ -1,19 +1,23 @@
 //! What every app-API handler takes from a request before it does its work: a strict JSON body
 //! ([`StrictJson`]), a device's verified signature ([`Signed`], with the device states the call allows as
-//! a type), and an unlocked app ([`Unlocked`]).
+//! a type), and an unlocked app ([`Unlocked`]); and the two look-ups calls before any signature share (a
+//! ticket taken once, the active device an unsigned call names).
 
 use std::marker::PhantomData;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, OriginalUri, Request};
+use axum::extract::{FromRequest, FromRequestParts, OriginalUri, Request};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use noegle_core::Ctx;
 use noegle_core::device::Unlock;
 use noegle_core::device::{self, Device, DeviceAuthError, DeviceStatus};
+use noegle_core::ticket;
 use noegle_proto::signing::{HEADER_DEVICE, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, SignedRequest};
 use serde::de::DeserializeOwned;
 
 use super::ApiError;
+use crate::client_addr::ClientAddr;
 use crate::state::AppState;
 
 /// Header carrying the app session of an unlocked app.
@@ -73,12 +77,19 @@ impl States for PendingOrActive {
 pub struct Signed<S: States> {
     /// The device that signed.
     pub device: Device,
+    /// Where the call came from (every audit event of the call names it).
+    pub from: ClientAddr,
     headers: HeaderMap,
     body: Bytes,
     states: PhantomData<S>,
 }
 
 impl<S: States> Signed<S> {
+    /// The flows' context for this call: now, the store, and the caller's address.
+    pub fn ctx<'a>(&'a self, state: &'a AppState) -> Ctx<'a> {
+        state.ctx(Some(self.from.as_str()))
+    }
+
     /// The signed body as JSON of type `T`.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
         parse(&self.headers, &self.body)
@@ -93,7 +104,7 @@ impl<S: States> Signed<S> {
     /// otherwise.
     pub async fn unlocked(&self, state: &AppState) -> Result<Unlock, ApiError> {
         let token = self.app_session().ok_or_else(ApiError::locked)?;
-        noegle_core::appcode::session_unlock(state.ctx(None), &self.device, token).await?.ok_or_else(ApiError::locked)
+        noegle_core::appcode::session_unlock(self.ctx(state), &self.device, token).await?.ok_or_else(ApiError::locked)
     }
 }
 
@@ -101,6 +112,9 @@ impl<S: States> FromRequest<AppState> for Signed<S> {
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        let from = ClientAddr::from_request_parts(&mut parts, state).await.map_err(IntoResponse::into_response)?;
+        let req = Request::from_parts(parts, body);
         let method = req.method().clone();
         let uri = req.extensions().get::<OriginalUri>().map_or_else(|| req.uri().clone(), |o| o.0.clone());
         let headers = req.headers().clone();
@@ -123,11 +137,12 @@ impl<S: States> FromRequest<AppState> for Signed<S> {
                 nonce: header(HEADER_NONCE)?,
                 body: &body,
             };
-            Ok::<_, ApiError>(device::authenticate(state.ctx(None), &req, header(HEADER_SIGNATURE)?, S::ALLOWED).await?)
+            let ctx = state.ctx(Some(from.as_str()));
+            Ok::<_, ApiError>(device::authenticate(ctx, &req, header(HEADER_SIGNATURE)?, S::ALLOWED).await?)
         }
         .await
         .map_err(IntoResponse::into_response)?;
-        Ok(Signed { device, headers, body, states: PhantomData })
+        Ok(Signed { device, from, headers, body, states: PhantomData })
     }
 }
 
@@ -148,4 +163,19 @@ impl FromRequest<AppState> for Unlocked {
         let how = call.unlocked(state).await.map_err(IntoResponse::into_response)?;
         Ok(Unlocked { call, how })
     }
+}
+
+/// Takes a ticket: it works once.
+pub(crate) async fn take_ticket(ctx: Ctx<'_>, secret: &str) -> Result<ticket::Ticket, ApiError> {
+    ticket::take(ctx, secret).await?.ok_or_else(ApiError::ticket_expired)
+}
+
+/// The active device `device_id` of an unsigned call (unlocking: the device key is sealed under the code);
+/// any other is answered as unknown.
+pub(crate) async fn active_device(ctx: Ctx<'_>, device_id: &str) -> Result<Device, ApiError> {
+    ctx.store
+        .device(device_id)
+        .await?
+        .filter(|d| d.status == DeviceStatus::Active)
+        .ok_or_else(|| ApiError::from(DeviceAuthError::UnknownDevice))
 }

@@ -4,9 +4,7 @@
 
 use axum::extract::State;
 use axum::response::Json;
-use noegle_core::audit::AuditKind;
-use noegle_core::device::Device;
-use noegle_core::session_key::SessionKey;
+use noegle_core::fingerprint::{self, Ceremony};
 use noegle_proto::api::v1 as wire;
 use webauthn_rs::prelude::{
     AuthenticatorAttachment, CreationChallengeResponse, Passkey, PasskeyAuthentication, PasskeyRegistration,
@@ -14,15 +12,10 @@ use webauthn_rs::prelude::{
 };
 
 use super::ApiError;
-use super::code::active_device;
-use super::extract::{Active, Signed, StrictJson, Unlocked};
+use super::extract::{Active, Signed, StrictJson, Unlocked, active_device};
 use super::openapi::{BodyRefused, Refused, Unavailable};
+use crate::client_addr::ClientAddr;
 use crate::state::AppState;
-
-/// The attachment kind a device's credential is stored under.
-const KIND: &str = "fingerprint";
-/// Seconds a ceremony (registration or unlock) may take.
-const CEREMONY_SECS: i64 = 300;
 
 /// The relying party for `public_url`: its host is the RP id (`localhost` in tests), its origin the only one.
 pub fn relying_party(public_url: &str) -> anyhow::Result<Webauthn> {
@@ -39,18 +32,14 @@ fn rp(state: &AppState) -> Result<&Webauthn, ApiError> {
     state.webauthn.as_deref().ok_or_else(ApiError::fingerprint_unavailable)
 }
 
-/// Keeps a ceremony's state between its two calls (for [`CEREMONY_SECS`]).
-async fn keep<T: serde::Serialize>(state: &AppState, key: &SessionKey, value: &T) -> Result<(), ApiError> {
-    let saved = serde_json::to_string(value).map_err(ApiError::internal)?;
-    state.store.put_session(key, &saved, state.now().plus(CEREMONY_SECS)).await?;
-    Ok(())
+/// webauthn-rs's state or credential as the JSON the core flow keeps.
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, ApiError> {
+    serde_json::to_string(value).map_err(ApiError::internal)
 }
 
-/// Takes a ceremony's state (once); `again` says what to do when it is gone or too old.
-async fn take<T: serde::de::DeserializeOwned>(state: &AppState, key: &SessionKey, again: &str) -> Result<T, ApiError> {
-    let saved =
-        state.store.take_session(key, state.now()).await?.ok_or_else(|| ApiError::fingerprint_refused(again))?;
-    serde_json::from_str(&saved).map_err(ApiError::internal)
+/// What the core flow kept, read back as webauthn-rs's type.
+fn from_json<T: serde::de::DeserializeOwned>(saved: &str) -> Result<T, ApiError> {
+    serde_json::from_str(saved).map_err(ApiError::internal)
 }
 
 /// `POST /api/app/v1/fingerprint/register/start` (signed, active, unlocked): the creation options.
@@ -73,7 +62,7 @@ pub async fn register_start(
     if let Some(sel) = options.public_key.authenticator_selection.as_mut() {
         sel.authenticator_attachment = Some(AuthenticatorAttachment::Platform);
     }
-    keep(&state, &SessionKey::fingerprint_registration(&me.device_id), &registration).await?;
+    fingerprint::begin(app.call.ctx(&state), Ceremony::Enrol, me, &to_json(&registration)?).await?;
     Ok(Json(options))
 }
 
@@ -89,17 +78,13 @@ pub async fn register_finish(
     State(state): State<AppState>,
     app: Unlocked,
 ) -> Result<Json<wire::Fingerprint>, ApiError> {
-    let me = &app.call.device;
+    let (me, ctx) = (&app.call.device, app.call.ctx(&state));
     let b: wire::FingerprintRegister<RegisterPublicKeyCredential> = app.call.json()?;
-    let again = "start the fingerprint registration again";
-    let registration: PasskeyRegistration =
-        take(&state, &SessionKey::fingerprint_registration(&me.device_id), again).await?;
+    let registration: PasskeyRegistration = from_json(&fingerprint::resume(ctx, Ceremony::Enrol, me).await?)?;
     let passkey = rp(&state)?
         .finish_passkey_registration(&b.credential, &registration)
         .map_err(|e| ApiError::fingerprint_refused(&format!("the fingerprint credential was not accepted: {e}")))?;
-    let value = serde_json::to_string(&passkey).map_err(ApiError::internal)?;
-    state.store.set_attachment(&me.device_id, KIND, Some(&value)).await?;
-    state.ctx(None).audit_device(AuditKind::FingerprintSet, me, no_facts()).await?;
+    fingerprint::enrol(ctx, me, &to_json(&passkey)?).await?;
     Ok(Json(wire::Fingerprint { device_id: me.device_id.clone(), fingerprint: true }))
 }
 
@@ -111,28 +96,8 @@ pub async fn register_finish(
     responses((status = 200, description = "OK", body = wire::Fingerprint), Refused<401>, Unavailable)
 )]
 pub async fn remove(State(state): State<AppState>, call: Signed<Active>) -> Result<Json<wire::Fingerprint>, ApiError> {
-    let me = &call.device;
-    state.store.set_attachment(&me.device_id, KIND, None).await?;
-    state.ctx(None).audit_device(AuditKind::FingerprintRemoved, me, no_facts()).await?;
-    Ok(Json(wire::Fingerprint { device_id: me.device_id.clone(), fingerprint: false }))
-}
-
-/// An audit event's facts when the kind says it all.
-fn no_facts() -> serde_json::Value {
-    serde_json::Value::Object(serde_json::Map::new())
-}
-
-/// An audit event's facts: why a fingerprint was not verified.
-fn refused_because(why: String) -> serde_json::Value {
-    serde_json::Value::Object(serde_json::Map::from_iter([("reason".to_string(), serde_json::Value::String(why))]))
-}
-
-async fn passkey_of(state: &AppState, device: &Device) -> Result<Passkey, ApiError> {
-    if noegle_core::appcode::blocked(state.ctx(None), device).await? {
-        return Err(noegle_core::appcode::AppCodeError::Blocked.into());
-    }
-    let value = state.store.attachment(&device.device_id, KIND).await?.ok_or_else(ApiError::no_fingerprint)?;
-    serde_json::from_str(&value).map_err(ApiError::internal)
+    fingerprint::remove(call.ctx(&state), &call.device).await?;
+    Ok(Json(wire::Fingerprint { device_id: call.device.device_id, fingerprint: false }))
 }
 
 /// `POST /api/app/v1/fingerprint/login/start`: unlocking by fingerprint, step 1 (not signed, like the code).
@@ -144,12 +109,14 @@ async fn passkey_of(state: &AppState, device: &Device) -> Result<Passkey, ApiErr
 )]
 pub async fn login_start(
     State(state): State<AppState>,
+    from: ClientAddr,
     StrictJson(b): StrictJson<wire::FingerprintLoginStart>,
 ) -> Result<Json<RequestChallengeResponse>, ApiError> {
-    let device = active_device(&state, &b.device_id).await?;
-    let passkey = passkey_of(&state, &device).await?;
+    let ctx = state.ctx(Some(from.as_str()));
+    let device = active_device(ctx, &b.device_id).await?;
+    let passkey: Passkey = from_json(&fingerprint::credential(ctx, &device).await?)?;
     let (options, authentication) = rp(&state)?.start_passkey_authentication(&[passkey]).map_err(ApiError::internal)?;
-    keep(&state, &SessionKey::fingerprint_login(&device.device_id), &authentication).await?;
+    fingerprint::begin(ctx, Ceremony::Unlock, &device, &to_json(&authentication)?).await?;
     Ok(Json(options))
 }
 
@@ -162,31 +129,23 @@ pub async fn login_start(
 )]
 pub async fn login_finish(
     State(state): State<AppState>,
+    from: ClientAddr,
     StrictJson(b): StrictJson<wire::FingerprintLogin<PublicKeyCredential>>,
 ) -> Result<Json<wire::AppSession>, ApiError> {
-    let device = active_device(&state, &b.device_id).await?;
-    let mut passkey = passkey_of(&state, &device).await?;
-    let again = "start the fingerprint unlock again";
-    let authentication: PasskeyAuthentication =
-        take(&state, &SessionKey::fingerprint_login(&device.device_id), again).await?;
-    let result = match rp(&state)?.finish_passkey_authentication(&b.credential, &authentication) {
+    let ctx = state.ctx(Some(from.as_str()));
+    let device = active_device(ctx, &b.device_id).await?;
+    let mut passkey: Passkey = from_json(&fingerprint::credential(ctx, &device).await?)?;
+    let authentication: PasskeyAuthentication = from_json(&fingerprint::resume(ctx, Ceremony::Unlock, &device).await?)?;
+    let verified = rp(&state)?.finish_passkey_authentication(&b.credential, &authentication);
+    let result = match verified {
         Ok(r) => r,
         Err(e) => {
-            let reason = refused_because(e.to_string());
-            state.ctx(None).audit_device(AuditKind::FingerprintRejected, &device, reason).await?;
+            fingerprint::refused(ctx, &device, &e.to_string()).await?;
             return Err(ApiError::fingerprint_refused("the fingerprint was not verified; use the code"));
         }
     };
-    if passkey.update_credential(&result) == Some(true) {
-        let value = serde_json::to_string(&passkey).map_err(ApiError::internal)?;
-        state.store.set_attachment(&device.device_id, KIND, Some(&value)).await?;
-    }
-    let (app_session, expires_in) = noegle_core::appcode::open_session(
-        state.ctx(None),
-        &mut rand::rngs::OsRng,
-        &device,
-        noegle_core::device::Unlock::Fingerprint,
-    )
-    .await?;
+    let updated = (passkey.update_credential(&result) == Some(true)).then(|| to_json(&passkey)).transpose()?;
+    let rng = &mut rand::rngs::OsRng;
+    let (app_session, expires_in) = fingerprint::unlocked(ctx, rng, &device, updated.as_deref()).await?;
     Ok(Json(wire::AppSession { app_session, expires_in, unlock_token: None }))
 }

@@ -8,7 +8,6 @@ use noegle_proto::api::v1 as wire;
 use super::extract::Unlocked;
 use super::openapi::{BodyRefused, Refused, Unavailable};
 use super::{ApiError, convert as to};
-use crate::client_addr::ClientAddr;
 use crate::state::AppState;
 
 /// `GET /api/app/v1/requests` (signed, active, unlocked): the user's pending requests, with the service, the
@@ -22,7 +21,7 @@ use crate::state::AppState;
 )]
 pub async fn pending(State(state): State<AppState>, app: Unlocked) -> Result<Json<wire::Requests>, ApiError> {
     let policy = state.config.match_policy();
-    let pending = request::pending_for(state.ctx(None), &app.call.device).await?;
+    let pending = request::pending_for(app.call.ctx(&state), &app.call.device).await?;
     Ok(Json(wire::Requests { requests: pending.into_iter().map(|r| to::request(r, policy)).collect() }))
 }
 
@@ -36,12 +35,11 @@ pub async fn pending(State(state): State<AppState>, app: Unlocked) -> Result<Jso
 )]
 pub async fn decide(
     State(state): State<AppState>,
-    from: ClientAddr,
     Path(request_id): Path<String>,
     app: Unlocked,
 ) -> Result<Json<wire::Decided>, ApiError> {
     let d = to::decision(app.call.json()?);
-    let (ctx, policy) = (state.ctx(Some(from.as_str())), state.config.match_policy());
+    let (ctx, policy) = (app.call.ctx(&state), state.config.match_policy());
     let r = request::decide(ctx, &app.call.device, app.how, &request_id, &d, policy).await?;
     Ok(Json(wire::Decided { request_id: r.request_id, state: to::request_state(r.state) }))
 }

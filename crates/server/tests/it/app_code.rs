@@ -151,3 +151,26 @@ async fn after_glemt_kode_the_log_in_box_offers_the_key_card_until_the_wait_is_o
     assert_eq!(app.unlock("2468").await, 200);
     assert_eq!(app.requests_status(&server).await, 200, "and it may approve");
 }
+
+/// Every audit event an app-API call writes names the caller's address (SEC-AUDIT): choosing the code
+/// and deregistering as well as the activation.
+#[tokio::test]
+async fn every_audit_event_of_an_app_call_names_the_callers_address() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let (_, card) = server.user_with_card("alice").await;
+    let before = server.state.store.audit(Some("alice"), 100).await.unwrap().len();
+    let mut app = App::new(&server);
+    app.activate(&server, "alice", &card, "Telefon").await;
+    assert_eq!(app.unlock(CODE).await, 200);
+    let (s, b) = app.signed(&server, "DELETE", "/api/app/v1/device", None).await;
+    assert_eq!(s, 200, "{b}");
+    let mut events = server.state.store.audit(Some("alice"), 100).await.unwrap();
+    events.drain(..before);
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    for kind in ["device_activated", "app_code_set", "device_revoked"] {
+        assert!(kinds.contains(&kind), "{kind} in {kinds:?}");
+    }
+    for e in &events {
+        assert_eq!(e.source.as_deref(), Some("127.0.0.1"), "{}", e.kind);
+    }
+}

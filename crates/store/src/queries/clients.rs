@@ -1,56 +1,50 @@
-//! The SQL of [`noegle_core::store::ClientStore`]: the OIDC clients. Expanded by `impl_store!` for each backend.
+//! The SQL of [`noegle_core::store::ClientStore`]: the OIDC clients.
 
-/// Implements `ClientStore` for `$store` over the sqlx database `$db`.
-macro_rules! impl_clients {
-    ($store:ty, $db:ty) => {
-        #[async_trait]
-        impl ClientStore for $store {
-            async fn insert_client(&self, c: &Client) -> StoreResult<()> {
-                let uris = serde_json::to_string(&c.redirect_uris).db()?;
-                sqlx::query(
-                    "INSERT INTO clients (client_id, name, secret_digest, redirect_uris, created_at) \
-                 VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(&c.client_id)
-                .bind(&c.name)
-                .bind(&c.secret_digest)
-                .bind(uris)
-                .bind(c.created_at.0)
-                .execute(&self.writer)
-                .await
-                .map_err(|e| crate::conflict_or_backend(e, &format!("client {}", c.client_id)))?;
-                Ok(())
-            }
+use async_trait::async_trait;
+use noegle_core::oidc::Client;
+use noegle_core::store::{ClientStore, StoreResult};
 
-            async fn client(&self, client_id: &str) -> StoreResult<Option<Client>> {
-                self.one_by("SELECT * FROM clients WHERE client_id = $1", client_id, client_from).await
-            }
+use super::backend::{Backend, On, Sql};
+use super::{Pools, SqlStore, all, one};
+use crate::Db as _;
+use crate::rows::ClientRow;
 
-            async fn clients(&self) -> StoreResult<Vec<Client>> {
-                let rows = sqlx::query("SELECT * FROM clients ORDER BY created_at, client_id")
-                    .fetch_all(&self.pool)
-                    .await
-                    .db()?;
-                rows.iter().map(client_from).collect::<Result<_, _>>().db()
-            }
+#[async_trait]
+impl<B: Backend> ClientStore for SqlStore<B> {
+    async fn insert_client(&self, c: &Client) -> StoreResult<()> {
+        let uris = serde_json::to_string(&c.redirect_uris).db()?;
+        let sql = Sql::new(
+            "INSERT INTO clients (client_id, name, secret_digest, redirect_uris, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&c.client_id)
+        .bind(&c.name)
+        .bind(&c.secret_digest)
+        .bind(uris)
+        .bind(c.created_at.0);
+        B::execute(self.writer(), sql)
+            .await
+            .map_err(|e| crate::conflict_or_backend(e, &format!("client {}", c.client_id)))?;
+        Ok(())
+    }
 
-            async fn remove_client(&self, client_id: &str) -> StoreResult<bool> {
-                let mut tx = self.begin().await?;
-                for sql in
-                    ["DELETE FROM access_tokens WHERE client_id = $1", "DELETE FROM auth_codes WHERE client_id = $1"]
-                {
-                    sqlx::query(sql).bind(client_id).execute(&mut *tx).await.db()?;
-                }
-                let r = sqlx::query("DELETE FROM clients WHERE client_id = $1")
-                    .bind(client_id)
-                    .execute(&mut *tx)
-                    .await
-                    .db()?;
-                tx.commit().await.db()?;
-                Ok(r.rows_affected() == 1)
-            }
+    async fn client(&self, client_id: &str) -> StoreResult<Option<Client>> {
+        let sql = Sql::new("SELECT * FROM clients WHERE client_id = $1").bind(client_id);
+        one::<B, ClientRow, _>(self.reader(), sql).await
+    }
+
+    async fn clients(&self) -> StoreResult<Vec<Client>> {
+        all::<B, ClientRow, _>(self.reader(), Sql::new("SELECT * FROM clients ORDER BY created_at, client_id")).await
+    }
+
+    async fn remove_client(&self, client_id: &str) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        for text in ["DELETE FROM access_tokens WHERE client_id = $1", "DELETE FROM auth_codes WHERE client_id = $1"] {
+            B::execute(On::Tx(&mut tx), Sql::new(text).bind(client_id)).await.db()?;
         }
-    };
+        let sql = Sql::new("DELETE FROM clients WHERE client_id = $1").bind(client_id);
+        let rows = B::execute(On::Tx(&mut tx), sql).await.db()?;
+        tx.commit().await.db()?;
+        Ok(rows == 1)
+    }
 }
-
-pub(crate) use impl_clients;

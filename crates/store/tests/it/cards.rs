@@ -3,7 +3,7 @@
 use noegle_core::keycard::KeyPepper;
 use noegle_core::login::{Challenge, LoginError, check_key, issue_card};
 
-use crate::{alice, both, ctx};
+use crate::{alice, ctx, each_store};
 
 fn pepper() -> KeyPepper {
     KeyPepper::from_bytes([42; 32])
@@ -11,7 +11,7 @@ fn pepper() -> KeyPepper {
 
 #[tokio::test]
 async fn concurrent_consumes_of_one_key_have_one_winner() {
-    both(|store| async move {
+    each_store(|store| async move {
         let a = alice(store.as_ref()).await;
         let card = issue_card(ctx(store.as_ref(), 1000), &mut rand::rngs::OsRng, &pepper(), &a).await.unwrap();
         let number = card.keys.keys().next().unwrap().clone();
@@ -34,7 +34,8 @@ async fn concurrent_consumes_of_one_key_have_one_winner() {
 
 /// A key is spent and its `key_accepted` audit event written in one transaction. With
 /// the event refused (a trigger on the database stands in for a crash between the two), the key is not
-/// spent either.
+/// spent either. Database only: the crash stands in as a trigger, and only a database has a transaction to
+/// roll back.
 async fn an_accepted_key_and_its_audit_event_commit_together(url: &str) {
     let store = noegle_store::open(url).await.unwrap();
     let s = store.as_ref();

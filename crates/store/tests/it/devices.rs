@@ -8,7 +8,7 @@ use noegle_core::device::ActivateOutcome;
 use noegle_core::device::{Device, DeviceStatus, MAX_ACTIVE_DEVICES, new_ids};
 use noegle_core::store::Store;
 
-use crate::{alice, both, ctx};
+use crate::{alice, ctx, each_store};
 
 /// A pending device of `sub` (with a placeholder key), made at time `n`.
 pub(crate) fn device(sub: &str, n: i64) -> Device {
@@ -32,7 +32,7 @@ pub(crate) fn device(sub: &str, n: i64) -> Device {
 
 #[tokio::test]
 async fn ten_concurrent_activations_leave_at_most_three_active() {
-    both(|store| async move {
+    each_store(|store| async move {
         let a = alice(store.as_ref()).await;
         let mut ids = Vec::new();
         for n in 0..10 {
@@ -63,7 +63,7 @@ async fn ten_concurrent_activations_leave_at_most_three_active() {
 
 #[tokio::test]
 async fn nonces_are_accepted_once_per_device() {
-    both(|store| async move {
+    each_store(|store| async move {
         let a = alice(store.as_ref()).await;
         let d = device(&a.sub, 1);
         store.insert_device(&d).await.unwrap();
@@ -79,7 +79,7 @@ async fn nonces_are_accepted_once_per_device() {
 
 #[tokio::test]
 async fn attachments_are_set_replaced_removed_and_listed_for_active_devices_only() {
-    both(|store| async move {
+    each_store(|store| async move {
         let a = alice(store.as_ref()).await;
         let (active, pending) = (device(&a.sub, 1), device(&a.sub, 2));
         store.insert_device(&active).await.unwrap();
@@ -109,7 +109,7 @@ async fn attachments_are_set_replaced_removed_and_listed_for_active_devices_only
 /// cooling off, with its audit event in the same transaction; a device that is not active is left alone.
 #[tokio::test]
 async fn a_code_reset_changes_key_count_and_wait_together_with_its_audit_event() {
-    both(|store| async move {
+    each_store(|store| async move {
         let s = store.as_ref();
         let a = alice(s).await;
         let (active, pending) = (device(&a.sub, 1), device(&a.sub, 2));
@@ -133,6 +133,57 @@ async fn a_code_reset_changes_key_count_and_wait_together_with_its_audit_event()
         let untouched = s.device(&pending.device_id).await.unwrap().unwrap();
         assert_eq!((untouched.public_key, untouched.ready_at), (pending.public_key.clone(), pending.ready_at));
         assert_eq!(s.audit(Some("alice"), 50).await.unwrap().iter().filter(|e| e.kind == "app_code_reset").count(), 1);
+    })
+    .await;
+}
+
+/// Activation looks up the device, then the user's limit, then whether the device is pending: at the limit
+/// an already active or revoked device is told `LimitReached`, under it `NotPending`; an unknown device is
+/// `NotPending`.
+#[tokio::test]
+async fn activation_checks_the_device_then_the_limit_then_that_it_is_pending() {
+    each_store(|store| async move {
+        let a = alice(store.as_ref()).await;
+        let unknown = store.activate_device("d-unknown", UnixTime(5), 1).await.unwrap();
+        assert_eq!(unknown, ActivateOutcome::NotPending);
+        let (first, second) = (device(&a.sub, 1), device(&a.sub, 2));
+        store.insert_device(&first).await.unwrap();
+        store.insert_device(&second).await.unwrap();
+        let activate = |id: String, max: i64| {
+            let store = store.clone();
+            async move { store.activate_device(&id, UnixTime(5), max).await.unwrap() }
+        };
+        assert_eq!(activate(first.device_id.clone(), 1).await, ActivateOutcome::Activated);
+        assert_eq!(activate(first.device_id.clone(), 2).await, ActivateOutcome::NotPending, "active already");
+        assert_eq!(activate(first.device_id.clone(), 1).await, ActivateOutcome::LimitReached, "active, at the limit");
+        assert_eq!(activate(second.device_id.clone(), 1).await, ActivateOutcome::LimitReached);
+        assert!(store.revoke_device(&second.device_id, noegle_core::device::RevokedBy::User).await.unwrap());
+        assert_eq!(activate(second.device_id.clone(), 2).await, ActivateOutcome::NotPending, "revoked");
+        assert_eq!(activate(second.device_id.clone(), 1).await, ActivateOutcome::LimitReached, "revoked, at the limit");
+    })
+    .await;
+}
+
+/// An app code and its wrong-code count belong to a stored device: for an unknown device setting a code
+/// keeps nothing and counting a wrong code is an error; for a stored one a new code clears the count.
+#[tokio::test]
+async fn app_codes_and_wrong_codes_are_kept_for_stored_devices_only() {
+    each_store(|store| async move {
+        store.set_app_code("d-unknown", b"record").await.unwrap();
+        assert_eq!(store.app_code("d-unknown").await.unwrap(), None);
+        assert!(store.add_code_failure("d-unknown").await.is_err());
+        assert_eq!(store.code_failures("d-unknown").await.unwrap(), 0);
+
+        let a = alice(store.as_ref()).await;
+        let d = device(&a.sub, 1);
+        store.insert_device(&d).await.unwrap();
+        assert_eq!(store.app_code(&d.device_id).await.unwrap(), None);
+        store.set_app_code(&d.device_id, b"record").await.unwrap();
+        assert_eq!(store.app_code(&d.device_id).await.unwrap().as_deref(), Some(&b"record"[..]));
+        assert_eq!(store.add_code_failure(&d.device_id).await.unwrap(), 1);
+        assert_eq!(store.add_code_failure(&d.device_id).await.unwrap(), 2);
+        store.set_app_code(&d.device_id, b"another").await.unwrap();
+        assert_eq!(store.code_failures(&d.device_id).await.unwrap(), 0, "a new code clears the count");
     })
     .await;
 }

@@ -2,11 +2,11 @@
 //! specified next to `noegle_core::login`).
 use noegle_core::login::{InlinePasswordCheck, check_password};
 
-use crate::{alice, both, ctx};
+use crate::{alice, ctx, each_store};
 
 #[tokio::test]
 async fn twenty_parallel_wrong_guesses_count_twenty() {
-    both(|store| async move {
+    each_store(|store| async move {
         let a = alice(store.as_ref()).await;
         let tasks: Vec<_> = (0..20)
             .map(|_| {

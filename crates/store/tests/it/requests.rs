@@ -6,9 +6,9 @@ use std::sync::Arc;
 use noegle_core::UnixTime;
 use noegle_core::device::Device;
 use noegle_core::request::{self, Decision, MatchPolicy, RequestError, RequestState};
-use noegle_core::store::Store;
+use noegle_core::store::{Store, StoreError};
 
-use crate::{alice, both, ctx};
+use crate::{alice, ctx, each_store};
 
 async fn active_device(store: &dyn Store, sub: &str) -> Device {
     let d = crate::devices::device(sub, 0);
@@ -33,7 +33,7 @@ fn decision(r: &request::AuthRequest, what: &str, code: Option<&str>) -> Decisio
 
 #[tokio::test]
 async fn approve_racing_reject_has_exactly_one_winner() {
-    both(|store| async move {
+    each_store(|store| async move {
         let a = alice(store.as_ref()).await;
         let dev = active_device(store.as_ref(), &a.sub).await;
         for round in 0..5 {
@@ -82,7 +82,7 @@ async fn approve_racing_reject_has_exactly_one_winner() {
 
 #[tokio::test]
 async fn one_pending_request_per_user_and_expiry() {
-    both(|store| async move {
+    each_store(|store| async move {
         let s = store.as_ref();
         let a = alice(s).await;
         let dev = active_device(s, &a.sub).await;
@@ -131,6 +131,38 @@ async fn one_pending_request_per_user_and_expiry() {
         .unwrap_err();
         assert!(matches!(e, RequestError::Expired), "{e}");
         assert_eq!(s.request(&second.request_id).await.unwrap().unwrap().state, RequestState::Expired);
+    })
+    .await;
+}
+
+/// A request that cannot be stored (its id is taken) changes nothing: the user's pending request stays
+/// pending.
+#[tokio::test]
+async fn a_request_that_cannot_be_stored_leaves_the_pending_one_pending() {
+    each_store(|store| async move {
+        let s = store.as_ref();
+        let a = alice(s).await;
+        let first =
+            request::create(ctx(s, 100), &mut rand::rngs::OsRng, &a.sub, "c", "Bank", "Log på Bank").await.unwrap();
+        let again = request::AuthRequest { created_at: UnixTime(110), ..first.clone() };
+        let e = s.insert_request(&again, UnixTime(110)).await.unwrap_err();
+        assert!(matches!(e, StoreError::Conflict(_)), "{e}");
+        assert_eq!(s.request(&first.request_id).await.unwrap().unwrap().state, RequestState::Pending);
+    })
+    .await;
+}
+
+/// Pausing requests is kept for a stored user only.
+#[tokio::test]
+async fn requests_are_paused_for_stored_users_only() {
+    each_store(|store| async move {
+        let s = store.as_ref();
+        s.pause_requests("nobody", UnixTime(500)).await.unwrap();
+        assert_eq!(s.requests_paused_until("nobody").await.unwrap(), None);
+        let a = alice(s).await;
+        assert_eq!(s.requests_paused_until(&a.sub).await.unwrap(), None);
+        s.pause_requests(&a.sub, UnixTime(500)).await.unwrap();
+        assert_eq!(s.requests_paused_until(&a.sub).await.unwrap(), Some(UnixTime(500)));
     })
     .await;
 }

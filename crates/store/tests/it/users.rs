@@ -1,11 +1,11 @@
 use noegle_core::accounts::{AccountError, create_user};
 use noegle_core::user::UserId;
 
-use crate::{alice, both, ctx};
+use crate::{alice, ctx, each_store};
 
 #[tokio::test]
 async fn users_are_stored_and_user_ids_unique() {
-    both(|store| async move {
+    each_store(|store| async move {
         let s = store.as_ref();
         let a = alice(s).await;
         let found = s.user_by_user_id(&UserId::parse("ALICE").unwrap()).await.unwrap().unwrap();
@@ -20,7 +20,7 @@ async fn users_are_stored_and_user_ids_unique() {
 
 #[tokio::test]
 async fn the_audit_log_is_append_only() {
-    both(|store| async move {
+    each_store(|store| async move {
         let s = store.as_ref();
         alice(s).await;
         let events = s.audit(Some("alice"), 10).await.unwrap();
@@ -28,7 +28,8 @@ async fn the_audit_log_is_append_only() {
         assert_eq!(events[0].source.as_deref(), Some("test"));
     })
     .await;
-    // Under the trait: the database itself refuses to change the trail.
+    // Under the trait: the database itself refuses to change the trail (database only: memory has no SQL to
+    // refuse).
     let dir = tempfile::tempdir().unwrap();
     let url = noegle_store::testing::sqlite_url(dir.path());
     alice(noegle_store::open(&url).await.unwrap().as_ref()).await;
@@ -53,7 +54,7 @@ fn key(id: &str) -> noegle_core::session_key::SessionKey {
 
 #[tokio::test]
 async fn sessions_expire() {
-    both(|store| async move {
+    each_store(|store| async move {
         let s = store.as_ref();
         s.put_session(&key("d1"), "{\"a\":1}", noegle_core::UnixTime(100)).await.unwrap();
         assert_eq!(s.session(&key("d1"), noegle_core::UnixTime(99)).await.unwrap().as_deref(), Some("{\"a\":1}"));
@@ -98,7 +99,7 @@ async fn sessions_expire() {
 /// The shared guess count: one atomic count per address and minute, even for concurrent guesses.
 #[tokio::test]
 async fn guesses_are_counted_once_each_per_address_and_minute() {
-    both(|store| async move {
+    each_store(|store| async move {
         let counts: Vec<_> = (0..12)
             .map(|_| {
                 let store = store.clone();

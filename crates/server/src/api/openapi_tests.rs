@@ -58,6 +58,11 @@ fn every_handler_is_documented_with_its_headers() {
         let signed = signature.contains("Signed<") || signature.contains("Unlocked");
         assert_eq!(signed, attribute.contains("SignatureHeaders"), "{name}: signature headers");
         assert!(!signature.contains("Unlocked") || attribute.contains("AppSessionHeader"), "{name}: app session");
+        // The answer documented is the type the handler sends.
+        let answer = signature.rsplit("->").next().unwrap_or_default();
+        if let Some(sent) = answer.split("Json<wire::").nth(1).and_then(|t| t.split('>').next()) {
+            assert!(attribute.contains(&format!("body = wire::{sent})")), "{name} sends wire::{sent}");
+        }
     }
     assert!(!SOURCES[0].1.contains(".route(\""), "mod.rs routes only documented handlers (`routes!`)");
     let doc = doc();

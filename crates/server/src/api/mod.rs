@@ -3,7 +3,9 @@
 //! activate it. Every call after the first stage is signed (see `noegle_proto::signing`).
 //!
 //! Handlers parse (the extractors in [`extract`]), call one flow of `noegle-core`, and render; the rules
-//! live in the flows, the refusals in [`error`].
+//! live in the flows, the refusals in [`error`]. What they take and send are `noegle_proto::api::v1`'s types
+//! (met by core's records in [`convert`]); each handler's `#[utoipa::path]` both routes it and documents it
+//! in the generated OpenAPI document ([`openapi`]).
 
 use axum::Router;
 use axum::response::Json;

@@ -3,16 +3,20 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use noegle_proto::api::v1 as wire;
+use noegle_proto::api::v1::{ErrorBody, ErrorCode};
 use noegle_proto::signing::{HEADER_DEVICE, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, SignedRequest};
 use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey};
 use rand::RngCore;
-use serde::Deserialize;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
 
 use crate::appcode::{self, CodeError};
 use crate::state::DeviceState;
+
+/// A call with no body.
+const NO_BODY: Option<&()> = None;
 
 /// Header carrying the app session of an unlocked app.
 pub const HEADER_APP_SESSION: &str = "noegle-app-session";
@@ -34,78 +38,22 @@ pub struct ApiError {
     pub code: String,
     /// What went wrong.
     pub message: String,
-    /// The whole error body.
-    pub body: Value,
+    /// The server's whole error body, when it gave one.
+    pub body: Option<Box<ErrorBody>>,
 }
 
 impl ApiError {
     fn local(code: &str, message: impl Into<String>) -> ApiError {
-        ApiError { status: 0, code: code.into(), message: message.into(), body: Value::Null }
+        ApiError { status: 0, code: code.into(), message: message.into(), body: None }
+    }
+
+    /// Wrong codes left before the device is blocked, when a code was wrong.
+    pub fn remaining(&self) -> Option<i64> {
+        self.body.as_ref().and_then(|b| b.remaining)
     }
 }
 
-/// The ticket of a password log-in and the key the card must give.
-#[derive(Clone, Debug, Deserialize)]
-pub struct Ticket {
-    /// Single-use ticket.
-    pub ticket: String,
-    /// The key asked for.
-    pub key_card: KeyAsked,
-}
-
-/// A key-card key asked for.
-#[derive(Clone, Debug, Deserialize)]
-pub struct KeyAsked {
-    /// Card serial.
-    pub serial: String,
-    /// Key number.
-    pub key_number: String,
-}
-
-/// The device as the server sees it.
-#[derive(Clone, Debug, Deserialize, serde::Serialize)]
-pub struct DeviceInfo {
-    /// Id.
-    pub device_id: String,
-    /// Support serial.
-    pub serial: String,
-    /// Name.
-    pub name: String,
-    /// `pending` / `active`.
-    pub status: String,
-    /// When the second log-in is possible.
-    pub ready_at: i64,
-    /// When an unfinished activation lapses.
-    pub expires_at: i64,
-    /// Whether the wait is over (pending devices).
-    pub ready: bool,
-    /// The server's time.
-    pub now: i64,
-}
-
-/// A request awaiting the user's answer.
-#[derive(Clone, Debug, Deserialize, serde::Serialize)]
-pub struct Request {
-    /// Id.
-    pub request_id: String,
-    /// The service provider.
-    pub client_id: String,
-    /// Its name.
-    pub client_name: String,
-    /// What is approved.
-    pub action: String,
-    /// When it was made.
-    pub created_at: i64,
-    /// When it lapses.
-    pub expires_at: i64,
-    /// The nonce the approval is bound to.
-    pub nonce: String,
-    /// Whether the user must type the code shown in the log-in box.
-    pub match_code_required: bool,
-    /// The code, when the server's policy is to show it.
-    #[serde(default)]
-    pub match_code: Option<String>,
-}
+pub use noegle_proto::api::v1::{Device as DeviceInfo, KeyAsked, PendingRequest as Request, Ticket};
 
 /// A client of one server for one device.
 pub struct AppClient {
@@ -152,29 +100,32 @@ impl AppClient {
     async fn read<T: DeserializeOwned>(r: Result<reqwest::Response, reqwest::Error>) -> Result<T, ApiError> {
         let r = r.map_err(|e| ApiError::local("network", format!("cannot reach the server: {e}")))?;
         let status = r.status().as_u16();
-        let body: Value = r.json().await.unwrap_or(Value::Null);
+        let bytes = r.bytes().await.unwrap_or_default();
         if (200..300).contains(&status) {
-            return serde_json::from_value(body)
+            // A call answered with no content reads as JSON `null`.
+            let bytes = if bytes.is_empty() { &b"null"[..] } else { &bytes[..] };
+            return serde_json::from_slice(bytes)
                 .map_err(|e| ApiError::local("protocol", format!("unexpected answer: {e}")));
         }
+        let body: Option<Box<ErrorBody>> = serde_json::from_slice(&bytes).ok();
+        let code = body.as_ref().and_then(|b| serde_json::to_value(b.error).ok());
         Err(ApiError {
             status,
-            code: body["error"].as_str().unwrap_or("error").to_string(),
-            message: body["message"].as_str().unwrap_or("the server refused").to_string(),
+            code: code.as_ref().and_then(|c| c.as_str()).unwrap_or("error").to_string(),
+            message: body.as_ref().map_or("the server refused", |b| b.message.as_str()).to_string(),
             body,
         })
     }
 
-    async fn post<T: DeserializeOwned>(&self, path: &str, body: Value) -> Result<T, ApiError> {
-        Self::read(self.http.post(self.url(path)).json(&body).send().await).await
+    async fn post<T: DeserializeOwned>(&self, path: &str, body: &impl Serialize) -> Result<T, ApiError> {
+        Self::read(self.http.post(self.url(path)).json(body).send().await).await
     }
 
     /// The server's time, as this device should sign with it.
     async fn now(&mut self) -> Result<i64, ApiError> {
         if self.offset.is_none() {
-            let t: Value = Self::read(self.http.get(self.url("/api/app/v1/time")).send().await).await?;
-            let server = t["now"].as_i64().ok_or_else(|| ApiError::local("protocol", "no time from the server"))?;
-            self.offset = Some(server - (self.local_now)());
+            let t: wire::Time = Self::read(self.http.get(self.url("/api/app/v1/time")).send().await).await?;
+            self.offset = Some(t.now - (self.local_now)());
         }
         Ok((self.local_now)() + self.offset.unwrap_or(0))
     }
@@ -184,11 +135,14 @@ impl AppClient {
         &mut self,
         method: &str,
         path: &str,
-        body: Option<Value>,
+        body: Option<&impl Serialize>,
     ) -> Result<reqwest::RequestBuilder, ApiError> {
         let device_id =
             self.state.device_id.clone().ok_or_else(|| ApiError::local("local", "this key app has no device yet"))?;
-        let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+        let bytes = match body {
+            Some(b) => serde_json::to_vec(b).map_err(|e| ApiError::local("local", e.to_string()))?,
+            None => Vec::new(),
+        };
         let mut nonce = [0u8; 18];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
         let nonce = B64.encode(nonce);
@@ -227,7 +181,7 @@ impl AppClient {
         &mut self,
         method: &str,
         path: &str,
-        body: Option<Value>,
+        body: Option<&impl Serialize>,
     ) -> Result<T, ApiError> {
         let r = self.signed_request(method, path, body).await?;
         Self::read(r.send().await).await
@@ -235,11 +189,11 @@ impl AppClient {
 
     /// Opens the live channel (signed); read it with [`next_event`].
     pub async fn open_events(&mut self) -> Result<reqwest::Response, ApiError> {
-        let r = self.signed_request("GET", "/api/app/v1/events", None).await?;
+        let r = self.signed_request("GET", "/api/app/v1/events", NO_BODY).await?;
         let response =
             r.send().await.map_err(|e| ApiError::local("network", format!("cannot reach the server: {e}")))?;
         if !response.status().is_success() {
-            return Self::read::<Value>(Ok(response))
+            return Self::read::<wire::ErrorBody>(Ok(response))
                 .await
                 .and_then(|_| Err(ApiError::local("protocol", "no event stream")));
         }
@@ -251,11 +205,11 @@ impl AppClient {
     /// stopping node's `reconnect`, or a stream cut off, is followed by connecting again.
     pub async fn watch(&mut self, mut on_event: impl FnMut(&str) -> bool) -> Result<(), ApiError> {
         loop {
-            let r = self.signed_request("GET", "/api/app/v1/events", None).await?;
+            let r = self.signed_request("GET", "/api/app/v1/events", NO_BODY).await?;
             let mut response =
                 r.send().await.map_err(|e| ApiError::local("network", format!("cannot reach the server: {e}")))?;
             if !response.status().is_success() {
-                return Self::read::<Value>(Ok(response)).await.map(|_| ());
+                return Self::read::<wire::ErrorBody>(Ok(response)).await.map(|_| ());
             }
             let mut buffer = String::new();
             let mut reconnect = false;
@@ -289,7 +243,8 @@ impl AppClient {
 
     /// Logs in with user ID and password; answers the ticket and the key to give.
     pub async fn login(&self, user_id: &str, password: &str) -> Result<Ticket, ApiError> {
-        self.post("/api/app/v1/login", json!({ "user_id": user_id, "password": password })).await
+        let body = wire::Login { user_id: user_id.into(), password: password.into() };
+        self.post("/api/app/v1/login", &body).await
     }
 
     /// Activation, first stage: the key from the card; the device becomes pending.
@@ -302,25 +257,30 @@ impl AppClient {
         name: &str,
     ) -> Result<DeviceInfo, ApiError> {
         let public_key = public_key_of(self.key.as_ref().ok_or_else(|| ApiError::local("local", "no device key"))?);
-        let body = json!({ "ticket": ticket, "key": key, "public_key": public_key, "platform": platform,
-                           "os_version": os_version, "name": name });
-        let d: DeviceInfo = self.post("/api/app/v1/activation", body).await?;
+        let body = wire::StartActivation {
+            ticket: ticket.into(),
+            key: key.into(),
+            public_key,
+            platform: platform.into(),
+            os_version: os_version.into(),
+            name: name.into(),
+        };
+        let d: DeviceInfo = self.post("/api/app/v1/activation", &body).await?;
         self.remember(&d);
         Ok(d)
     }
 
     /// Activation, second stage: after the wait, a second ticket and key.
     pub async fn complete_activation(&mut self, ticket: &str, key: &str) -> Result<DeviceInfo, ApiError> {
-        let d: DeviceInfo = self
-            .signed("POST", "/api/app/v1/activation/complete", Some(json!({ "ticket": ticket, "key": key })))
-            .await?;
+        let body = wire::CompleteActivation { ticket: ticket.into(), key: key.into() };
+        let d: DeviceInfo = self.signed("POST", "/api/app/v1/activation/complete", Some(&body)).await?;
         self.remember(&d);
         Ok(d)
     }
 
     /// The device as the server sees it.
     pub async fn device(&mut self) -> Result<DeviceInfo, ApiError> {
-        let d: DeviceInfo = self.signed("GET", "/api/app/v1/device", None).await?;
+        let d: DeviceInfo = self.signed("GET", "/api/app/v1/device", NO_BODY).await?;
         self.remember(&d);
         Ok(d)
     }
@@ -328,7 +288,7 @@ impl AppClient {
     fn remember(&mut self, d: &DeviceInfo) {
         self.state.device_id = Some(d.device_id.clone());
         self.state.serial = Some(d.serial.clone());
-        self.state.status = Some(d.status.clone());
+        self.state.status = Some(d.status.as_str().to_string());
         self.state.ready_at = Some(d.ready_at);
     }
 
@@ -337,13 +297,13 @@ impl AppClient {
     async fn register_code(&mut self, code: &str, reset_token: Option<&str>) -> Result<(), ApiError> {
         noegle_proto::opaque::check_new_code(code).map_err(|e| ApiError::local("weak_code", e.to_string()))?;
         let (request, registering) = appcode::register_start(code).map_err(code_error)?;
-        let v: Value =
-            self.signed("POST", "/api/app/v1/app-code/register/start", Some(json!({ "message": request }))).await?;
-        let response = v["message"].as_str().unwrap_or_default();
-        let (upload, export_key) = appcode::register_finish(registering, code, response).map_err(code_error)?;
-        let body = json!({ "message": upload, "reset_token": reset_token });
-        let v: Value = self.signed("POST", "/api/app/v1/app-code/register/finish", Some(body)).await?;
-        self.state.unlock_token = v["unlock_token"].as_str().map(str::to_string);
+        let started: wire::OpaqueMessage = self
+            .signed("POST", "/api/app/v1/app-code/register/start", Some(&wire::OpaqueMessage { message: request }))
+            .await?;
+        let (upload, export_key) = appcode::register_finish(registering, code, &started.message).map_err(code_error)?;
+        let body = wire::RegisterCode { message: upload, reset_token: reset_token.map(str::to_string) };
+        let set: wire::CodeSet = self.signed("POST", "/api/app/v1/app-code/register/finish", Some(&body)).await?;
+        self.state.unlock_token = Some(set.unlock_token);
         let device_id = self.state.device_id.clone().unwrap_or_default();
         let key = self.key.as_ref().ok_or_else(|| ApiError::local("local", "no device key"))?;
         let sealed = appcode::seal(&export_key, &device_id, key.to_bytes().as_slice()).map_err(code_error)?;
@@ -372,32 +332,27 @@ impl AppClient {
         let sealed =
             self.state.sealed_key.clone().ok_or_else(|| ApiError::local("no_code", "this key app has no code yet"))?;
         let (request, logging_in) = appcode::login_start(code).map_err(code_error)?;
-        let v: Value = self
-            .post(
-                "/api/app/v1/app-code/login/start",
-                json!({ "device_id": device_id, "message": request, "unlock_token": self.state.unlock_token }),
-            )
-            .await?;
-        let response = v["message"].as_str().unwrap_or_default();
-        let remaining = v["remaining_if_wrong"].clone();
-        let (finalization, export_key) = appcode::login_finish(logging_in, code, response).map_err(|e| {
+        let step = |message| wire::CodeLogin {
+            device_id: device_id.clone(),
+            message,
+            unlock_token: self.state.unlock_token.clone(),
+        };
+        let started: wire::LoginStarted = self.post("/api/app/v1/app-code/login/start", &step(request)).await?;
+        let (finalization, export_key) = appcode::login_finish(logging_in, code, &started.message).map_err(|e| {
             let mut e = code_error(e);
-            e.body = json!({ "remaining": remaining });
+            let mut body = ErrorBody::new(ErrorCode::WrongCode, e.message.clone());
+            body.remaining = Some(started.remaining_if_wrong);
+            e.body = Some(Box::new(body));
             e
         })?;
-        let v: Value = self
-            .post(
-                "/api/app/v1/app-code/login/finish",
-                json!({ "device_id": device_id, "message": finalization, "unlock_token": self.state.unlock_token }),
-            )
-            .await?;
-        if let Some(token) = v["unlock_token"].as_str() {
-            self.state.unlock_token = Some(token.to_string());
+        let session: wire::AppSession = self.post("/api/app/v1/app-code/login/finish", &step(finalization)).await?;
+        if let Some(token) = session.unlock_token {
+            self.state.unlock_token = Some(token);
         }
         let bytes = appcode::open(&export_key, &device_id, &sealed).map_err(code_error)?;
         self.key =
             Some(SigningKey::from_slice(&bytes).map_err(|_| ApiError::local("local", "the device key is damaged"))?);
-        self.app_session = v["app_session"].as_str().map(str::to_string);
+        self.app_session = Some(session.app_session);
         Ok(())
     }
 
@@ -423,40 +378,43 @@ impl AppClient {
         let device_id =
             self.state.device_id.clone().ok_or_else(|| ApiError::local("local", "this key app has no device yet"))?;
         let fresh = DeviceState::fresh_key();
-        let body = json!({ "device_id": device_id, "ticket": ticket, "key": key, "public_key": public_key_of(&fresh) });
-        let v: Value = self.post("/api/app/v1/app-code/forgot", body).await?;
-        let reset = v["reset_token"].as_str().unwrap_or_default().to_string();
+        let body =
+            wire::Forgot { device_id, ticket: ticket.into(), key: key.into(), public_key: public_key_of(&fresh) };
+        let reset: wire::CodeReset = self.post("/api/app/v1/app-code/forgot", &body).await?;
         self.key = Some(fresh);
-        self.register_code(new_code, Some(&reset)).await?;
-        Ok(v["ready_at"].as_i64().unwrap_or_default() - v["now"].as_i64().unwrap_or_default())
+        self.register_code(new_code, Some(&reset.reset_token)).await?;
+        Ok(reset.ready_at - reset.now)
     }
 
     /// Deregisters this device on the server (the caller then deletes the app's data).
     pub async fn deregister(&mut self) -> Result<(), ApiError> {
-        let _: Value = self.signed("DELETE", "/api/app/v1/device", None).await?;
+        let _: wire::DeviceEnded = self.signed("DELETE", "/api/app/v1/device", NO_BODY).await?;
         Ok(())
     }
 
     /// Pending requests ("Opdater").
     pub async fn requests(&mut self) -> Result<Vec<Request>, ApiError> {
-        let v: Value = self.signed("GET", "/api/app/v1/requests", None).await?;
-        serde_json::from_value(v["requests"].clone()).map_err(|e| ApiError::local("protocol", e.to_string()))
+        let listed: wire::Requests = self.signed("GET", "/api/app/v1/requests", NO_BODY).await?;
+        Ok(listed.requests)
     }
 
     /// Approves or rejects a request; answers its new state.
     pub async fn decide(&mut self, r: &Request, answer: Answer<'_>) -> Result<String, ApiError> {
         let (decision, match_code, not_me) = match answer {
-            Answer::Approve { match_code } => ("approve", match_code, false),
-            Answer::Reject { not_me } => ("reject", None, not_me),
+            Answer::Approve { match_code } => (wire::Verdict::Approve, match_code, false),
+            Answer::Reject { not_me } => (wire::Verdict::Reject, None, not_me),
         };
-        let body = json!({
-            "decision": decision,
-            "request_nonce": r.nonce, "client_id": r.client_id, "expires_at": r.expires_at,
-            "match_code": match_code, "not_me": not_me,
-        });
-        let v: Value =
-            self.signed("POST", &format!("/api/app/v1/requests/{}/decision", r.request_id), Some(body)).await?;
-        Ok(v["state"].as_str().unwrap_or_default().to_string())
+        let body = wire::Decision {
+            decision,
+            request_nonce: r.nonce.clone(),
+            client_id: r.client_id.clone(),
+            expires_at: r.expires_at,
+            match_code: match_code.map(str::to_string),
+            not_me,
+        };
+        let path = format!("/api/app/v1/requests/{}/decision", r.request_id);
+        let decided: wire::Decided = self.signed("POST", &path, Some(&body)).await?;
+        Ok(decided.state.as_str().to_string())
     }
 }
 

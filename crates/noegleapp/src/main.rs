@@ -235,7 +235,7 @@ async fn unlocked(dir: &Path, input: &CodeInput) -> anyhow::Result<AppClient> {
         let had_token = app.state.unlock_token.is_some();
         if let Err(e) = app.unlock(&code).await {
             if e.code == "wrong_code" {
-                let left = e.body["remaining"].as_i64();
+                let left = e.remaining();
                 let message = match left {
                     Some(n) => format!("wrong code ({} left)", count(n, "attempt")),
                     None => "wrong code".into(),
@@ -332,7 +332,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let mut app = client(dir)?;
             let d = app.device().await?;
             app.state.save(dir)?;
-            if d.status == "active" {
+            if d.status == noegle_proto::api::v1::DeviceStatus::Active {
                 bail!("this key app is already active");
             }
             if !d.ready {

@@ -196,8 +196,7 @@ pub async fn run(dir: &Path, local_now: fn() -> i64) -> anyhow::Result<()> {
                     refresh(&mut app).await
                 }
                 Err(e) if e.code == "wrong_code" => {
-                    let left =
-                        e.body["remaining"].as_i64().map(|n| format!(" ({n} forsøg tilbage)")).unwrap_or_default();
+                    let left = e.remaining().map(|n| format!(" ({n} forsøg tilbage)")).unwrap_or_default();
                     Screen::Locked(Some(format!("Forkert kode{left}.")))
                 }
                 Err(e) => Screen::Locked(Some(e.message)),

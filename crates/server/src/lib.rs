@@ -135,11 +135,9 @@ pub fn app(state: AppState, extra: Router) -> Router {
         .layer(DefaultBodyLimit::max(limit))
 }
 
-/// The OpenAPI document of the key-app API.
-pub const OPENAPI: &str = include_str!("../static/openapi.json");
-
+/// The key-app API's OpenAPI document, generated from its types and routes.
 async fn openapi() -> impl axum::response::IntoResponse {
-    ([(axum::http::header::CONTENT_TYPE, "application/json")], OPENAPI)
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], api::openapi::json())
 }
 
 async fn stylesheet() -> impl axum::response::IntoResponse {

@@ -11,6 +11,7 @@ use tokio::sync::broadcast;
 
 use super::ApiError;
 use super::extract::{PendingOrActive, Signed};
+use super::openapi::{Refused, Unavailable};
 use crate::listener::{LivePermit, Slot};
 use crate::live::AppEvent;
 use crate::state::AppState;
@@ -20,6 +21,12 @@ use crate::state::AppState;
 /// unconfirmed device: events are not kept, so a reconnecting app is told from the database); a pending
 /// device — which may not be the user's at all — hears only `activation_ready` when its wait is over, and
 /// then the stream ends. A stopping node says `reconnect` and ends the stream.
+#[utoipa::path(
+    get,
+    path = "/api/app/v1/events",
+    params(super::openapi::SignatureHeaders),
+    responses((status = 200, description = "text/event-stream", content_type = "text/event-stream", body = String), Refused<401>, Unavailable)
+)]
 pub async fn events(
     State(state): State<AppState>,
     slot: Option<axum::Extension<Slot>>,

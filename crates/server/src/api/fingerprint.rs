@@ -5,8 +5,7 @@
 use axum::extract::State;
 use axum::response::Json;
 use noegle_core::fingerprint::{self, Ceremony};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use noegle_proto::api::v1 as wire;
 use webauthn_rs::prelude::{
     AuthenticatorAttachment, CreationChallengeResponse, Passkey, PasskeyAuthentication, PasskeyRegistration,
     PublicKeyCredential, RegisterPublicKeyCredential, RequestChallengeResponse, Url, Uuid, Webauthn, WebauthnBuilder,
@@ -14,6 +13,7 @@ use webauthn_rs::prelude::{
 
 use super::ApiError;
 use super::extract::{Active, Signed, StrictJson, Unlocked, active_device};
+use super::openapi::{BodyRefused, Refused, Unavailable};
 use crate::client_addr::ClientAddr;
 use crate::state::AppState;
 
@@ -43,6 +43,13 @@ fn from_json<T: serde::de::DeserializeOwned>(saved: &str) -> Result<T, ApiError>
 }
 
 /// `POST /api/app/v1/fingerprint/register/start` (signed, active, unlocked): the creation options.
+#[utoipa::path(
+    post,
+    path = "/api/app/v1/fingerprint/register/start",
+    params(super::openapi::SignatureHeaders, super::openapi::AppSessionHeader),
+    request_body = super::openapi::NoFields,
+    responses((status = 200, body = Object, description = "{ publicKey: PublicKeyCredentialCreationOptions }: WebAuthn options as webauthn-rs gives them (binary fields base64url)"), BodyRefused, Refused<401>, Unavailable)
+)]
 pub async fn register_start(
     State(state): State<AppState>,
     app: Unlocked,
@@ -59,41 +66,51 @@ pub async fn register_start(
     Ok(Json(options))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RegisterFinish {
-    credential: RegisterPublicKeyCredential,
-}
-
 /// `POST /api/app/v1/fingerprint/register/finish` (signed, active, unlocked): stores the verified credential.
-pub async fn register_finish(State(state): State<AppState>, app: Unlocked) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    post,
+    path = "/api/app/v1/fingerprint/register/finish",
+    params(super::openapi::SignatureHeaders, super::openapi::AppSessionHeader),
+    request_body = wire::FingerprintRegister<wire::webauthn::RegistrationCredential>,
+    responses((status = 200, description = "OK", body = wire::Fingerprint), BodyRefused, Refused<401>, Unavailable)
+)]
+pub async fn register_finish(
+    State(state): State<AppState>,
+    app: Unlocked,
+) -> Result<Json<wire::Fingerprint>, ApiError> {
     let (me, ctx) = (&app.call.device, app.call.ctx(&state));
-    let b: RegisterFinish = app.call.json()?;
+    let b: wire::FingerprintRegister<RegisterPublicKeyCredential> = app.call.json()?;
     let registration: PasskeyRegistration = from_json(&fingerprint::resume(ctx, Ceremony::Enrol, me).await?)?;
     let passkey = rp(&state)?
         .finish_passkey_registration(&b.credential, &registration)
         .map_err(|e| ApiError::fingerprint_refused(&format!("the fingerprint credential was not accepted: {e}")))?;
     fingerprint::enrol(ctx, me, &to_json(&passkey)?).await?;
-    Ok(Json(json!({ "device_id": me.device_id, "fingerprint": true })))
+    Ok(Json(wire::Fingerprint { device_id: me.device_id.clone(), fingerprint: true }))
 }
 
 /// `DELETE /api/app/v1/fingerprint` (signed, active): the device no longer unlocks with the fingerprint.
-pub async fn remove(State(state): State<AppState>, call: Signed<Active>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    delete,
+    path = "/api/app/v1/fingerprint",
+    params(super::openapi::SignatureHeaders),
+    responses((status = 200, description = "OK", body = wire::Fingerprint), Refused<401>, Unavailable)
+)]
+pub async fn remove(State(state): State<AppState>, call: Signed<Active>) -> Result<Json<wire::Fingerprint>, ApiError> {
     fingerprint::remove(call.ctx(&state), &call.device).await?;
-    Ok(Json(json!({ "device_id": call.device.device_id, "fingerprint": false })))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LoginStart {
-    device_id: String,
+    Ok(Json(wire::Fingerprint { device_id: call.device.device_id, fingerprint: false }))
 }
 
 /// `POST /api/app/v1/fingerprint/login/start`: unlocking by fingerprint, step 1 (not signed, like the code).
+#[utoipa::path(
+    post,
+    path = "/api/app/v1/fingerprint/login/start",
+    request_body = wire::FingerprintLoginStart,
+    responses((status = 200, body = Object, description = "{ publicKey: PublicKeyCredentialRequestOptions }: WebAuthn options as webauthn-rs gives them (binary fields base64url)"), BodyRefused, Refused<401, 403, 409, 429>, Unavailable)
+)]
 pub async fn login_start(
     State(state): State<AppState>,
     from: ClientAddr,
-    StrictJson(b): StrictJson<LoginStart>,
+    StrictJson(b): StrictJson<wire::FingerprintLoginStart>,
 ) -> Result<Json<RequestChallengeResponse>, ApiError> {
     let ctx = state.ctx(Some(from.as_str()));
     let device = active_device(ctx, &b.device_id).await?;
@@ -103,19 +120,18 @@ pub async fn login_start(
     Ok(Json(options))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LoginFinish {
-    device_id: String,
-    credential: PublicKeyCredential,
-}
-
 /// `POST /api/app/v1/fingerprint/login/finish`: a verified assertion (user verified) opens an app session.
+#[utoipa::path(
+    post,
+    path = "/api/app/v1/fingerprint/login/finish",
+    request_body = wire::FingerprintLogin<wire::webauthn::AssertionCredential>,
+    responses((status = 200, description = "OK", body = wire::AppSession), BodyRefused, Refused<401, 403, 409>, Unavailable)
+)]
 pub async fn login_finish(
     State(state): State<AppState>,
     from: ClientAddr,
-    StrictJson(b): StrictJson<LoginFinish>,
-) -> Result<Json<Value>, ApiError> {
+    StrictJson(b): StrictJson<wire::FingerprintLogin<PublicKeyCredential>>,
+) -> Result<Json<wire::AppSession>, ApiError> {
     let ctx = state.ctx(Some(from.as_str()));
     let device = active_device(ctx, &b.device_id).await?;
     let mut passkey: Passkey = from_json(&fingerprint::credential(ctx, &device).await?)?;
@@ -130,6 +146,6 @@ pub async fn login_finish(
     };
     let updated = (passkey.update_credential(&result) == Some(true)).then(|| to_json(&passkey)).transpose()?;
     let rng = &mut rand::rngs::OsRng;
-    let (token, secs) = fingerprint::unlocked(ctx, rng, &device, updated.as_deref()).await?;
-    Ok(Json(json!({ "app_session": token, "expires_in": secs })))
+    let (app_session, expires_in) = fingerprint::unlocked(ctx, rng, &device, updated.as_deref()).await?;
+    Ok(Json(wire::AppSession { app_session, expires_in, unlock_token: None }))
 }

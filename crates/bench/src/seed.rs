@@ -52,7 +52,7 @@ fn ctx(store: &dyn Store) -> Ctx<'_> {
 /// Registers a public client (PKCE) and answers its id.
 pub async fn client(store: &dyn Store) -> anyhow::Result<String> {
     let c = accounts::add_client(ctx(store), &mut OsRng, "Bench Bank", &[REDIRECT_URI.into()], true).await?;
-    Ok(c.client.client_id)
+    Ok(c.client.client_id.into())
 }
 
 /// Creates `n` users named `PREFIX-0`…, with a key card each when `pepper` is given.
@@ -80,7 +80,7 @@ pub async fn users(
                 store.insert_user(&user).await?;
                 let card = match pepper {
                     Some(p) => card(store.as_ref(), p, &user.sub).await?,
-                    None => ClearCard { serial: String::new(), keys: Default::default() },
+                    None => ClearCard { serial: String::new().into(), keys: Default::default() },
                 };
                 Ok::<_, anyhow::Error>(BenchUser { user_id: user.user_id.to_string(), sub: user.sub, card })
             }
@@ -132,7 +132,7 @@ pub async fn devices(store: Arc<dyn Store>, users: &[BenchUser], per_user: usize
                     revoked_by: None,
                 };
                 store.insert_device(&device).await?;
-                Ok::<_, anyhow::Error>(BenchDevice { device_id, sub, key })
+                Ok::<_, anyhow::Error>(BenchDevice { device_id: device_id.into(), sub, key })
             }
         })
         .buffered(8)

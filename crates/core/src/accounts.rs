@@ -1,7 +1,6 @@
 //! Operator actions on users, key cards and clients: create, set password, block and unblock, block a key
 //! card, register clients.
 
-use crate::Ctx;
 use crate::SecureRng;
 use crate::audit::AuditKind;
 use crate::keycard::{CardStatus, display_serial};
@@ -10,6 +9,7 @@ use crate::password::{self, PasswordError};
 use crate::secret::{random_token, token_digest};
 use crate::store::StoreError;
 use crate::user::{User, UserId, UserIdError, validate_display_name};
+use crate::{CardSerial, ClientId, Ctx};
 
 /// Why an operator action failed.
 #[derive(Debug, thiserror::Error)]
@@ -104,15 +104,15 @@ pub async fn set_blocked(ctx: Ctx<'_>, user_id: &str, blocked: bool) -> Result<U
 
 /// Blocks a key card (`serial` with or without its dashes) for good, whatever its state, and records who
 /// owned it; refused for an unknown card and for one already blocked. Answers the serial without dashes.
-pub async fn block_card(ctx: Ctx<'_>, serial: &str) -> Result<String, AccountError> {
-    let serial: String = serial.chars().filter(|c| *c != '-').collect();
+pub async fn block_card(ctx: Ctx<'_>, serial: &str) -> Result<CardSerial, AccountError> {
+    let serial = CardSerial::from(serial.chars().filter(|c| *c != '-').collect::<String>());
     let card = ctx.store.card(&serial).await?.ok_or_else(|| AccountError::NotFound(format!("key card {serial}")))?;
     // One compare-and-set from the state read: a card that changed meanwhile is refused, not overwritten.
     if card.status == CardStatus::Blocked
         || !ctx.store.set_card_status(&serial, card.status, CardStatus::Blocked).await?
     {
         let status = card.status.as_str();
-        return Err(AccountError::Invalid(format!("key card {} is already {status}", display_serial(&serial))));
+        return Err(AccountError::Invalid(format!("key card {} is already {status}", display_serial(serial.as_str()))));
     }
     let owner = ctx.store.user_by_sub(&card.sub).await?.map(|u| u.user_id.to_string());
     ctx.audit(AuditKind::KeyCardBlocked, owner.as_deref(), serde_json::json!({ "serial": serial })).await?;
@@ -148,7 +148,7 @@ pub async fn add_client(
         .map_err(AccountError::Invalid)?;
     let secret = (!public).then(|| random_token(rng, 32));
     let client = Client {
-        client_id: format!("c-{}", random_token(rng, 12)),
+        client_id: ClientId::from(format!("c-{}", random_token(rng, 12))),
         name,
         secret_digest: secret.as_deref().map(token_digest),
         redirect_uris,
@@ -161,7 +161,7 @@ pub async fn add_client(
 }
 
 /// Removes a client.
-pub async fn remove_client(ctx: Ctx<'_>, client_id: &str) -> Result<(), AccountError> {
+pub async fn remove_client(ctx: Ctx<'_>, client_id: &ClientId) -> Result<(), AccountError> {
     if !ctx.store.remove_client(client_id).await? {
         return Err(AccountError::NotFound(format!("client {client_id}")));
     }
@@ -178,13 +178,13 @@ mod tests {
     #[tokio::test]
     async fn an_operator_blocks_a_card_once_with_or_without_dashes_and_the_owner_is_audited() {
         let w = World::new().await;
-        let dashed = display_serial(&w.card.serial);
+        let dashed = display_serial(w.card.serial.as_str());
         assert_eq!(block_card(w.ctx(), &dashed).await.unwrap(), w.card.serial);
         let card = w.store.card(&w.card.serial).await.unwrap().unwrap();
         assert_eq!(card.status, CardStatus::Blocked);
         let last = w.store.audit(None, 1).await.unwrap().pop().unwrap();
         assert_eq!((last.kind.as_str(), last.user.as_deref()), ("keycard_blocked", Some("alice")));
-        let again = block_card(w.ctx(), &w.card.serial).await.unwrap_err().to_string();
+        let again = block_card(w.ctx(), w.card.serial.as_str()).await.unwrap_err().to_string();
         assert_eq!(again, format!("key card {dashed} is already blocked"));
     }
 

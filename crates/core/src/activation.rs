@@ -9,7 +9,7 @@ use crate::device::{
 use crate::keycard::KeyPepper;
 use crate::login::{Challenge, LoginError, check_key};
 use crate::store::StoreError;
-use crate::{SecureRng, UnixTime};
+use crate::{DeviceId, SecureRng, UnixTime};
 
 /// The activation rules an operator can set.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -233,7 +233,7 @@ pub enum Stopped {
 /// `me`, an active device, stops `device_id` of the same user — cancels its pending activation, or
 /// revokes it if it is cooling off after a code reset (not `me` itself). Audited. `None` when there is no
 /// such device of this user to stop.
-pub async fn stop(ctx: Ctx<'_>, me: &Device, device_id: &str) -> Result<Option<(Device, Stopped)>, StoreError> {
+pub async fn stop(ctx: Ctx<'_>, me: &Device, device_id: &DeviceId) -> Result<Option<(Device, Stopped)>, StoreError> {
     let Some(target) = ctx.store.device(device_id).await?.filter(|d| d.sub == me.sub) else {
         return Ok(None);
     };
@@ -343,7 +343,7 @@ mod tests {
         w.device(&w.user.sub, DeviceStatus::Active, w.now).await;
         w.device(&w.user.sub, DeviceStatus::Cancelled, w.now.plus(3600)).await;
         w.device("someone-else", DeviceStatus::Pending, w.now.plus(3600)).await;
-        let listed: Vec<(String, Unconfirmed)> =
+        let listed: Vec<(DeviceId, Unconfirmed)> =
             unconfirmed(w.ctx(), &me).await.unwrap().into_iter().map(|(d, why)| (d.device_id, why)).collect();
         assert_eq!(listed.len(), 2, "{listed:?}");
         assert!(listed.contains(&(pending.device_id.clone(), Unconfirmed::Activation)));

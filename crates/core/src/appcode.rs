@@ -79,7 +79,7 @@ pub fn parse_setup(bytes: &[u8]) -> Option<Setup> {
 pub fn register_start(setup: &Setup, device: &Device, request_b64: &str) -> Result<String, AppCodeError> {
     let request = RegistrationRequest::<Suite>::deserialize(&decode(request_b64, "registration request")?)
         .map_err(|_| AppCodeError::Malformed("registration request"))?;
-    let result = ServerRegistration::<Suite>::start(setup, request, device.device_id.as_bytes())
+    let result = ServerRegistration::<Suite>::start(setup, request, device.device_id.as_str().as_bytes())
         .map_err(|_| AppCodeError::Malformed("registration request"))?;
     Ok(B64.encode(result.message.serialize()))
 }
@@ -152,7 +152,7 @@ pub async fn login_start(
         setup,
         Some(record),
         request,
-        device.device_id.as_bytes(),
+        device.device_id.as_str().as_bytes(),
         ServerLoginParameters::default(),
     )
     .map_err(|_| AppCodeError::Malformed("credential request"))?;
@@ -215,7 +215,7 @@ pub async fn session_unlock(ctx: Ctx<'_>, device: &Device, token: &str) -> Resul
     let data = ctx.store.session(&SessionKey::app_session(token), ctx.now).await?;
     Ok(data.and_then(|d| {
         let (owner, how) = d.split_once(' ')?;
-        (owner == device.device_id).then(|| Unlock::parse(how)).flatten()
+        (device.device_id == owner).then(|| Unlock::parse(how)).flatten()
     }))
 }
 
@@ -305,7 +305,7 @@ pub async fn forgot_code(
 /// allows one new registration for `device`.
 pub async fn issue_reset(ctx: Ctx<'_>, rng: &mut dyn SecureRng, device: &Device) -> Result<String, StoreError> {
     let token = random_token(rng, 32);
-    ctx.store.put_session(&SessionKey::code_reset(&token), &device.device_id, ctx.now.plus(300)).await?;
+    ctx.store.put_session(&SessionKey::code_reset(&token), device.device_id.as_str(), ctx.now.plus(300)).await?;
     Ok(token)
 }
 

@@ -8,6 +8,7 @@ use p256::ecdsa::VerifyingKey;
 use rand::Rng;
 
 use crate::Ctx;
+use crate::DeviceId;
 use crate::SecureRng;
 pub use crate::records::device::{ActivateOutcome, Device, DeviceStatus, Platform, RevokedBy, Unlock};
 use crate::store::StoreError;
@@ -16,11 +17,11 @@ use crate::store::StoreError;
 pub const MAX_ACTIVE_DEVICES: i64 = 3;
 
 /// A fresh device id and support serial.
-pub fn new_ids(rng: &mut dyn SecureRng) -> (String, String) {
+pub fn new_ids(rng: &mut dyn SecureRng) -> (DeviceId, String) {
     let id = format!("d-{}", crate::secret::random_token(rng, 16));
     let n: u64 = rng.gen_range(100_000_000_000..1_000_000_000_000);
     let s = format!("{n:012}");
-    (id, format!("{}-{}-{}", &s[..4], &s[4..8], &s[8..]))
+    (DeviceId::from(id), format!("{}-{}-{}", &s[..4], &s[4..8], &s[8..]))
 }
 
 /// The platforms the key app runs on, with their minimum OS versions (R-APP3; configurable).
@@ -138,7 +139,7 @@ pub async fn authenticate(
     allowed: &[DeviceStatus],
 ) -> Result<Device, DeviceAuthError> {
     let bytes = req.canonical_bytes().map_err(|e| DeviceAuthError::Unsigned(e.to_string()))?;
-    let device = ctx.store.device(req.device_id).await?.ok_or(DeviceAuthError::UnknownDevice)?;
+    let device = ctx.store.device(&DeviceId::from(req.device_id)).await?.ok_or(DeviceAuthError::UnknownDevice)?;
     if !allowed.contains(&device.status) {
         return Err(DeviceAuthError::UnknownDevice);
     }
@@ -237,7 +238,7 @@ mod tests {
     #[test]
     fn ids_and_serials_have_their_shapes() {
         let (id, serial) = new_ids(&mut rand::rngs::OsRng);
-        assert!(id.starts_with("d-") && id.len() == 24);
+        assert!(id.as_str().starts_with("d-") && id.as_str().len() == 24);
         assert_eq!(serial.len(), 14);
         assert_eq!(serial.matches('-').count(), 2);
     }
@@ -278,26 +279,26 @@ mod tests {
             body: b"",
         };
         let mut req = call(w.now.0 + 60, "bm9uY2Utb25lLXR3by10aHJlZQ");
-        req.device_id = &d.device_id;
+        req.device_id = d.device_id.as_str();
         let active = [DeviceStatus::Active];
         assert_eq!(authenticate(w.ctx(), &req, &sign(&key, &req), &active).await.unwrap().device_id, d.device_id);
         let again = authenticate(w.ctx(), &req, &sign(&key, &req), &active).await;
         assert!(matches!(again, Err(DeviceAuthError::Replay)), "a nonce is heard once");
 
         let mut late = call(w.now.0 - 61, "bm9uY2UtZm91ci1maXZlLXNpeA");
-        late.device_id = &d.device_id;
+        late.device_id = d.device_id.as_str();
         assert!(matches!(authenticate(w.ctx(), &late, &sign(&key, &late), &active).await, Err(DeviceAuthError::Skew)));
 
         let other_key = p256::ecdsa::SigningKey::from_slice(&[4; 32]).unwrap();
         let mut forged = call(w.now.0, "bm9uY2Utc2V2ZW4tZWlnaHQtbmluZQ");
-        forged.device_id = &d.device_id;
+        forged.device_id = d.device_id.as_str();
         let r = authenticate(w.ctx(), &forged, &sign(&other_key, &forged), &active).await;
         assert!(matches!(r, Err(DeviceAuthError::BadSignature)));
         // A refused call spends no nonce: signed rightly, the same one is heard.
         assert!(authenticate(w.ctx(), &forged, &sign(&key, &forged), &active).await.is_ok());
 
         let mut pending_only = call(w.now.0, "bm9uY2UtdGVuLWVsZXZlbi10d2VsdmU");
-        pending_only.device_id = &d.device_id;
+        pending_only.device_id = d.device_id.as_str();
         let r = authenticate(w.ctx(), &pending_only, &sign(&key, &pending_only), &[DeviceStatus::Pending]).await;
         assert!(matches!(r, Err(DeviceAuthError::UnknownDevice)), "a call for another state");
         let mut nobody = call(w.now.0, "bm9uY2UtdGhpcnRlZW4tZm91cnRlZW4");

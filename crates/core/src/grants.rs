@@ -1,6 +1,5 @@
 //! Issuing and redeeming OpenID Connect grants: authorization codes, access tokens, userinfo.
 
-use crate::Ctx;
 use crate::SecureRng;
 use crate::audit::AuditKind;
 use crate::oauth::ErrorCode;
@@ -10,6 +9,7 @@ use crate::oidc::{
 use crate::secret::{random_token, token_digest};
 use crate::store::StoreError;
 use crate::user::User;
+use crate::{ClientId, Ctx};
 
 /// Issues a code for a completed login; answers the code to send to the client.
 pub async fn issue_code(
@@ -134,7 +134,7 @@ pub async fn exchange_code(ctx: Ctx<'_>, rng: &mut dyn SecureRng, req: &TokenReq
         ctx.audit(AuditKind::TokenRefused, None, serde_json::json!({ "client_id": client_id, "reason": why })).await?;
         Ok::<_, StoreError>(why)
     };
-    let Some(client) = ctx.store.client(client_id).await? else {
+    let Some(client) = ctx.store.client(&ClientId::from(client_id)).await? else {
         return Err(TokenError::InvalidClient(refused("unknown client").await?));
     };
     match (&req.client_secret, client.is_confidential()) {
@@ -258,7 +258,7 @@ mod tests {
             code: Some(code.clone()),
             redirect_uri: Some(CB.into()),
             code_verifier: Some(VERIFIER.into()),
-            client_id: Some(c.client.client_id.clone()),
+            client_id: Some(c.client.client_id.to_string()),
             client_secret: c.client_secret.clone(),
         };
         let bad = |f: fn(&mut TokenRequest)| {
@@ -311,7 +311,7 @@ mod tests {
             code: Some(code),
             redirect_uri: Some("http://localhost:9/cb".into()),
             code_verifier: Some(VERIFIER.into()),
-            client_id: Some(c.client.client_id.clone()),
+            client_id: Some(c.client.client_id.to_string()),
             client_secret: None,
         };
         let e = exchange_code(at(&w, 1060), rng, &req).await.unwrap_err();

@@ -11,6 +11,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
+use crate::records::ids::CardSerial;
 use crate::{SecureRng, UnixTime};
 
 /// Keys on a new card (R-KC1).
@@ -62,7 +63,7 @@ impl CardStatus {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeyCard {
     /// Serial number, 10 digits.
-    pub serial: String,
+    pub serial: CardSerial,
     /// Owner's `sub`.
     pub sub: String,
     /// State.
@@ -77,7 +78,7 @@ pub struct KeyCard {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClearCard {
     /// Serial number.
-    pub serial: String,
+    pub serial: CardSerial,
     /// Key number ("0001"…"9999") → key ("123456").
     pub keys: BTreeMap<String, String>,
 }
@@ -117,12 +118,12 @@ impl KeyPepper {
     }
 
     /// The digest the store keeps for `key` at `number` on card `serial`.
-    pub fn digest(&self, serial: &str, number: &str, key: &str) -> Vec<u8> {
+    pub fn digest(&self, serial: &CardSerial, number: &str, key: &str) -> Vec<u8> {
         // HMAC accepts keys of any length, so `new_from_slice` cannot fail here.
         let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.0) else {
             return Vec::new();
         };
-        for part in [serial, number, key] {
+        for part in [serial.as_str(), number, key] {
             mac.update(&(part.len() as u32).to_be_bytes());
             mac.update(part.as_bytes());
         }
@@ -132,7 +133,7 @@ impl KeyPepper {
 
 /// Issues a new card: a fresh serial, [`KEYS_PER_CARD`] distinct random key numbers, random keys.
 pub fn generate(rng: &mut dyn SecureRng, pepper: &KeyPepper) -> (ClearCard, Vec<StoredKey>) {
-    let serial = format!("{:010}", rng.gen_range(1_000_000_000u64..10_000_000_000));
+    let serial = CardSerial::from(format!("{:010}", rng.gen_range(1_000_000_000u64..10_000_000_000)));
     let mut keys = BTreeMap::new();
     while keys.len() < KEYS_PER_CARD {
         let number = format!("{:04}", rng.gen_range(1u32..10_000));
@@ -179,7 +180,7 @@ mod tests {
     #[test]
     fn generated_cards_have_distinct_numbers_and_six_digit_keys() {
         let (card, stored) = generate(&mut rand::rngs::OsRng, &pepper());
-        assert_eq!(card.serial.len(), 10);
+        assert_eq!(card.serial.as_str().len(), 10);
         assert_eq!(card.keys.len(), KEYS_PER_CARD);
         assert_eq!(stored.len(), KEYS_PER_CARD);
         for (n, k) in &card.keys {
@@ -194,11 +195,11 @@ mod tests {
     #[test]
     fn digests_depend_on_every_part_and_the_pepper() {
         let p = pepper();
-        let d = p.digest("1234567890", "0001", "123456");
-        assert_ne!(d, p.digest("1234567891", "0001", "123456"));
-        assert_ne!(d, p.digest("1234567890", "0002", "123456"));
-        assert_ne!(d, p.digest("1234567890", "0001", "123457"));
-        assert_ne!(d, KeyPepper::from_bytes([8; 32]).digest("1234567890", "0001", "123456"));
+        let d = p.digest(&"1234567890".into(), "0001", "123456");
+        assert_ne!(d, p.digest(&"1234567891".into(), "0001", "123456"));
+        assert_ne!(d, p.digest(&"1234567890".into(), "0002", "123456"));
+        assert_ne!(d, p.digest(&"1234567890".into(), "0001", "123457"));
+        assert_ne!(d, KeyPepper::from_bytes([8; 32]).digest(&"1234567890".into(), "0001", "123456"));
     }
 
     #[test]

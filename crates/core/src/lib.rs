@@ -31,6 +31,7 @@ pub mod user;
 
 pub use clock::{Clock, FakeClock, UnixTime};
 pub use ctx::Ctx;
+pub use records::ids::{CardSerial, ClientId, DeviceId, RequestId};
 pub use store::{Store, StoreError};
 
 /// A cryptographically secure random number generator, as every edge passes one in.

@@ -12,7 +12,7 @@ use crate::lockout::{Gate, MAX_CONSECUTIVE_FAILURES, gate};
 use crate::secret::constant_time_eq;
 use crate::store::StoreError;
 use crate::user::{User, UserId};
-use crate::{Ctx, SecureRng, password};
+use crate::{CardSerial, Ctx, SecureRng, password};
 
 /// The password checks are saturated: too many wait already, or this one waited too long. Nothing was
 /// checked, so nothing is counted or stored; the caller answers "busy, try again".
@@ -64,7 +64,7 @@ pub enum LoginError {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Challenge {
     /// The card's serial.
-    pub serial: String,
+    pub serial: CardSerial,
     /// The key number shown ("Nøgle 1234").
     pub number: String,
 }
@@ -397,7 +397,7 @@ mod tests {
         assert_eq!(ok.remaining, REISSUE_BELOW - 1);
         let new = ok.new_card.expect("a new card is issued when few keys remain");
         let cards = s.cards_of(&a.sub).await.unwrap();
-        let status = |serial: &str| cards.iter().find(|c| c.serial == serial).unwrap().status;
+        let status = |serial: &CardSerial| cards.iter().find(|c| &c.serial == serial).unwrap().status;
         assert_eq!(status(&old.serial), CardStatus::Active, "the old card works until the new one is used");
         assert_eq!(status(&new.serial), CardStatus::Pending);
 
@@ -406,7 +406,7 @@ mod tests {
         let ok = check_key(at(&w, 1003), rng, &w.pepper, &a.sub, &ch, k).await.unwrap();
         assert_eq!(ok.new_card, None);
         let cards = s.cards_of(&a.sub).await.unwrap();
-        let status = |serial: &str| cards.iter().find(|c| c.serial == serial).unwrap().status;
+        let status = |serial: &CardSerial| cards.iter().find(|c| &c.serial == serial).unwrap().status;
         assert_eq!(status(&new.serial), CardStatus::Active);
         assert_eq!(status(&old.serial), CardStatus::Superseded);
 

@@ -11,7 +11,7 @@ use crate::records::device::Unlock;
 use crate::request::{self, RequestError, RequestState};
 use crate::store::StoreError;
 use crate::user::User;
-use crate::{Ctx, SecureRng};
+use crate::{Ctx, RequestId, SecureRng};
 
 /// Longest user ID put back into the password form after a refusal.
 pub const MAX_SHOWN_USER_ID: usize = 64;
@@ -35,7 +35,7 @@ pub enum Step {
         /// Their user ID, shown on the page.
         user_id: String,
         /// The request sent.
-        request_id: String,
+        request_id: RequestId,
     },
     /// Step 2 with the key card: the password was right; this key is asked for.
     Key {
@@ -218,7 +218,7 @@ async fn password_given(
 
 /// The waiting step as the request now stands: approved (done, unless the user was blocked meanwhile),
 /// pending, rejected, or expired.
-async fn follow(ctx: Ctx<'_>, step: &Step, sub: &str, request_id: &str) -> Result<Outcome, LoginBoxError> {
+async fn follow(ctx: Ctx<'_>, step: &Step, sub: &str, request_id: &RequestId) -> Result<Outcome, LoginBoxError> {
     let r = request::refresh(ctx, request_id).await?;
     let unlock = r.as_ref().and_then(|r| r.decided_with.as_deref()).and_then(Unlock::parse);
     let refusal = match r.map(|r| r.state) {

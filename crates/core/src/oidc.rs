@@ -5,6 +5,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::ClientId;
 use crate::oauth::ErrorCode;
 pub use crate::records::oidc::{AccessToken, Amr, AuthCode, Client, Scope};
 use crate::secret::constant_time_eq;
@@ -56,7 +57,7 @@ pub fn pkce_matches(verifier: &str, challenge: &str) -> bool {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingAuthorization {
     /// The client.
-    pub client_id: String,
+    pub client_id: ClientId,
     /// Its name, for the log-in box.
     pub client_name: String,
     /// The exact redirect URI of the request.

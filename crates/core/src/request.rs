@@ -10,7 +10,7 @@ use crate::device::Device;
 pub use crate::records::request::{AuthRequest, RequestState};
 use crate::secret::{constant_time_eq, random_token};
 use crate::store::StoreError;
-use crate::{SecureRng, UnixTime};
+use crate::{ClientId, RequestId, SecureRng, UnixTime};
 
 /// Seconds a request waits for an answer (R-LB1: default 3 minutes).
 pub const REQUEST_TTL_SECS: i64 = 180;
@@ -104,7 +104,7 @@ pub async fn create(
     ctx: Ctx<'_>,
     rng: &mut dyn SecureRng,
     sub: &str,
-    client_id: &str,
+    client_id: &ClientId,
     client_name: &str,
     action: &str,
 ) -> Result<AuthRequest, RequestError> {
@@ -117,9 +117,9 @@ pub async fn create(
         return Err(RequestError::Paused { until });
     }
     let request = AuthRequest {
-        request_id: format!("r-{}", random_token(rng, 16)),
+        request_id: RequestId::from(format!("r-{}", random_token(rng, 16))),
         sub: sub.to_string(),
-        client_id: client_id.to_string(),
+        client_id: client_id.clone(),
         client_name: client_name.to_string(),
         action: action.to_string(),
         match_code: format!("{:02}", rng.gen_range(0..100)),
@@ -147,7 +147,7 @@ pub async fn paused_until(ctx: Ctx<'_>, sub: &str) -> Result<Option<UnixTime>, S
 }
 
 /// The current state of a request, marking it expired when its time is up.
-pub async fn refresh(ctx: Ctx<'_>, request_id: &str) -> Result<Option<AuthRequest>, StoreError> {
+pub async fn refresh(ctx: Ctx<'_>, request_id: &RequestId) -> Result<Option<AuthRequest>, StoreError> {
     let Some(mut r) = ctx.store.request(request_id).await? else {
         return Ok(None);
     };
@@ -179,7 +179,7 @@ pub struct Decision {
     /// The request's nonce, echoed (binds the signature to this request).
     pub request_nonce: String,
     /// The client, echoed.
-    pub client_id: String,
+    pub client_id: ClientId,
     /// The expiry, echoed.
     pub expires_at: UnixTime,
     /// The code the user typed (policy `type`).
@@ -206,7 +206,7 @@ pub async fn decide(
     ctx: Ctx<'_>,
     device: &Device,
     unlock: crate::device::Unlock,
-    request_id: &str,
+    request_id: &RequestId,
     d: &Decision,
     policy: MatchPolicy,
 ) -> Result<AuthRequest, RequestError> {
@@ -236,7 +236,7 @@ pub async fn decide(
         }
         Verdict::Reject => RequestState::Rejected,
     };
-    let (by, with) = (Some(device.device_id.as_str()), Some(unlock.amr().as_str()));
+    let (by, with) = (Some(&device.device_id), Some(unlock.amr().as_str()));
     if !ctx.store.set_request_state(request_id, RequestState::Pending, to, ctx.now, by, with).await? {
         return Err(RequestError::Decided);
     }
@@ -264,7 +264,7 @@ pub async fn approved_login(ctx: Ctx<'_>, sub: &str) -> Result<Option<crate::use
 
 /// The log-in box gave up waiting for `request_id` ("Skift til nøglekort"): a request still pending is
 /// cancelled, so the key app can no longer approve it.
-pub async fn cancel(ctx: Ctx<'_>, request_id: &str) -> Result<(), StoreError> {
+pub async fn cancel(ctx: Ctx<'_>, request_id: &RequestId) -> Result<(), StoreError> {
     ctx.store
         .set_request_state(request_id, RequestState::Pending, RequestState::Cancelled, ctx.now, None, None)
         .await?;
@@ -288,7 +288,9 @@ mod tests {
     use crate::store::{RequestStore, UserStore};
 
     async fn sent(w: &World) -> AuthRequest {
-        create(w.ctx(), &mut rand::rngs::OsRng, &w.user.sub, "c-bank", "Demo Bank", "Log på Demo Bank").await.unwrap()
+        create(w.ctx(), &mut rand::rngs::OsRng, &w.user.sub, &"c-bank".into(), "Demo Bank", "Log på Demo Bank")
+            .await
+            .unwrap()
     }
 
     #[tokio::test]
@@ -296,7 +298,8 @@ mod tests {
         let w = World::new().await;
         let me = w.device(&w.user.sub, DeviceStatus::Active, w.now).await;
         let r = sent(&w).await;
-        let shown: Vec<String> = pending_for(w.ctx(), &me).await.unwrap().into_iter().map(|r| r.request_id).collect();
+        let shown: Vec<RequestId> =
+            pending_for(w.ctx(), &me).await.unwrap().into_iter().map(|r| r.request_id).collect();
         assert_eq!(shown, std::slice::from_ref(&r.request_id));
         let later = crate::Ctx { now: r.expires_at, ..w.ctx() };
         assert!(pending_for(later, &me).await.unwrap().is_empty(), "an expired request is not shown");
@@ -341,18 +344,18 @@ mod tests {
         let (w, rng) = (World::new().await, &mut rand::rngs::OsRng);
         let dev = w.device(&w.user.sub, DeviceStatus::Active, w.now).await;
         let (sub, code) = (&w.user.sub, crate::device::Unlock::Code);
-        let r = create(w.ctx(), rng, sub, "c", "Bank", "Log på Bank").await.unwrap();
+        let r = create(w.ctx(), rng, sub, &"c".into(), "Bank", "Log på Bank").await.unwrap();
         let d = decision(&r, Verdict::Reject, false);
         decide(w.after(1), &dev, code, &r.request_id, &d, MatchPolicy::Type).await.unwrap();
-        let e = create(w.after(10), rng, sub, "c", "Bank", "Log på Bank").await.unwrap_err();
+        let e = create(w.after(10), rng, sub, &"c".into(), "Bank", "Log på Bank").await.unwrap_err();
         assert!(matches!(e, RequestError::Paused { until } if until == w.now.plus(31)), "{e}");
-        let r = create(w.after(31), rng, sub, "c", "Bank", "Log på Bank").await.unwrap();
+        let r = create(w.after(31), rng, sub, &"c".into(), "Bank", "Log på Bank").await.unwrap();
         let d = decision(&r, Verdict::Reject, true);
         decide(w.after(32), &dev, code, &r.request_id, &d, MatchPolicy::Type).await.unwrap();
-        let e = create(w.after(1000), rng, sub, "c", "Bank", "Log på Bank").await.unwrap_err();
+        let e = create(w.after(1000), rng, sub, &"c".into(), "Bank", "Log på Bank").await.unwrap_err();
         assert!(matches!(e, RequestError::Paused { until } if until == w.now.plus(3632)), "{e}");
         assert!(w.audit_kinds().await.contains(&"not_me_alert".to_string()));
-        assert!(create(w.after(3632), rng, sub, "c", "Bank", "Log på Bank").await.is_ok());
+        assert!(create(w.after(3632), rng, sub, &"c".into(), "Bank", "Log på Bank").await.is_ok());
     }
 
     #[tokio::test]

@@ -4,6 +4,7 @@
 //! Secrets handed to a client (a cookie id, a ticket, an app session, a reset token) are kept only under
 //! their digest; entries that belong to one device (a ceremony in progress) are kept under its id.
 
+use crate::records::ids::DeviceId;
 use crate::secret::token_digest;
 
 /// The key of one session-store entry.
@@ -35,7 +36,7 @@ impl SessionKey {
         SessionKey::Ticket(token_digest(ticket))
     }
     /// The OPAQUE login in progress of the device `device_id`.
-    pub fn code_login(device_id: &str) -> SessionKey {
+    pub fn code_login(device_id: &DeviceId) -> SessionKey {
         SessionKey::CodeLogin(device_id.to_string())
     }
     /// The app session of the token `token`.
@@ -47,11 +48,11 @@ impl SessionKey {
         SessionKey::CodeReset(token_digest(token))
     }
     /// The fingerprint registration in progress of the device `device_id`.
-    pub fn fingerprint_registration(device_id: &str) -> SessionKey {
+    pub fn fingerprint_registration(device_id: &DeviceId) -> SessionKey {
         SessionKey::FingerprintRegistration(device_id.to_string())
     }
     /// The fingerprint unlock in progress of the device `device_id`.
-    pub fn fingerprint_login(device_id: &str) -> SessionKey {
+    pub fn fingerprint_login(device_id: &DeviceId) -> SessionKey {
         SessionKey::FingerprintLogin(device_id.to_string())
     }
 
@@ -79,11 +80,11 @@ mod tests {
         let keys = [
             SessionKey::login_box("x"),
             SessionKey::ticket("x"),
-            SessionKey::code_login("x"),
+            SessionKey::code_login(&"x".into()),
             SessionKey::app_session("x"),
             SessionKey::code_reset("x"),
-            SessionKey::fingerprint_registration("x"),
-            SessionKey::fingerprint_login("x"),
+            SessionKey::fingerprint_registration(&"x".into()),
+            SessionKey::fingerprint_login(&"x".into()),
         ];
         let ids: std::collections::HashSet<String> = keys.iter().map(SessionKey::id).collect();
         assert_eq!(ids.len(), keys.len());

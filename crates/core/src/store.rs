@@ -9,6 +9,7 @@ use crate::UnixTime;
 use crate::audit::{AuditEvent, AuditRecord};
 use crate::keycard::{CardStatus, KeyCard, StoredKey};
 use crate::records::device::{ActivateOutcome, Device, DeviceStatus, RevokedBy};
+use crate::records::ids::{CardSerial, ClientId, DeviceId, RequestId};
 use crate::records::oidc::{AccessToken, AuthCode, Client};
 use crate::records::request::{AuthRequest, RequestState};
 use crate::session_key::SessionKey;
@@ -55,24 +56,24 @@ pub trait KeyCardStore: Send + Sync {
     /// Every card of a user, with its count of unused keys.
     async fn cards_of(&self, sub: &str) -> StoreResult<Vec<KeyCard>>;
     /// One card.
-    async fn card(&self, serial: &str) -> StoreResult<Option<KeyCard>>;
+    async fn card(&self, serial: &CardSerial) -> StoreResult<Option<KeyCard>>;
     /// The numbers of a card's unused keys.
-    async fn unused_key_numbers(&self, serial: &str) -> StoreResult<Vec<String>>;
+    async fn unused_key_numbers(&self, serial: &CardSerial) -> StoreResult<Vec<String>>;
     /// The digest of an unused key, `None` if the number is unknown or already used.
-    async fn unused_key_digest(&self, serial: &str, number: &str) -> StoreResult<Option<Vec<u8>>>;
+    async fn unused_key_digest(&self, serial: &CardSerial, number: &str) -> StoreResult<Option<Vec<u8>>>;
     /// Marks a key used if it was unused: the single compare-and-set that makes a key single-use.
-    async fn consume_key(&self, serial: &str, number: &str, at: UnixTime) -> StoreResult<bool>;
+    async fn consume_key(&self, serial: &CardSerial, number: &str, at: UnixTime) -> StoreResult<bool>;
     /// [`consume_key`](Self::consume_key) and the audit `event` that records it, in one transaction: after a
     /// crash either both are stored or neither.
     async fn consume_key_audited(
         &self,
-        serial: &str,
+        serial: &CardSerial,
         number: &str,
         at: UnixTime,
         event: &AuditEvent,
     ) -> StoreResult<bool>;
     /// Changes a card's status if it is currently `from`; true when it changed.
-    async fn set_card_status(&self, serial: &str, from: CardStatus, to: CardStatus) -> StoreResult<bool>;
+    async fn set_card_status(&self, serial: &CardSerial, from: CardStatus, to: CardStatus) -> StoreResult<bool>;
 }
 
 /// Registered clients.
@@ -81,11 +82,11 @@ pub trait ClientStore: Send + Sync {
     /// Registers a client.
     async fn insert_client(&self, client: &Client) -> StoreResult<()>;
     /// One client.
-    async fn client(&self, client_id: &str) -> StoreResult<Option<Client>>;
+    async fn client(&self, client_id: &ClientId) -> StoreResult<Option<Client>>;
     /// Every client, oldest first.
     async fn clients(&self) -> StoreResult<Vec<Client>>;
     /// Removes a client and its tokens; false when there was none.
-    async fn remove_client(&self, client_id: &str) -> StoreResult<bool>;
+    async fn remove_client(&self, client_id: &ClientId) -> StoreResult<bool>;
 }
 
 /// Authorization codes and access tokens.
@@ -144,48 +145,53 @@ pub trait DeviceStore: Send + Sync {
     /// Records a new (pending) device.
     async fn insert_device(&self, device: &Device) -> StoreResult<()>;
     /// One device.
-    async fn device(&self, device_id: &str) -> StoreResult<Option<Device>>;
+    async fn device(&self, device_id: &DeviceId) -> StoreResult<Option<Device>>;
     /// One device by its support serial.
     async fn device_by_serial(&self, serial: &str) -> StoreResult<Option<Device>>;
     /// Every device of a user, oldest first.
     async fn devices_of(&self, sub: &str) -> StoreResult<Vec<Device>>;
     /// Makes a pending device active unless its user already has `max_active` active devices; serialised per
     /// user, so concurrent activations never exceed the limit.
-    async fn activate_device(&self, device_id: &str, at: UnixTime, max_active: i64) -> StoreResult<ActivateOutcome>;
+    async fn activate_device(
+        &self,
+        device_id: &DeviceId,
+        at: UnixTime,
+        max_active: i64,
+    ) -> StoreResult<ActivateOutcome>;
     /// Changes a device's status if it is currently `from`; true when it changed.
-    async fn set_device_status(&self, device_id: &str, from: DeviceStatus, to: DeviceStatus) -> StoreResult<bool>;
+    async fn set_device_status(&self, device_id: &DeviceId, from: DeviceStatus, to: DeviceStatus) -> StoreResult<bool>;
     /// Revokes an active or pending device, recording by whom; false if it was neither.
-    async fn revoke_device(&self, device_id: &str, by: RevokedBy) -> StoreResult<bool>;
+    async fn revoke_device(&self, device_id: &DeviceId, by: RevokedBy) -> StoreResult<bool>;
     /// "Glemt kode" on an active device: its new public key, its wrong-code count cleared, cooling off until
     /// `cooling_off_until` (its second-login moment left as it was) — committed together with the audit event
     /// `e`; false (nothing changed) if the device is not active.
     async fn reset_device_key(
         &self,
-        device_id: &str,
+        device_id: &DeviceId,
         public_key: &[u8],
         cooling_off_until: UnixTime,
         e: &AuditEvent,
     ) -> StoreResult<bool>;
     /// Stores the device's app-code (OPAQUE) record and clears its wrong-code count.
-    async fn set_app_code(&self, device_id: &str, record: &[u8]) -> StoreResult<()>;
+    async fn set_app_code(&self, device_id: &DeviceId, record: &[u8]) -> StoreResult<()>;
     /// The device's app-code record.
-    async fn app_code(&self, device_id: &str) -> StoreResult<Option<Vec<u8>>>;
+    async fn app_code(&self, device_id: &DeviceId) -> StoreResult<Option<Vec<u8>>>;
     /// Adds one to the device's wrong-code count atomically; answers the new count.
-    async fn add_code_failure(&self, device_id: &str) -> StoreResult<i64>;
+    async fn add_code_failure(&self, device_id: &DeviceId) -> StoreResult<i64>;
     /// The device's wrong-code count.
-    async fn code_failures(&self, device_id: &str) -> StoreResult<i64>;
+    async fn code_failures(&self, device_id: &DeviceId) -> StoreResult<i64>;
     /// Clears the device's wrong-code count (a code was right).
-    async fn reset_code_failures(&self, device_id: &str) -> StoreResult<()>;
+    async fn reset_code_failures(&self, device_id: &DeviceId) -> StoreResult<()>;
     /// Records a request nonce; false if this device used it before (a replay).
-    async fn remember_nonce(&self, device_id: &str, nonce: &str, at: UnixTime) -> StoreResult<bool>;
+    async fn remember_nonce(&self, device_id: &DeviceId, nonce: &str, at: UnixTime) -> StoreResult<bool>;
     /// Sets (or with `None` removes) the device's value of `kind` (e.g. its fingerprint credential).
-    async fn set_attachment(&self, device_id: &str, kind: &str, value: Option<&str>) -> StoreResult<()>;
+    async fn set_attachment(&self, device_id: &DeviceId, kind: &str, value: Option<&str>) -> StoreResult<()>;
     /// The device's value of `kind`.
-    async fn attachment(&self, device_id: &str, kind: &str) -> StoreResult<Option<String>>;
+    async fn attachment(&self, device_id: &DeviceId, kind: &str) -> StoreResult<Option<String>>;
     /// Removes every value of the device.
-    async fn clear_attachments(&self, device_id: &str) -> StoreResult<()>;
+    async fn clear_attachments(&self, device_id: &DeviceId) -> StoreResult<()>;
     /// The values of `kind` of the user's active devices, as (device id, value).
-    async fn active_attachments(&self, sub: &str, kind: &str) -> StoreResult<Vec<(String, String)>>;
+    async fn active_attachments(&self, sub: &str, kind: &str) -> StoreResult<Vec<(DeviceId, String)>>;
 }
 
 /// Requests to the key app.
@@ -195,17 +201,17 @@ pub trait RequestStore: Send + Sync {
     /// `now`, else cancelled): a user has at most one pending request.
     async fn insert_request(&self, request: &AuthRequest, now: UnixTime) -> StoreResult<()>;
     /// One request.
-    async fn request(&self, request_id: &str) -> StoreResult<Option<AuthRequest>>;
+    async fn request(&self, request_id: &RequestId) -> StoreResult<Option<AuthRequest>>;
     /// The user's requests made since `since`, newest first.
     async fn recent_requests(&self, sub: &str, since: UnixTime) -> StoreResult<Vec<AuthRequest>>;
     /// Changes a request's state if it is currently `from` (one compare-and-set); true when it changed.
     async fn set_request_state(
         &self,
-        request_id: &str,
+        request_id: &RequestId,
         from: RequestState,
         to: RequestState,
         at: UnixTime,
-        device_id: Option<&str>,
+        device_id: Option<&DeviceId>,
         unlock: Option<&str>,
     ) -> StoreResult<bool>;
     /// Holds pushes to the user back until `until` ("Det var ikke mig").

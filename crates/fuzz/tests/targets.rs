@@ -84,7 +84,7 @@ fn fixture() -> &'static Fixture {
             app,
             state,
             device: Device {
-                device_id: String::new(),
+                device_id: String::new().into(),
                 serial: String::new(),
                 sub: String::new(),
                 public_key: Vec::new(),
@@ -175,7 +175,7 @@ impl Fixture {
         self.device = device;
         self.unlock_token = unlock_token;
         self.app_session = app_session;
-        self.client_id = client.client.client_id;
+        self.client_id = client.client.client_id.into();
         self.cookie = cookie;
         self.csrf = csrf;
     }
@@ -190,7 +190,7 @@ impl Fixture {
     fn fill(&self, text: &str) -> String {
         text.replace("CSRF", &self.csrf)
             .replace("CLIENT", &self.client_id)
-            .replace("DEVICE", &self.device.device_id)
+            .replace("DEVICE", self.device.device_id.as_str())
             .replace("UNLOCK", &self.unlock_token)
             .replace("CB", CB)
     }
@@ -344,7 +344,7 @@ fn app_api_call(f: &Fixture, fs: &[String], first: usize) {
         let req = SignedRequest {
             method,
             path_and_query: &path,
-            device_id: &f.device.device_id,
+            device_id: f.device.device_id.as_str(),
             timestamp: NOW,
             nonce: &nonce,
             body: &body,
@@ -352,7 +352,7 @@ fn app_api_call(f: &Fixture, fs: &[String], first: usize) {
         let Ok(bytes) = req.canonical_bytes() else { return };
         let signature: Signature = f.key.sign(&bytes);
         headers.extend([
-            ("noegle-device", f.device.device_id.clone()),
+            ("noegle-device", f.device.device_id.to_string()),
             ("noegle-timestamp", NOW.to_string()),
             ("noegle-nonce", nonce),
             ("noegle-signature", B64.encode(signature.to_bytes())),

@@ -4,12 +4,12 @@
 use std::io::BufRead;
 
 use anyhow::{Context, bail};
-use noegle_core::Ctx;
 use noegle_core::accounts::{self, AccountError};
 use noegle_core::keycard::{CardStatus, display_serial};
 use noegle_core::lockout::MAX_CONSECUTIVE_FAILURES;
 use noegle_core::login::issue_card;
 use noegle_core::user::User;
+use noegle_core::{ClientId, Ctx};
 use noegle_server::AppState;
 use serde_json::{Value, json};
 
@@ -124,7 +124,7 @@ fn cards_text(cards: &[noegle_core::keycard::KeyCard]) -> String {
     for c in cards {
         s.push_str(&format!(
             "  {}  {:<10}  {:>3} unused keys  issued {}\n",
-            display_serial(&c.serial),
+            display_serial(c.serial.as_str()),
             c.status.as_str(),
             c.unused,
             when(c.issued_at)
@@ -163,7 +163,7 @@ pub async fn keycard(state: &AppState, cmd: KeycardCommand) -> anyhow::Result<()
                 || {
                     format!(
                         "issued key card {} ({}) to {}; printable card: {}",
-                        display_serial(&card.serial),
+                        display_serial(card.serial.as_str()),
                         status.as_str(),
                         u.user_id,
                         path.display()
@@ -179,7 +179,7 @@ pub async fn keycard(state: &AppState, cmd: KeycardCommand) -> anyhow::Result<()
         KeycardCommand::Block { serial, out } => {
             let serial = accounts::block_card(ctx(state), &serial).await.map_err(account)?;
             emit(out, json!({ "serial": serial, "status": "blocked" }), || {
-                format!("blocked key card {}", display_serial(&serial))
+                format!("blocked key card {}", display_serial(serial.as_str()))
             });
         }
     }
@@ -225,7 +225,7 @@ pub async fn client(state: &AppState, cmd: ClientCommand) -> anyhow::Result<()> 
             });
         }
         ClientCommand::Remove { client_id, out } => {
-            accounts::remove_client(ctx(state), &client_id).await.map_err(account)?;
+            accounts::remove_client(ctx(state), &ClientId::from(client_id.as_str())).await.map_err(account)?;
             emit(out, json!({ "client_id": client_id, "removed": true }), || format!("removed client {client_id}"));
         }
     }

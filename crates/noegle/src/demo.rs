@@ -63,7 +63,9 @@ pub async fn prepare(state: &AppState) -> anyhow::Result<(BankClient, ClearCard)
     let redirect = Bank::redirect_uri(&state.config.public_url);
     let saved: Option<BankClient> = std::fs::read(&bank_file).ok().and_then(|b| serde_json::from_slice(&b).ok());
     let registered = match &saved {
-        Some(b) => state.store.client(&b.client_id).await?.filter(|c| c.allows_redirect(&redirect)).is_some(),
+        Some(b) => {
+            state.store.client(&b.client_id.as_str().into()).await?.filter(|c| c.allows_redirect(&redirect)).is_some()
+        }
         None => false,
     };
     let bank = match saved {
@@ -71,7 +73,7 @@ pub async fn prepare(state: &AppState) -> anyhow::Result<(BankClient, ClearCard)
         _ => {
             let c = accounts::add_client(ctx, &mut rand::rngs::OsRng, "Demo Bank", &[redirect], false).await?;
             let b = BankClient {
-                client_id: c.client.client_id,
+                client_id: c.client.client_id.into(),
                 client_secret: c.client_secret.context("a confidential client has a secret")?,
             };
             replace_private(&bank_file, &serde_json::to_vec_pretty(&b)?)?;
@@ -86,7 +88,7 @@ pub fn card_grid(card: &ClearCard) -> String {
     let keys: Vec<_> = card.keys.iter().collect();
     let columns = 6;
     let rows = keys.len().div_ceil(columns);
-    let mut s = format!("  Nøglekort nr. {}\n", display_serial(&card.serial));
+    let mut s = format!("  Nøglekort nr. {}\n", display_serial(card.serial.as_str()));
     for row in 0..rows {
         s.push_str("  ");
         for col in 0..columns {

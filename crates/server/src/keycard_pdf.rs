@@ -23,7 +23,7 @@ fn text(ops: &mut Vec<Op>, x: f32, y: f32, font: BuiltinFont, size: f32, s: &str
 
 /// Renders the card as PDF bytes.
 pub fn render(user: &User, card: &ClearCard) -> Vec<u8> {
-    let mut doc = PdfDocument::new(&format!("Nøglekort {}", display_serial(&card.serial)));
+    let mut doc = PdfDocument::new(&format!("Nøglekort {}", display_serial(card.serial.as_str())));
     let mut ops = Vec::new();
     let blue = Color::Rgb(Rgb { r: 0.04, g: 0.24, b: 0.57, icc_profile: None });
     let black = Color::Rgb(Rgb { r: 0.0, g: 0.0, b: 0.0, icc_profile: None });
@@ -36,7 +36,7 @@ pub fn render(user: &User, card: &ClearCard) -> Vec<u8> {
         268.0,
         BuiltinFont::Helvetica,
         12.0,
-        &format!("Nøglekort nr. {}", display_serial(&card.serial)),
+        &format!("Nøglekort nr. {}", display_serial(card.serial.as_str())),
     );
     text(&mut ops, 20.0, 261.0, BuiltinFont::Helvetica, 12.0, &format!("Bruger-id: {}", user.user_id));
     text(&mut ops, 20.0, 254.0, BuiltinFont::Helvetica, 12.0, &format!("Navn: {}", user.display_name));

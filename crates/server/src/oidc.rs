@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Json, Redirect, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use noegle_core::ClientId;
 use noegle_core::grants::{Grant, TokenError, TokenRequest, exchange_code, userinfo as core_userinfo};
 use noegle_core::oauth::ErrorCode;
 use noegle_core::oidc::{Amr, AuthorizeError, ID_TOKEN_TTL_SECS, PendingAuthorization, Scope, authorization_request};
@@ -72,7 +73,7 @@ pub async fn authorize(
     let params = parse_params(raw.as_deref().unwrap_or(""))?;
     let p = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
     let client = match p("client_id") {
-        Some(id) => state.store.client(id).await?,
+        Some(id) => state.store.client(&ClientId::from(id)).await?,
         None => None,
     };
     let authz = match authorization_request(client.as_ref(), p) {
@@ -232,7 +233,7 @@ impl IdTokenClaims {
         IdTokenClaims {
             iss: state.config.public_url.clone(),
             sub: user.sub.clone(),
-            aud: grant.client.client_id.clone(),
+            aud: grant.client.client_id.to_string(),
             iat: now.0,
             exp: now.plus(ID_TOKEN_TTL_SECS).0,
             auth_time: code.auth_time.0,

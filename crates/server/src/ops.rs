@@ -17,7 +17,7 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     if state.gate.is_draining() {
         return (StatusCode::SERVICE_UNAVAILABLE, "draining\n");
     }
-    match state.store.client("readyz-probe").await {
+    match state.store.client(&"readyz-probe".into()).await {
         Ok(_) => (StatusCode::OK, "ready\n"),
         Err(e) => {
             tracing::warn!(error = %e, "not ready");

@@ -160,7 +160,7 @@ async fn render_step(
         }
         Step::Key { sub, user_id, challenge } => {
             let notice = key_notice(lang.texts(), login_box::key_notices(ctx, sub, challenge).await?);
-            let (serial, number) = (keycard::display_serial(&challenge.serial), &challenge.number);
+            let (serial, number) = (keycard::display_serial(challenge.serial.as_str()), &challenge.number);
             render(&KeyPage { f, client_name, csrf, user_id, serial, number, error, notice })?
         }
     };

@@ -16,7 +16,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use noegle_core::device::DeviceStatus;
-use noegle_core::{Clock, Store, UnixTime};
+use noegle_core::{Clock, DeviceId, Store, UnixTime};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use web_push_native::jwt_simple::algorithms::{ECDSAP256KeyPairLike, ECDSAP256PublicKeyLike, ES256KeyPair};
@@ -232,7 +232,7 @@ impl WebPush {
 
     /// Sends `event` to one subscription; answers whether the push service took it. A subscription the
     /// service no longer knows (404/410) is removed from `device_id`.
-    pub async fn send(&self, device_id: &str, sub: &Subscription, event: AppEvent) -> bool {
+    pub async fn send(&self, device_id: &DeviceId, sub: &Subscription, event: AppEvent) -> bool {
         let Ok((url, public, auth)) = sub.parts(self.allow_http) else { return false };
         let Ok(endpoint) = url.as_str().parse() else { return false };
         let payload = json!({ "event": event.name() }).to_string();
@@ -302,7 +302,7 @@ impl WebPush {
 
     /// Tells a pending device by Web Push when its wait is over (the app may be closed meanwhile, R-APP1).
     /// Watches the server's clock; gives up when the device is no longer pending.
-    pub fn announce_ready(self: &Arc<Self>, device_id: String, ready_at: UnixTime) {
+    pub fn announce_ready(self: &Arc<Self>, device_id: DeviceId, ready_at: UnixTime) {
         let me = self.clone();
         tokio::spawn(async move {
             // Sleeps in steps of at most 5 s (the clock may jump, or be a test's), without asking the database

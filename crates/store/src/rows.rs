@@ -1,13 +1,13 @@
 //! The rows the store reads, as sqlx decodes them on either backend, and their conversion into the
 //! domain's records (where a stored text must parse, a bad one is a decode error, never a default).
 
-use noegle_core::UnixTime;
 use noegle_core::audit::AuditRecord;
 use noegle_core::device::{Device, DeviceStatus, Platform, RevokedBy};
 use noegle_core::keycard::{CardStatus, KeyCard};
 use noegle_core::oidc::{AccessToken, Amr, AuthCode, Client, Scope};
 use noegle_core::request::{AuthRequest, RequestState};
 use noegle_core::user::{User, UserId};
+use noegle_core::{DeviceId, UnixTime};
 
 /// A stored value that does not parse.
 fn bad(what: &str, value: &str) -> sqlx::Error {
@@ -63,7 +63,7 @@ impl TryFrom<CardRow> for KeyCard {
     fn try_from(r: CardRow) -> Result<KeyCard, sqlx::Error> {
         Ok(KeyCard {
             status: CardStatus::parse(&r.status).ok_or_else(|| bad("card status", &r.status))?,
-            serial: r.serial,
+            serial: r.serial.into(),
             sub: r.sub,
             issued_at: UnixTime(r.issued_at),
             unused: r.unused,
@@ -85,7 +85,7 @@ impl TryFrom<ClientRow> for Client {
     type Error = sqlx::Error;
     fn try_from(r: ClientRow) -> Result<Client, sqlx::Error> {
         Ok(Client {
-            client_id: r.client_id,
+            client_id: r.client_id.into(),
             name: r.name,
             secret_digest: r.secret_digest,
             redirect_uris: serde_json::from_str(&r.redirect_uris).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
@@ -115,7 +115,7 @@ impl TryFrom<CodeRow> for AuthCode {
     fn try_from(r: CodeRow) -> Result<AuthCode, sqlx::Error> {
         Ok(AuthCode {
             code_digest: r.code_digest,
-            client_id: r.client_id,
+            client_id: r.client_id.into(),
             redirect_uri: r.redirect_uri,
             sub: r.sub,
             scope: scope(r.scope)?,
@@ -151,7 +151,7 @@ impl TryFrom<TokenRow> for AccessToken {
         Ok(AccessToken {
             token_digest: r.token_digest,
             sub: r.sub,
-            client_id: r.client_id,
+            client_id: r.client_id.into(),
             scope: scope(r.scope)?,
             code_digest: r.code_digest,
             expires_at: UnixTime(r.expires_at),
@@ -184,7 +184,7 @@ impl TryFrom<DeviceRow> for Device {
     fn try_from(r: DeviceRow) -> Result<Device, sqlx::Error> {
         Ok(Device {
             status: DeviceStatus::parse(&r.status).ok_or_else(|| bad("device status", &r.status))?,
-            device_id: r.device_id,
+            device_id: r.device_id.into(),
             serial: r.serial,
             sub: r.sub,
             public_key: r.public_key,
@@ -227,9 +227,9 @@ impl TryFrom<RequestRow> for AuthRequest {
     fn try_from(r: RequestRow) -> Result<AuthRequest, sqlx::Error> {
         Ok(AuthRequest {
             state: RequestState::parse(&r.state).ok_or_else(|| bad("request state", &r.state))?,
-            request_id: r.request_id,
+            request_id: r.request_id.into(),
             sub: r.sub,
-            client_id: r.client_id,
+            client_id: r.client_id.into(),
             client_name: r.client_name,
             action: r.action,
             match_code: r.match_code,
@@ -237,7 +237,7 @@ impl TryFrom<RequestRow> for AuthRequest {
             created_at: UnixTime(r.created_at),
             expires_at: UnixTime(r.expires_at),
             decided_at: r.decided_at.map(UnixTime),
-            decided_by: r.decided_by,
+            decided_by: r.decided_by.map(DeviceId::from),
             decided_with: r.decided_with,
         })
     }

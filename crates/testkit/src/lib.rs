@@ -105,7 +105,7 @@ impl TestServer {
             let ctx = state.ctx(Some("test"));
             let uris = [Bank::redirect_uri(&url)];
             let c = accounts::add_client(ctx, &mut rand::rngs::OsRng, "Demo Bank", &uris, false).await.unwrap();
-            let client = BankClient { client_id: c.client.client_id, client_secret: c.client_secret.unwrap() };
+            let client = BankClient { client_id: c.client.client_id.into(), client_secret: c.client_secret.unwrap() };
             noegle_server::demo_bank::router(Bank::new(&url, client).unwrap())
         } else {
             axum::Router::new()
@@ -198,7 +198,7 @@ impl TestServer {
     }
 
     /// Unused keys on a card.
-    pub async fn unused_keys(&self, serial: &str) -> usize {
+    pub async fn unused_keys(&self, serial: &noegle_core::CardSerial) -> usize {
         self.state.store.unused_key_numbers(serial).await.unwrap().len()
     }
 

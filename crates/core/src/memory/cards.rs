@@ -3,13 +3,13 @@
 use async_trait::async_trait;
 
 use super::{Data, MemoryStore};
-use crate::UnixTime;
 use crate::audit::AuditEvent;
 use crate::keycard::{CardStatus, KeyCard, StoredKey};
 use crate::store::{KeyCardStore, StoreError, StoreResult};
+use crate::{CardSerial, UnixTime};
 
 impl Data {
-    fn consume(&mut self, serial: &str, number: &str, at: UnixTime) -> bool {
+    fn consume(&mut self, serial: &CardSerial, number: &str, at: UnixTime) -> bool {
         match self.cards.get_mut(serial).and_then(|(_, keys)| keys.get_mut(number)) {
             Some((_, used @ None)) => {
                 *used = Some(at);
@@ -19,7 +19,7 @@ impl Data {
         }
     }
 
-    fn card_with_count(&self, serial: &str) -> Option<KeyCard> {
+    fn card_with_count(&self, serial: &CardSerial) -> Option<KeyCard> {
         self.cards.get(serial).map(|(card, keys)| KeyCard {
             unused: keys.values().filter(|(_, used)| used.is_none()).count() as i64,
             ..card.clone()
@@ -47,17 +47,17 @@ impl KeyCardStore for MemoryStore {
         Ok(cards)
     }
 
-    async fn card(&self, serial: &str) -> StoreResult<Option<KeyCard>> {
+    async fn card(&self, serial: &CardSerial) -> StoreResult<Option<KeyCard>> {
         Ok(self.data().card_with_count(serial))
     }
 
-    async fn unused_key_numbers(&self, serial: &str) -> StoreResult<Vec<String>> {
+    async fn unused_key_numbers(&self, serial: &CardSerial) -> StoreResult<Vec<String>> {
         Ok(self.data().cards.get(serial).map_or_else(Vec::new, |(_, keys)| {
             keys.iter().filter(|(_, (_, used))| used.is_none()).map(|(n, _)| n.clone()).collect()
         }))
     }
 
-    async fn unused_key_digest(&self, serial: &str, number: &str) -> StoreResult<Option<Vec<u8>>> {
+    async fn unused_key_digest(&self, serial: &CardSerial, number: &str) -> StoreResult<Option<Vec<u8>>> {
         Ok(self
             .data()
             .cards
@@ -67,13 +67,13 @@ impl KeyCardStore for MemoryStore {
             .map(|(digest, _)| digest.clone()))
     }
 
-    async fn consume_key(&self, serial: &str, number: &str, at: UnixTime) -> StoreResult<bool> {
+    async fn consume_key(&self, serial: &CardSerial, number: &str, at: UnixTime) -> StoreResult<bool> {
         Ok(self.data().consume(serial, number, at))
     }
 
     async fn consume_key_audited(
         &self,
-        serial: &str,
+        serial: &CardSerial,
         number: &str,
         at: UnixTime,
         event: &AuditEvent,
@@ -86,7 +86,7 @@ impl KeyCardStore for MemoryStore {
         Ok(consumed)
     }
 
-    async fn set_card_status(&self, serial: &str, from: CardStatus, to: CardStatus) -> StoreResult<bool> {
+    async fn set_card_status(&self, serial: &CardSerial, from: CardStatus, to: CardStatus) -> StoreResult<bool> {
         let mut d = self.data();
         match d.cards.get_mut(serial) {
             Some((card, _)) if card.status == from => {

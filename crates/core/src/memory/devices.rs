@@ -5,10 +5,10 @@ use std::collections::HashSet;
 use async_trait::async_trait;
 
 use super::MemoryStore;
-use crate::UnixTime;
 use crate::audit::AuditEvent;
 use crate::device::{ActivateOutcome, Device, DeviceStatus, RevokedBy};
 use crate::store::{DeviceStore, StoreError, StoreResult};
+use crate::{DeviceId, UnixTime};
 
 #[async_trait]
 impl DeviceStore for MemoryStore {
@@ -21,7 +21,7 @@ impl DeviceStore for MemoryStore {
         Ok(())
     }
 
-    async fn device(&self, device_id: &str) -> StoreResult<Option<Device>> {
+    async fn device(&self, device_id: &DeviceId) -> StoreResult<Option<Device>> {
         Ok(self.data().devices.get(device_id).cloned())
     }
 
@@ -35,7 +35,12 @@ impl DeviceStore for MemoryStore {
         Ok(all)
     }
 
-    async fn activate_device(&self, device_id: &str, at: UnixTime, max_active: i64) -> StoreResult<ActivateOutcome> {
+    async fn activate_device(
+        &self,
+        device_id: &DeviceId,
+        at: UnixTime,
+        max_active: i64,
+    ) -> StoreResult<ActivateOutcome> {
         let mut d = self.data();
         // As the databases check: the device, then its user's limit, then that it is pending.
         let Some(sub) = d.devices.get(device_id).map(|x| x.sub.clone()) else {
@@ -55,7 +60,7 @@ impl DeviceStore for MemoryStore {
         }
     }
 
-    async fn set_device_status(&self, device_id: &str, from: DeviceStatus, to: DeviceStatus) -> StoreResult<bool> {
+    async fn set_device_status(&self, device_id: &DeviceId, from: DeviceStatus, to: DeviceStatus) -> StoreResult<bool> {
         Ok(match self.data().devices.get_mut(device_id) {
             Some(x) if x.status == from => {
                 x.status = to;
@@ -65,7 +70,7 @@ impl DeviceStore for MemoryStore {
         })
     }
 
-    async fn revoke_device(&self, device_id: &str, by: RevokedBy) -> StoreResult<bool> {
+    async fn revoke_device(&self, device_id: &DeviceId, by: RevokedBy) -> StoreResult<bool> {
         Ok(match self.data().devices.get_mut(device_id) {
             Some(x) if matches!(x.status, DeviceStatus::Active | DeviceStatus::Pending) => {
                 x.status = DeviceStatus::Revoked;
@@ -78,7 +83,7 @@ impl DeviceStore for MemoryStore {
 
     async fn reset_device_key(
         &self,
-        device_id: &str,
+        device_id: &DeviceId,
         public_key: &[u8],
         cooling_off_until: UnixTime,
         e: &AuditEvent,
@@ -96,40 +101,40 @@ impl DeviceStore for MemoryStore {
         Ok(true)
     }
 
-    async fn set_app_code(&self, device_id: &str, record: &[u8]) -> StoreResult<()> {
+    async fn set_app_code(&self, device_id: &DeviceId, record: &[u8]) -> StoreResult<()> {
         let mut d = self.data();
         if d.devices.contains_key(device_id) {
-            d.app_codes.insert(device_id.to_string(), record.to_vec());
+            d.app_codes.insert(device_id.clone(), record.to_vec());
             d.code_failures.remove(device_id);
         }
         Ok(())
     }
 
-    async fn app_code(&self, device_id: &str) -> StoreResult<Option<Vec<u8>>> {
+    async fn app_code(&self, device_id: &DeviceId) -> StoreResult<Option<Vec<u8>>> {
         Ok(self.data().app_codes.get(device_id).cloned())
     }
 
-    async fn add_code_failure(&self, device_id: &str) -> StoreResult<i64> {
+    async fn add_code_failure(&self, device_id: &DeviceId) -> StoreResult<i64> {
         let mut d = self.data();
         if !d.devices.contains_key(device_id) {
             return Err(StoreError::Backend(format!("no device {device_id}")));
         }
-        let n = d.code_failures.entry(device_id.to_string()).or_insert(0);
+        let n = d.code_failures.entry(device_id.clone()).or_insert(0);
         *n += 1;
         Ok(*n)
     }
 
-    async fn code_failures(&self, device_id: &str) -> StoreResult<i64> {
+    async fn code_failures(&self, device_id: &DeviceId) -> StoreResult<i64> {
         Ok(self.data().code_failures.get(device_id).copied().unwrap_or(0))
     }
 
-    async fn reset_code_failures(&self, device_id: &str) -> StoreResult<()> {
+    async fn reset_code_failures(&self, device_id: &DeviceId) -> StoreResult<()> {
         self.data().code_failures.remove(device_id);
         Ok(())
     }
 
-    async fn remember_nonce(&self, device_id: &str, nonce: &str, at: UnixTime) -> StoreResult<bool> {
-        let key = (device_id.to_string(), nonce.to_string());
+    async fn remember_nonce(&self, device_id: &DeviceId, nonce: &str, at: UnixTime) -> StoreResult<bool> {
+        let key = (device_id.clone(), nonce.to_string());
         let mut d = self.data();
         if d.nonces.contains_key(&key) {
             return Ok(false);
@@ -138,8 +143,8 @@ impl DeviceStore for MemoryStore {
         Ok(true)
     }
 
-    async fn set_attachment(&self, device_id: &str, kind: &str, value: Option<&str>) -> StoreResult<()> {
-        let key = (device_id.to_string(), kind.to_string());
+    async fn set_attachment(&self, device_id: &DeviceId, kind: &str, value: Option<&str>) -> StoreResult<()> {
+        let key = (device_id.clone(), kind.to_string());
         let mut d = self.data();
         match value {
             Some(v) => d.attachments.insert(key, v.to_string()),
@@ -148,18 +153,18 @@ impl DeviceStore for MemoryStore {
         Ok(())
     }
 
-    async fn attachment(&self, device_id: &str, kind: &str) -> StoreResult<Option<String>> {
-        Ok(self.data().attachments.get(&(device_id.to_string(), kind.to_string())).cloned())
+    async fn attachment(&self, device_id: &DeviceId, kind: &str) -> StoreResult<Option<String>> {
+        Ok(self.data().attachments.get(&(device_id.clone(), kind.to_string())).cloned())
     }
 
-    async fn clear_attachments(&self, device_id: &str) -> StoreResult<()> {
+    async fn clear_attachments(&self, device_id: &DeviceId) -> StoreResult<()> {
         self.data().attachments.retain(|(id, _), _| id != device_id);
         Ok(())
     }
 
-    async fn active_attachments(&self, sub: &str, kind: &str) -> StoreResult<Vec<(String, String)>> {
+    async fn active_attachments(&self, sub: &str, kind: &str) -> StoreResult<Vec<(DeviceId, String)>> {
         let d = self.data();
-        let active: HashSet<&String> = d
+        let active: HashSet<&DeviceId> = d
             .devices
             .values()
             .filter(|x| x.sub == sub && x.status == DeviceStatus::Active)

@@ -4,9 +4,9 @@
 use async_trait::async_trait;
 
 use super::MemoryStore;
-use crate::UnixTime;
 use crate::oidc::{AccessToken, AuthCode, Client};
 use crate::store::{ClientStore, GrantStore, StoreError, StoreResult};
+use crate::{ClientId, UnixTime};
 
 #[async_trait]
 impl ClientStore for MemoryStore {
@@ -19,8 +19,8 @@ impl ClientStore for MemoryStore {
         Ok(())
     }
 
-    async fn client(&self, client_id: &str) -> StoreResult<Option<Client>> {
-        Ok(self.data().clients.iter().find(|c| c.client_id == client_id).cloned())
+    async fn client(&self, client_id: &ClientId) -> StoreResult<Option<Client>> {
+        Ok(self.data().clients.iter().find(|c| &c.client_id == client_id).cloned())
     }
 
     async fn clients(&self) -> StoreResult<Vec<Client>> {
@@ -29,12 +29,12 @@ impl ClientStore for MemoryStore {
         Ok(all)
     }
 
-    async fn remove_client(&self, client_id: &str) -> StoreResult<bool> {
+    async fn remove_client(&self, client_id: &ClientId) -> StoreResult<bool> {
         let mut d = self.data();
-        d.tokens.retain(|_, t| t.client_id != client_id);
-        d.codes.retain(|_, c| c.client_id != client_id);
+        d.tokens.retain(|_, t| &t.client_id != client_id);
+        d.codes.retain(|_, c| &c.client_id != client_id);
         let before = d.clients.len();
-        d.clients.retain(|c| c.client_id != client_id);
+        d.clients.retain(|c| &c.client_id != client_id);
         Ok(d.clients.len() < before)
     }
 }

@@ -10,13 +10,13 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
-use crate::UnixTime;
 use crate::audit::{AuditEvent, AuditRecord};
 use crate::device::Device;
 use crate::keycard::KeyCard;
 use crate::oidc::{AccessToken, AuthCode, Client};
 use crate::request::AuthRequest;
 use crate::user::User;
+use crate::{CardSerial, DeviceId, RequestId, UnixTime};
 
 mod audit;
 mod cards;
@@ -36,18 +36,18 @@ type Keys = BTreeMap<String, (Vec<u8>, Option<UnixTime>)>;
 struct Data {
     users: BTreeMap<String, User>,
     paused: HashMap<String, UnixTime>,
-    cards: BTreeMap<String, (KeyCard, Keys)>,
+    cards: BTreeMap<CardSerial, (KeyCard, Keys)>,
     clients: Vec<Client>,
     codes: HashMap<String, AuthCode>,
     tokens: HashMap<String, AccessToken>,
     sessions: HashMap<String, (String, UnixTime)>,
     audit: Vec<AuditRecord>,
-    devices: BTreeMap<String, Device>,
-    app_codes: HashMap<String, Vec<u8>>,
-    code_failures: HashMap<String, i64>,
-    nonces: HashMap<(String, String), UnixTime>,
-    attachments: BTreeMap<(String, String), String>,
-    requests: BTreeMap<String, AuthRequest>,
+    devices: BTreeMap<DeviceId, Device>,
+    app_codes: HashMap<DeviceId, Vec<u8>>,
+    code_failures: HashMap<DeviceId, i64>,
+    nonces: HashMap<(DeviceId, String), UnixTime>,
+    attachments: BTreeMap<(DeviceId, String), String>,
+    requests: BTreeMap<RequestId, AuthRequest>,
     guesses: HashMap<(String, i64), i64>,
 }
 

@@ -3,9 +3,9 @@
 use async_trait::async_trait;
 
 use super::MemoryStore;
-use crate::UnixTime;
 use crate::request::{AuthRequest, RequestState};
 use crate::store::{RequestStore, StoreError, StoreResult};
+use crate::{DeviceId, RequestId, UnixTime};
 
 #[async_trait]
 impl RequestStore for MemoryStore {
@@ -23,7 +23,7 @@ impl RequestStore for MemoryStore {
         Ok(())
     }
 
-    async fn request(&self, request_id: &str) -> StoreResult<Option<AuthRequest>> {
+    async fn request(&self, request_id: &RequestId) -> StoreResult<Option<AuthRequest>> {
         Ok(self.data().requests.get(request_id).cloned())
     }
 
@@ -36,18 +36,18 @@ impl RequestStore for MemoryStore {
 
     async fn set_request_state(
         &self,
-        request_id: &str,
+        request_id: &RequestId,
         from: RequestState,
         to: RequestState,
         at: UnixTime,
-        device_id: Option<&str>,
+        device_id: Option<&DeviceId>,
         unlock: Option<&str>,
     ) -> StoreResult<bool> {
         Ok(match self.data().requests.get_mut(request_id) {
             Some(r) if r.state == from => {
                 r.state = to;
                 r.decided_at = Some(at);
-                r.decided_by = device_id.map(str::to_string);
+                r.decided_by = device_id.cloned();
                 r.decided_with = unlock.map(str::to_string);
                 true
             }

@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use crate::UnixTime;
+use crate::records::ids::DeviceId;
 use crate::records::oidc::Amr;
 
 /// A device's state.
@@ -72,7 +73,7 @@ impl RevokedBy {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Device {
     /// Internal id, named in signed requests.
-    pub device_id: String,
+    pub device_id: DeviceId,
     /// The serial number shown in the app's settings, for support ("1234-5678-9012").
     pub serial: String,
     /// Owner.

@@ -3,6 +3,7 @@
 //! the layers run one way: records → store → ctx → flows.
 
 pub mod device;
+pub mod ids;
 pub mod oidc;
 pub mod request;
 
@@ -32,6 +33,7 @@ mod tests {
         let sources = [
             ("store.rs", include_str!("../store.rs")),
             ("records/device.rs", include_str!("device.rs")),
+            ("records/ids.rs", include_str!("ids.rs")),
             ("records/oidc.rs", include_str!("oidc.rs")),
             ("records/request.rs", include_str!("request.rs")),
             ("audit.rs", include_str!("../audit.rs")),

@@ -4,13 +4,14 @@
 use serde::{Deserialize, Serialize};
 
 use crate::UnixTime;
+use crate::records::ids::ClientId;
 use crate::secret::{constant_time_eq, token_digest};
 
 /// A registered service provider (relying party).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Client {
     /// The `client_id`.
-    pub client_id: String,
+    pub client_id: ClientId,
     /// Shown to users ("Log på Demo Bank").
     pub name: String,
     /// SHA-256 of the client secret; `None` for a public client (PKCE required).
@@ -121,7 +122,7 @@ pub struct AuthCode {
     /// SHA-256 of the code.
     pub code_digest: String,
     /// The client it was issued to.
-    pub client_id: String,
+    pub client_id: ClientId,
     /// The redirect URI it was issued for.
     pub redirect_uri: String,
     /// The user.
@@ -150,7 +151,7 @@ pub struct AccessToken {
     /// The user.
     pub sub: String,
     /// The client.
-    pub client_id: String,
+    pub client_id: ClientId,
     /// Granted scopes.
     pub scope: Scope,
     /// The code it was issued for; revoked together if that code is replayed.

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::UnixTime;
+use crate::records::ids::{ClientId, DeviceId, RequestId};
 
 /// A request's state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,11 +49,11 @@ impl RequestState {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct AuthRequest {
     /// Id.
-    pub request_id: String,
+    pub request_id: RequestId,
     /// The user asked.
     pub sub: String,
     /// The service provider.
-    pub client_id: String,
+    pub client_id: ClientId,
     /// Its name ("Demo Bank").
     pub client_name: String,
     /// What is approved ("Log på Demo Bank").
@@ -71,7 +72,7 @@ pub struct AuthRequest {
     /// When it was decided.
     pub decided_at: Option<UnixTime>,
     /// The device that decided it.
-    pub decided_by: Option<String>,
+    pub decided_by: Option<DeviceId>,
     /// How the deciding app was unlocked (`pin` or `fpt`).
     pub decided_with: Option<String>,
 }

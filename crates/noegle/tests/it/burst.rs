@@ -62,7 +62,7 @@ async fn a_thousand_parallel_password_posts_keep_memory_bounded_and_count_only_r
     let server = serve(d, None, free_port(), &env).await;
     eprintln!("burst: RSS at start {} KiB", peak_rss_kib(server.child.id()));
     let base = server.url.clone();
-    let authorize = authorize_url(&base, &client.client.client_id, cb);
+    let authorize = authorize_url(&base, client.client.client_id.as_str(), cb);
 
     // A thousand log-in box sessions, opened a few at a time.
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();

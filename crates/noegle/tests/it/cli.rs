@@ -149,7 +149,7 @@ async fn support_finds_and_revokes_a_key_app_by_serial() {
     let (id, serial, at) = ("d-gone".into(), "2222-3333-4444".into(), noegle_core::UnixTime(5));
     let gone = Device { device_id: id, serial, name: "Gammel".into(), created_at: at, ..device.clone() };
     store.insert_device(&gone).await.unwrap();
-    assert!(store.revoke_device("d-gone", noegle_core::device::RevokedBy::User).await.unwrap());
+    assert!(store.revoke_device(&gone.device_id, noegle_core::device::RevokedBy::User).await.unwrap());
     drop(store);
 
     let list = json(d, None, &["device", "list", "alice", "--json"], "");

@@ -67,7 +67,7 @@ async fn slow_connections_under_a_small_file_limit_do_not_lock_anyone_out() {
     // Another client is answered while they hang on, and a person logs in.
     let health = tokio::time::timeout(Duration::from_secs(5), reqwest::get(format!("{}/healthz", server.url))).await;
     assert!(health.is_ok_and(|r| r.is_ok_and(|r| r.status().is_success())), "another client's /healthz is answered");
-    let authorize = authorize_url(&server.url, &client.client.client_id, cb);
+    let authorize = authorize_url(&server.url, client.client.client_id.as_str(), cb);
     let done =
         tokio::time::timeout(Duration::from_secs(20), Browser::new(&server.url).log_in(&authorize, "alice", &card))
             .await

@@ -12,19 +12,20 @@ async fn the_json_card_is_exactly_what_the_server_accepts_and_the_pdf_shows_it_a
     let pdf = d.join("alice-card.pdf");
     let card = json(d, None, &["keycard", "issue", "alice", "--pdf", pdf.to_str().unwrap(), "--json"], "");
     let serial = card["serial"].as_str().unwrap();
+    let stored_serial = noegle_core::CardSerial::from(serial);
     let keys = card["keys"].as_object().unwrap();
     assert_eq!(card["pdf"], pdf.to_str().unwrap());
 
     // Every key of the JSON card matches the stored digest, and nothing else is stored.
     let store = noegle_store::open(&noegle_store::testing::sqlite_url(d)).await.unwrap();
     let pepper = noegle_server::secrets::pepper(d).unwrap();
-    let stored = store.unused_key_numbers(serial).await.unwrap();
+    let stored = store.unused_key_numbers(&stored_serial).await.unwrap();
     let mut numbers: Vec<&String> = keys.keys().collect();
     numbers.sort();
     assert_eq!(stored.iter().collect::<Vec<_>>(), numbers);
     for (number, key) in keys {
-        let digest = store.unused_key_digest(serial, number).await.unwrap().unwrap();
-        assert_eq!(digest, pepper.digest(serial, number, key.as_str().unwrap()), "key {number}");
+        let digest = store.unused_key_digest(&stored_serial, number).await.unwrap().unwrap();
+        assert_eq!(digest, pepper.digest(&stored_serial, number, key.as_str().unwrap()), "key {number}");
     }
 
     // The PDF renders, and its text holds the serial, the user ID and every key.

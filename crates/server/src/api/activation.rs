@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json, Response};
 use noegle_core::activation::{self, NewDevice, Stopped};
 use noegle_core::device::RevokedBy;
-use noegle_core::{device, ticket};
+use noegle_core::{DeviceId, device, ticket};
 use noegle_proto::api::v1 as wire;
 
 use super::extract::{Active, Pending, PendingOrActive, Signed, StrictJson, take_ticket};
@@ -31,7 +31,7 @@ pub async fn login(
     let ctx = state.ctx(Some(from.as_str()));
     let (ticket, challenge) =
         ticket::issue(ctx, &mut rand::rngs::OsRng, state.passwords.as_ref(), &b.user_id, &b.password).await?;
-    let key_card = wire::KeyAsked { serial: challenge.serial, key_number: challenge.number };
+    let key_card = wire::KeyAsked { serial: challenge.serial.into(), key_number: challenge.number };
     Ok(Json(wire::Ticket { ticket, expires_in: ticket::TICKET_SECS, key_card }))
 }
 
@@ -117,14 +117,14 @@ pub async fn cancel(
     Path(device_id): Path<String>,
     call: Signed<Active>,
 ) -> Result<Json<wire::DeviceEnded>, ApiError> {
-    let (target, how) = activation::stop(call.ctx(&state), &call.device, &device_id)
+    let (target, how) = activation::stop(call.ctx(&state), &call.device, &DeviceId::from(device_id))
         .await?
         .ok_or_else(|| ApiError::not_found("no pending activation with that id"))?;
     let status = match how {
         Stopped::Cancelled => wire::DeviceStatus::Cancelled,
         Stopped::Revoked => wire::DeviceStatus::Revoked,
     };
-    Ok(Json(wire::DeviceEnded { device_id: target.device_id, status }))
+    Ok(Json(wire::DeviceEnded { device_id: target.device_id.into(), status }))
 }
 
 /// `DELETE /api/app/v1/device` (signed): deregisters this device (R-APP6); the app then deletes its data.
@@ -139,5 +139,5 @@ pub async fn deregister(
     call: Signed<PendingOrActive>,
 ) -> Result<Json<wire::DeviceEnded>, ApiError> {
     device::revoke(call.ctx(&state), &call.device, RevokedBy::User, "deregistered by the user").await?;
-    Ok(Json(wire::DeviceEnded { device_id: call.device.device_id, status: wire::DeviceStatus::Revoked }))
+    Ok(Json(wire::DeviceEnded { device_id: call.device.device_id.into(), status: wire::DeviceStatus::Revoked }))
 }

@@ -4,9 +4,9 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Json, Response};
-use noegle_core::Ctx;
 use noegle_core::appcode::{self, CodeAuthority, UnlockToken};
 use noegle_core::device::{Device, DeviceAuthError};
+use noegle_core::{Ctx, DeviceId};
 use noegle_proto::api::v1 as wire;
 
 use super::ApiError;
@@ -51,13 +51,13 @@ pub async fn register_finish(
     let authority = CodeAuthority { app_session: call.app_session(), reset_token: b.reset_token.as_deref() };
     let me = &call.device;
     let unlock_token = appcode::set_code(call.ctx(&state), &mut rand::rngs::OsRng, me, &b.message, authority).await?;
-    Ok(Json(wire::CodeSet { device_id: me.device_id.clone(), code_set: true, unlock_token }))
+    Ok(Json(wire::CodeSet { device_id: me.device_id.to_string(), code_set: true, unlock_token }))
 }
 
 /// The active device a code login names, if the caller shows its unlock token (with what the token said);
 /// otherwise answered as an unknown device (nothing is counted against it).
 async fn code_login_device(ctx: Ctx<'_>, b: &wire::CodeLogin) -> Result<(Device, UnlockToken), ApiError> {
-    let device = active_device(ctx, &b.device_id).await?;
+    let device = active_device(ctx, &DeviceId::from(b.device_id.as_str())).await?;
     match appcode::check_unlock_token(ctx, &device, b.unlock_token.as_deref()).await? {
         UnlockToken::Refused => Err(DeviceAuthError::UnknownDevice.into()),
         token => Ok((device, token)),
@@ -137,7 +137,7 @@ pub async fn forgot(
     StrictJson(b): StrictJson<wire::Forgot>,
 ) -> Result<Json<wire::CodeReset>, ApiError> {
     let (ctx, wait) = (state.ctx(Some(from.as_str())), state.config.activation_wait_secs);
-    let device = active_device(ctx, &b.device_id).await?;
+    let device = active_device(ctx, &DeviceId::from(b.device_id.as_str())).await?;
     let public_key = noegle_core::device::parse_public_key(&b.public_key)
         .ok_or_else(|| ApiError::invalid("public_key must be a base64url SEC1 P-256 key"))?;
     let ticket = take_ticket(ctx, &b.ticket).await?;

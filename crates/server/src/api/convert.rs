@@ -20,7 +20,7 @@ pub(crate) fn status(s: DeviceStatus) -> wire::DeviceStatus {
 /// A device as the app sees it at `now`; `ready` tells a pending device that the wait is over.
 pub(crate) fn device(d: &Device, now: UnixTime) -> wire::Device {
     wire::Device {
-        device_id: d.device_id.clone(),
+        device_id: d.device_id.to_string(),
         serial: d.serial.clone(),
         name: d.name.clone(),
         status: status(d.status),
@@ -45,8 +45,8 @@ pub(crate) fn unconfirmed(d: &Device, why: &Unconfirmed, now: UnixTime) -> wire:
 pub(crate) fn request(r: AuthRequest, policy: MatchPolicy) -> wire::PendingRequest {
     let match_code = policy.shown(&r).map(str::to_string);
     wire::PendingRequest {
-        request_id: r.request_id,
-        client_id: r.client_id,
+        request_id: r.request_id.into(),
+        client_id: r.client_id.into(),
         client_name: r.client_name,
         action: r.action,
         created_at: r.created_at.0,
@@ -77,7 +77,7 @@ pub(crate) fn decision(d: wire::Decision) -> noegle_core::request::Decision {
     noegle_core::request::Decision {
         decision,
         request_nonce: d.request_nonce,
-        client_id: d.client_id,
+        client_id: d.client_id.into(),
         expires_at: UnixTime(d.expires_at),
         match_code: d.match_code,
         not_me: d.not_me,

@@ -9,10 +9,10 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, OriginalUri, Request};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use noegle_core::Ctx;
 use noegle_core::device::Unlock;
 use noegle_core::device::{self, Device, DeviceAuthError, DeviceStatus};
 use noegle_core::ticket;
+use noegle_core::{Ctx, DeviceId};
 use noegle_proto::signing::{HEADER_DEVICE, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, SignedRequest};
 use serde::de::DeserializeOwned;
 
@@ -172,7 +172,7 @@ pub(crate) async fn take_ticket(ctx: Ctx<'_>, secret: &str) -> Result<ticket::Ti
 
 /// The active device `device_id` of an unsigned call (unlocking: the device key is sealed under the code);
 /// any other is answered as unknown.
-pub(crate) async fn active_device(ctx: Ctx<'_>, device_id: &str) -> Result<Device, ApiError> {
+pub(crate) async fn active_device(ctx: Ctx<'_>, device_id: &DeviceId) -> Result<Device, ApiError> {
     ctx.store
         .device(device_id)
         .await?

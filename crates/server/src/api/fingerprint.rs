@@ -4,6 +4,7 @@
 
 use axum::extract::State;
 use axum::response::Json;
+use noegle_core::DeviceId;
 use noegle_core::fingerprint::{self, Ceremony};
 use noegle_proto::api::v1 as wire;
 use webauthn_rs::prelude::{
@@ -85,7 +86,7 @@ pub async fn register_finish(
         .finish_passkey_registration(&b.credential, &registration)
         .map_err(|e| ApiError::fingerprint_refused(&format!("the fingerprint credential was not accepted: {e}")))?;
     fingerprint::enrol(ctx, me, &to_json(&passkey)?).await?;
-    Ok(Json(wire::Fingerprint { device_id: me.device_id.clone(), fingerprint: true }))
+    Ok(Json(wire::Fingerprint { device_id: me.device_id.to_string(), fingerprint: true }))
 }
 
 /// `DELETE /api/app/v1/fingerprint` (signed, active): the device no longer unlocks with the fingerprint.
@@ -97,7 +98,7 @@ pub async fn register_finish(
 )]
 pub async fn remove(State(state): State<AppState>, call: Signed<Active>) -> Result<Json<wire::Fingerprint>, ApiError> {
     fingerprint::remove(call.ctx(&state), &call.device).await?;
-    Ok(Json(wire::Fingerprint { device_id: call.device.device_id, fingerprint: false }))
+    Ok(Json(wire::Fingerprint { device_id: call.device.device_id.into(), fingerprint: false }))
 }
 
 /// `POST /api/app/v1/fingerprint/login/start`: unlocking by fingerprint, step 1 (not signed, like the code).
@@ -113,7 +114,7 @@ pub async fn login_start(
     StrictJson(b): StrictJson<wire::FingerprintLoginStart>,
 ) -> Result<Json<RequestChallengeResponse>, ApiError> {
     let ctx = state.ctx(Some(from.as_str()));
-    let device = active_device(ctx, &b.device_id).await?;
+    let device = active_device(ctx, &DeviceId::from(b.device_id.as_str())).await?;
     let passkey: Passkey = from_json(&fingerprint::credential(ctx, &device).await?)?;
     let (options, authentication) = rp(&state)?.start_passkey_authentication(&[passkey]).map_err(ApiError::internal)?;
     fingerprint::begin(ctx, Ceremony::Unlock, &device, &to_json(&authentication)?).await?;
@@ -133,7 +134,7 @@ pub async fn login_finish(
     StrictJson(b): StrictJson<wire::FingerprintLogin<PublicKeyCredential>>,
 ) -> Result<Json<wire::AppSession>, ApiError> {
     let ctx = state.ctx(Some(from.as_str()));
-    let device = active_device(ctx, &b.device_id).await?;
+    let device = active_device(ctx, &DeviceId::from(b.device_id.as_str())).await?;
     let mut passkey: Passkey = from_json(&fingerprint::credential(ctx, &device).await?)?;
     let authentication: PasskeyAuthentication = from_json(&fingerprint::resume(ctx, Ceremony::Unlock, &device).await?)?;
     let verified = rp(&state)?.finish_passkey_authentication(&b.credential, &authentication);

@@ -44,7 +44,7 @@ pub async fn subscribe(
     s.parts(state.config.web_push_allow_http)?;
     let value = serde_json::to_string(&s).map_err(|e| ApiError::invalid(e.to_string()))?;
     state.store.set_attachment(&me.device_id, KIND, Some(&value)).await?;
-    Ok(Json(wire::Push { device_id: me.device_id.clone(), push: true }))
+    Ok(Json(wire::Push { device_id: me.device_id.to_string(), push: true }))
 }
 
 /// The subscription as the push sender keeps it.
@@ -65,5 +65,5 @@ pub async fn unsubscribe(
     call: Signed<PendingOrActive>,
 ) -> Result<Json<wire::Push>, ApiError> {
     state.store.set_attachment(&call.device.device_id, KIND, None).await?;
-    Ok(Json(wire::Push { device_id: call.device.device_id, push: false }))
+    Ok(Json(wire::Push { device_id: call.device.device_id.into(), push: false }))
 }

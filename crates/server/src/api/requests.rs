@@ -2,7 +2,7 @@
 
 use axum::extract::{Path, State};
 use axum::response::Json;
-use noegle_core::request;
+use noegle_core::{RequestId, request};
 use noegle_proto::api::v1 as wire;
 
 use super::extract::Unlocked;
@@ -40,6 +40,6 @@ pub async fn decide(
 ) -> Result<Json<wire::Decided>, ApiError> {
     let d = to::decision(app.call.json()?);
     let (ctx, policy) = (app.call.ctx(&state), state.config.match_policy());
-    let r = request::decide(ctx, &app.call.device, app.how, &request_id, &d, policy).await?;
-    Ok(Json(wire::Decided { request_id: r.request_id, state: to::request_state(r.state) }))
+    let r = request::decide(ctx, &app.call.device, app.how, &RequestId::from(request_id), &d, policy).await?;
+    Ok(Json(wire::Decided { request_id: r.request_id.into(), state: to::request_state(r.state) }))
 }

@@ -70,7 +70,11 @@ async fn someone_who_knows_only_the_device_id_cannot_use_up_its_attempts() {
             assert_eq!((s, b["error"].as_str()), (401, Some("unknown_device")), "{b}");
         }
     }
-    assert_eq!(server.state.store.code_failures(&app.device_id).await.unwrap(), 0, "nothing was counted");
+    assert_eq!(
+        server.state.store.code_failures(&app.device_id.as_str().into()).await.unwrap(),
+        0,
+        "nothing was counted"
+    );
     // The app itself still has all its attempts.
     let (request, _) = noegle_client::appcode::login_start("0000").unwrap();
     let (s, b) = app.post("/api/app/v1/app-code/login/start", app.login_start_body(&request)).await;
@@ -139,7 +143,7 @@ async fn after_glemt_kode_the_log_in_box_offers_the_key_card_until_the_wait_is_o
     let c = server.client("Demo Bank", crate::CB, false).await;
     let log_in = || async {
         let b = server.browser();
-        let first = b.open(&crate::authorize_url(&server, &c.client.client_id, &[])).await;
+        let first = b.open(&crate::authorize_url(&server, c.client.client_id.as_str(), &[])).await;
         b.password(&first, "alice", noegle_testkit::PASSWORD).await.body
     };
     let page = log_in().await;

@@ -21,7 +21,7 @@ async fn setup(backend: Backend) -> Setup {
     let mut app = App::new(&server);
     app.activate(&server, "alice", &card, "Alices telefon").await;
     let c = server.client("Demo Bank", CB, false).await;
-    Setup { server, card, app, client_id: c.client.client_id, secret: c.client_secret.unwrap() }
+    Setup { server, card, app, client_id: c.client.client_id.into(), secret: c.client_secret.unwrap() }
 }
 
 /// Logs in with the password; answers the "send to app" page.

@@ -49,7 +49,7 @@ async fn the_log_in_box_shows_the_form_again_with_a_busy_message_in_english() {
     let server = strained().await;
     server.user_with_card("bob").await;
     let client = server.client("Bank", CB, true).await;
-    let url = authorize_url(&server, &client.client.client_id, &[]);
+    let url = authorize_url(&server, client.client.client_id.as_str(), &[]);
     // Sessions first, then their password posts all at once.
     let mut pages = Vec::new();
     for _ in 0..16 {

@@ -60,7 +60,7 @@ async fn unanswered_authorization_requests_store_nothing() {
     let server = TestServer::start(Backend::Sqlite).await;
     let (_, card) = server.user_with_card("alice").await;
     let client = server.client("Bank", crate::CB, true).await;
-    let url = crate::authorize_url(&server, &client.client.client_id, &[]);
+    let url = crate::authorize_url(&server, client.client.client_id.as_str(), &[]);
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let floods = (0..300).map(|_| {
         let (http, url) = (http.clone(), url.clone());

@@ -10,7 +10,7 @@ async fn a_low_card_is_reissued_to_the_outbox_and_the_user_is_told() {
     let server = TestServer::start(Backend::Sqlite).await;
     let (alice, card) = server.user_with_card("alice").await;
     let c = server.client("Bank", CB, false).await;
-    let url = authorize_url(&server, &c.client.client_id, &[]);
+    let url = authorize_url(&server, c.client.client_id.as_str(), &[]);
     // Use all but REISSUE_BELOW keys.
     for n in card.keys.keys().take(148 - REISSUE_BELOW as usize) {
         assert!(server.state.store.consume_key(&card.serial, n, server.now()).await.unwrap());
@@ -28,7 +28,7 @@ async fn a_low_card_is_reissued_to_the_outbox_and_the_user_is_told() {
 
     // The next log-in still asks the old card, and says a new one is on its way.
     let p2 = b.password(&b.open(&url).await, "alice", PASSWORD).await;
-    let old = noegle_core::keycard::display_serial(&card.serial);
+    let old = noegle_core::keycard::display_serial(card.serial.as_str());
     assert!(p2.body.contains(&old), "the old card is asked while it has keys");
     assert!(p2.body.contains("Et nyt nøglekort er på vej"), "{}", p2.body);
 }

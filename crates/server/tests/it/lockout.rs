@@ -9,7 +9,7 @@ async fn twenty_parallel(backend: Backend) {
     let server = TestServer::start(backend).await;
     let (alice, _) = server.user_with_card("alice").await;
     let c = server.client("Bank", CB, false).await;
-    let url = authorize_url(&server, &c.client.client_id, &[]);
+    let url = authorize_url(&server, c.client.client_id.as_str(), &[]);
     let mut pages = Vec::new();
     for _ in 0..20 {
         let b = server.browser();
@@ -36,7 +36,7 @@ async fn a_hundred_failures_lock_and_the_lock_survives_a_restart() {
     let server = TestServer::start(Backend::Sqlite).await;
     let (alice, card) = server.user_with_card("alice").await;
     let c = server.client("Bank", CB, false).await;
-    let url = authorize_url(&server, &c.client.client_id, &[]);
+    let url = authorize_url(&server, c.client.client_id.as_str(), &[]);
     let b = server.browser();
     let p1 = b.open(&url).await;
     // Mix the factors: wrong keys count as well as wrong passwords.
@@ -72,7 +72,7 @@ async fn one_address_may_make_only_so_many_guesses_a_minute() {
     let (alice, _) = server.user_with_card("alice").await;
     let c = server.client("Bank", CB, false).await;
     let b = server.browser();
-    let p1 = b.open(&authorize_url(&server, &c.client.client_id, &[])).await;
+    let p1 = b.open(&authorize_url(&server, c.client.client_id.as_str(), &[])).await;
     for _ in 0..5 {
         assert_eq!(b.password(&p1, "alice", "wrong password!").await.status, 401);
     }

@@ -21,7 +21,7 @@ async fn a_relying_party_logs_a_user_in_with_pkce_and_validates_everything() {
             CoreProviderMetadata::discover_async(IssuerUrl::new(server.url.clone()).unwrap(), &http).await.unwrap();
         let client = CoreClient::from_provider_metadata(
             metadata,
-            ClientId::new(registered.client.client_id.clone()),
+            ClientId::new(registered.client.client_id.to_string()),
             Some(ClientSecret::new(registered.client_secret.clone().unwrap())),
         )
         .set_redirect_uri(RedirectUrl::new(CB.into()).unwrap());
@@ -79,7 +79,7 @@ async fn a_public_client_uses_pkce_without_a_secret() {
     both(|server| async move {
         let (_, card) = server.user_with_card("bob").await;
         let public = server.client("Mobile App", CB, true).await;
-        let url = crate::authorize_url(&server, &public.client.client_id, &[]);
+        let url = crate::authorize_url(&server, public.client.client_id.as_str(), &[]);
         let back = server.browser().log_in(&url, "bob", &card).await;
         let code = back.location_param("code").unwrap();
         let (status, body) = crate::token(
@@ -89,7 +89,7 @@ async fn a_public_client_uses_pkce_without_a_secret() {
                 ("code", &code),
                 ("redirect_uri", CB),
                 ("code_verifier", crate::VERIFIER),
-                ("client_id", &public.client.client_id),
+                ("client_id", public.client.client_id.as_str()),
             ],
             None,
         )
@@ -139,7 +139,7 @@ async fn a_relying_party_validates_id_tokens_from_before_and_after_a_key_rotatio
     let relying_party = || async {
         let issuer = IssuerUrl::new(server.url.clone()).unwrap();
         let metadata = CoreProviderMetadata::discover_async(issuer, &http).await.unwrap();
-        let (id, secret) = (registered.client.client_id.clone(), registered.client_secret.clone().unwrap());
+        let (id, secret) = (registered.client.client_id.to_string(), registered.client_secret.clone().unwrap());
         CoreClient::from_provider_metadata(metadata, ClientId::new(id), Some(ClientSecret::new(secret)))
             .set_redirect_uri(RedirectUrl::new(CB.into()).unwrap())
     };

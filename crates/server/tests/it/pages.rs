@@ -14,7 +14,7 @@ async fn session_cookies_are_hardened_and_renewed_after_each_step() {
     let (_, card) = server.user_with_card("alice").await;
     let c = server.client("Bank", CB, false).await;
     let b = server.browser();
-    let first = b.get(&authorize_url(&server, &c.client.client_id, &[])).await;
+    let first = b.get(&authorize_url(&server, c.client.client_id.as_str(), &[])).await;
     let c1 = session_cookie(&first.set_cookies);
     for attr in ["HttpOnly", "SameSite=Lax", "Path=/"] {
         assert!(c1.contains(attr), "{c1} lacks {attr}");
@@ -87,7 +87,7 @@ async fn pages_speak_danish_by_default_and_english_on_request() {
     let server = TestServer::start(Backend::Sqlite).await;
     let c = server.client("Bank", CB, false).await;
     let b = server.browser();
-    let p = b.open(&authorize_url(&server, &c.client.client_id, &[])).await;
+    let p = b.open(&authorize_url(&server, c.client.client_id.as_str(), &[])).await;
     assert!(p.body.contains("<html lang=\"da\">") && p.body.contains("Bruger-id") && p.body.contains("Næste"));
     let r = b.get("/lang/en?back=/login").await;
     assert_eq!(r.location.as_deref(), Some("/login"));
@@ -116,7 +116,7 @@ async fn operations_endpoints_answer() {
     let server = TestServer::start(Backend::Sqlite).await;
     let (_, card) = server.user_with_card("alice").await;
     let c = server.client("Bank", CB, false).await;
-    server.browser().log_in(&authorize_url(&server, &c.client.client_id, &[]), "alice", &card).await;
+    server.browser().log_in(&authorize_url(&server, c.client.client_id.as_str(), &[]), "alice", &card).await;
     let get = |p: &str| {
         let url = format!("{}{p}", server.url);
         async move {

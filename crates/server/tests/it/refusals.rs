@@ -19,7 +19,7 @@ async fn wrong_password_unknown_user_and_locked_account_get_the_same_answer() {
             server.state.store.record_failure(&locked.sub, server.now()).await.unwrap();
         }
         let c = server.client("Bank", CB, false).await;
-        let url = authorize_url(&server, &c.client.client_id, &[]);
+        let url = authorize_url(&server, c.client.client_id.as_str(), &[]);
         let b = server.browser();
         let p1 = b.open(&url).await;
 
@@ -50,7 +50,7 @@ async fn wrong_used_and_other_keys_are_refused_without_using_a_key() {
     both(|server| async move {
         let (alice, card) = server.user_with_card("alice").await;
         let c = server.client("Bank", CB, false).await;
-        let url = authorize_url(&server, &c.client.client_id, &[]);
+        let url = authorize_url(&server, c.client.client_id.as_str(), &[]);
         let b = server.browser();
         let p1 = b.open(&url).await;
         let p2 = b.password(&p1, "alice", PASSWORD).await;
@@ -119,7 +119,7 @@ async fn bad_clients_and_redirect_uris_are_shown_not_followed() {
         let r = b
             .get(&authorize_url(
                 &server,
-                &public.client.client_id,
+                public.client.client_id.as_str(),
                 &[("code_challenge", None), ("code_challenge_method", None)],
             ))
             .await;
@@ -220,7 +220,7 @@ async fn forms_without_a_valid_csrf_token_are_refused_and_count_nothing() {
         let (alice, card) = server.user_with_card("alice").await;
         let c = server.client("Bank", CB, false).await;
         let b = server.browser();
-        let p1 = b.open(&authorize_url(&server, &c.client.client_id, &[])).await;
+        let p1 = b.open(&authorize_url(&server, c.client.client_id.as_str(), &[])).await;
         for (what, csrf) in [("missing", None), ("wrong", Some("x".repeat(43))), ("empty", Some(String::new()))] {
             let mut fields = vec![("user_id", "alice"), ("password", PASSWORD)];
             if let Some(t) = &csrf {
@@ -252,7 +252,7 @@ async fn malformed_and_oversize_bodies_get_clear_errors() {
         let (alice, _) = server.user_with_card("alice").await;
         let c = server.client("Bank", CB, false).await;
         let b = server.browser();
-        let p1 = b.open(&authorize_url(&server, &c.client.client_id, &[])).await;
+        let p1 = b.open(&authorize_url(&server, c.client.client_id.as_str(), &[])).await;
         let csrf = p1.csrf();
         let r = b.post_raw("/login/password", "application/json", br#"{"user_id":"alice"}"#.to_vec()).await;
         assert_eq!(r.status, 415);

@@ -31,7 +31,7 @@ async fn a_node_with_its_own_certificate_serves_the_log_in_box_over_https() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let r = https.get(authorize_url(&server, &c.client.client_id, &[])).send().await.unwrap();
+    let r = https.get(authorize_url(&server, c.client.client_id.as_str(), &[])).send().await.unwrap();
     assert_eq!(r.status(), 303);
     let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
     assert!(cookie.starts_with("__Host-") && cookie.contains("; Secure"), "{cookie}");

@@ -130,7 +130,7 @@ async fn a_request_reaches_a_subscribed_app_by_web_push_encrypted_and_signed() {
 
     let c = server.client("Demo Bank", CB, false).await;
     let b = server.browser();
-    let first = b.open(&authorize_url(&server, &c.client.client_id, &[])).await;
+    let first = b.open(&authorize_url(&server, c.client.client_id.as_str(), &[])).await;
     let choice = b.password(&first, "alice", PASSWORD).await;
     assert_eq!(b.post("/login/app/send", &[("csrf", &choice.csrf())]).await.status, 303);
 
@@ -150,14 +150,14 @@ async fn a_request_reaches_a_subscribed_app_by_web_push_encrypted_and_signed() {
     // Unsubscribed: the next request sends nothing.
     let (status, _) = app.signed(&server, "DELETE", "/api/app/v1/push", None).await;
     assert_eq!(status, 200);
-    assert_eq!(server.state.store.attachment(&app.device_id, "push").await.unwrap(), None);
+    assert_eq!(server.state.store.attachment(&app.device_id.as_str().into(), "push").await.unwrap(), None);
 
     // A deregistered device leaves no push address behind.
     let (status, _) = app.signed(&server, "PUT", "/api/app/v1/push", Some(subscription)).await;
     assert_eq!(status, 200);
     let (status, _) = app.signed(&server, "DELETE", "/api/app/v1/device", None).await;
     assert_eq!(status, 200);
-    assert_eq!(server.state.store.attachment(&app.device_id, "push").await.unwrap(), None);
+    assert_eq!(server.state.store.attachment(&app.device_id.as_str().into(), "push").await.unwrap(), None);
 }
 
 #[tokio::test]
@@ -275,11 +275,11 @@ async fn web_push_goes_out_over_tls_and_never_to_an_internal_address() {
     };
 
     // As the server runs in production: the name resolves only to an internal address — no connection.
-    assert!(!sender(false).send(&app.device_id, &subscription, AppEvent::Request).await);
+    assert!(!sender(false).send(&app.device_id.as_str().into(), &subscription, AppEvent::Request).await);
     assert_eq!(accepted.load(Ordering::SeqCst), 0, "nothing reached the internal address");
 
     // With internal addresses allowed (the test setting) the same message goes out over TLS and decrypts.
-    assert!(sender(true).send(&app.device_id, &subscription, AppEvent::Request).await, "sent over TLS");
+    assert!(sender(true).send(&app.device_id.as_str().into(), &subscription, AppEvent::Request).await, "sent over TLS");
     let (headers, body) =
         tokio::time::timeout(std::time::Duration::from_secs(10), inbox.recv()).await.unwrap().unwrap();
     let (_, claims) = check_vapid(&headers);
@@ -300,9 +300,13 @@ async fn a_pending_device_whose_activation_lapsed_cannot_subscribe() {
         "endpoint": "http://127.0.0.1:9/push/abc",
         "keys": { "p256dh": B64.encode(receiver.public()), "auth": B64.encode(receiver.auth) },
     });
-    let device = server.state.store.device(&app.device_id).await.unwrap().unwrap();
+    let device = server.state.store.device(&app.device_id.as_str().into()).await.unwrap().unwrap();
     server.clock.set(device.expires_at);
     let (status, body) = app.signed(&server, "PUT", "/api/app/v1/push", Some(subscription)).await;
     assert_eq!((status, body["error"].as_str()), (410, Some("activation_ended")), "{body}");
-    assert_eq!(server.state.store.attachment(&app.device_id, "push").await.unwrap(), None, "nothing stored");
+    assert_eq!(
+        server.state.store.attachment(&app.device_id.as_str().into(), "push").await.unwrap(),
+        None,
+        "nothing stored"
+    );
 }

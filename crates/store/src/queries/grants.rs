@@ -17,7 +17,7 @@ impl<B: Backend> GrantStore for SqlStore<B> {
             "INSERT INTO auth_codes ({CODE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL)"
         ))
         .bind(&c.code_digest)
-        .bind(&c.client_id)
+        .bind(c.client_id.as_str())
         .bind(&c.redirect_uri)
         .bind(&c.sub)
         .bind(c.scope.to_string())
@@ -49,7 +49,7 @@ impl<B: Backend> GrantStore for SqlStore<B> {
         )
         .bind(&t.token_digest)
         .bind(&t.sub)
-        .bind(&t.client_id)
+        .bind(t.client_id.as_str())
         .bind(t.scope.to_string())
         .bind(&t.code_digest)
         .bind(t.expires_at.0)

@@ -1,9 +1,9 @@
 //! The SQL of [`noegle_core::store::RequestStore`]: log-in requests to the key app.
 
 use async_trait::async_trait;
-use noegle_core::UnixTime;
 use noegle_core::request::{AuthRequest, RequestState};
 use noegle_core::store::{RequestStore, StoreResult};
+use noegle_core::{DeviceId, RequestId, UnixTime};
 
 use super::backend::{Backend, On, Sql};
 use super::{Pools, SqlStore, all, column, one};
@@ -27,9 +27,9 @@ impl<B: Backend> RequestStore for SqlStore<B> {
              state, created_at, expires_at, decided_at, decided_by) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, NULL)",
         )
-        .bind(&q.request_id)
+        .bind(q.request_id.as_str())
         .bind(&q.sub)
-        .bind(&q.client_id)
+        .bind(q.client_id.as_str())
         .bind(&q.client_name)
         .bind(&q.action)
         .bind(&q.match_code)
@@ -41,8 +41,8 @@ impl<B: Backend> RequestStore for SqlStore<B> {
         tx.commit().await.db()
     }
 
-    async fn request(&self, request_id: &str) -> StoreResult<Option<AuthRequest>> {
-        let sql = Sql::new("SELECT * FROM auth_requests WHERE request_id = $1").bind(request_id);
+    async fn request(&self, request_id: &RequestId) -> StoreResult<Option<AuthRequest>> {
+        let sql = Sql::new("SELECT * FROM auth_requests WHERE request_id = $1").bind(request_id.as_str());
         one::<B, RequestRow, _>(self.reader(), sql).await
     }
 
@@ -57,22 +57,22 @@ impl<B: Backend> RequestStore for SqlStore<B> {
 
     async fn set_request_state(
         &self,
-        request_id: &str,
+        request_id: &RequestId,
         from: RequestState,
         to: RequestState,
         at: UnixTime,
-        device_id: Option<&str>,
+        device_id: Option<&DeviceId>,
         unlock: Option<&str>,
     ) -> StoreResult<bool> {
         let sql = Sql::new(
             "UPDATE auth_requests SET state = $3, decided_at = $4, decided_by = $5, decided_with = $6 \
              WHERE request_id = $1 AND state = $2",
         )
-        .bind(request_id)
+        .bind(request_id.as_str())
         .bind(from.as_str())
         .bind(to.as_str())
         .bind(at.0)
-        .bind(device_id)
+        .bind(device_id.map(DeviceId::as_str))
         .bind(unlock);
         Ok(B::execute(self.writer(), sql).await.db()? == 1)
     }

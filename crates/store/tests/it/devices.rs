@@ -3,10 +3,10 @@
 //! `noegle_core::activation`).
 use std::sync::Arc;
 
-use noegle_core::UnixTime;
 use noegle_core::device::ActivateOutcome;
 use noegle_core::device::{Device, DeviceStatus, MAX_ACTIVE_DEVICES, new_ids};
 use noegle_core::store::Store;
+use noegle_core::{DeviceId, UnixTime};
 
 use crate::{alice, ctx, each_store};
 
@@ -70,7 +70,7 @@ async fn nonces_are_accepted_once_per_device() {
         store.insert_device(&d).await.unwrap();
         assert!(store.remember_nonce(&d.device_id, "n-1", UnixTime(1)).await.unwrap());
         assert!(!store.remember_nonce(&d.device_id, "n-1", UnixTime(2)).await.unwrap());
-        assert!(store.remember_nonce("d-other", "n-1", UnixTime(2)).await.unwrap());
+        assert!(store.remember_nonce(&"d-other".into(), "n-1", UnixTime(2)).await.unwrap());
         assert!(store.set_device_status(&d.device_id, DeviceStatus::Pending, DeviceStatus::Cancelled).await.unwrap());
         assert!(!store.set_device_status(&d.device_id, DeviceStatus::Pending, DeviceStatus::Active).await.unwrap());
         assert_eq!(store.device_by_serial(&d.serial).await.unwrap().unwrap().status, DeviceStatus::Cancelled);
@@ -167,12 +167,12 @@ async fn a_code_reset_sets_the_cooling_off_and_leaves_the_second_login_moment_al
 async fn activation_checks_the_device_then_the_limit_then_that_it_is_pending() {
     each_store(|store| async move {
         let a = alice(store.as_ref()).await;
-        let unknown = store.activate_device("d-unknown", UnixTime(5), 1).await.unwrap();
+        let unknown = store.activate_device(&"d-unknown".into(), UnixTime(5), 1).await.unwrap();
         assert_eq!(unknown, ActivateOutcome::NotPending);
         let (first, second) = (device(&a.sub, 1), device(&a.sub, 2));
         store.insert_device(&first).await.unwrap();
         store.insert_device(&second).await.unwrap();
-        let activate = |id: String, max: i64| {
+        let activate = |id: DeviceId, max: i64| {
             let store = store.clone();
             async move { store.activate_device(&id, UnixTime(5), max).await.unwrap() }
         };
@@ -192,10 +192,10 @@ async fn activation_checks_the_device_then_the_limit_then_that_it_is_pending() {
 #[tokio::test]
 async fn app_codes_and_wrong_codes_are_kept_for_stored_devices_only() {
     each_store(|store| async move {
-        store.set_app_code("d-unknown", b"record").await.unwrap();
-        assert_eq!(store.app_code("d-unknown").await.unwrap(), None);
-        assert!(store.add_code_failure("d-unknown").await.is_err());
-        assert_eq!(store.code_failures("d-unknown").await.unwrap(), 0);
+        store.set_app_code(&"d-unknown".into(), b"record").await.unwrap();
+        assert_eq!(store.app_code(&"d-unknown".into()).await.unwrap(), None);
+        assert!(store.add_code_failure(&"d-unknown".into()).await.is_err());
+        assert_eq!(store.code_failures(&"d-unknown".into()).await.unwrap(), 0);
 
         let a = alice(store.as_ref()).await;
         let d = device(&a.sub, 1);

@@ -26,12 +26,12 @@ fn up_to(all: Migrator, version: i64) -> Migrator {
 async fn each_moment_is_in_its_own_field(url: &str) {
     let store = noegle_store::open(url).await.unwrap();
     let moments = |d: Device| (d.second_login_from, d.cooling_off_until, d.ready_at());
-    let plain = moments(store.device("d-plain").await.unwrap().unwrap());
+    let plain = moments(store.device(&"d-plain".into()).await.unwrap().unwrap());
     assert_eq!(plain, (UnixTime(40), None, UnixTime(40)), "never reset: its moment is the second log-in's");
-    let reset = store.device("d-reset").await.unwrap().unwrap();
+    let reset = store.device(&"d-reset".into()).await.unwrap().unwrap();
     assert!(reset.cooling_off(UnixTime(899)) && !reset.cooling_off(UnixTime(900)), "still cooling off");
     assert_eq!(moments(reset), (UnixTime(50), Some(UnixTime(900)), UnixTime(900)), "reset: moved over");
-    let pending = store.device("d-pending").await.unwrap().unwrap();
+    let pending = store.device(&"d-pending".into()).await.unwrap().unwrap();
     assert!(pending.ready_for_second_login(UnixTime(80)) && !pending.ready_for_second_login(UnixTime(79)));
     assert_eq!(moments(pending), (UnixTime(80), None, UnixTime(80)));
 }

@@ -41,7 +41,7 @@ async fn approve_racing_reject_has_exactly_one_winner() {
                 ctx(store.as_ref(), 100 + round * 4000),
                 &mut rand::rngs::OsRng,
                 &a.sub,
-                "c",
+                &"c".into(),
                 "Bank",
                 "Log på Bank",
             )
@@ -87,8 +87,8 @@ async fn one_pending_request_per_user_and_expiry() {
         let a = alice(s).await;
         let dev = active_device(s, &a.sub).await;
         let rng = &mut rand::rngs::OsRng;
-        let first = request::create(ctx(s, 100), rng, &a.sub, "c", "Bank", "Log på Bank").await.unwrap();
-        let second = request::create(ctx(s, 110), rng, &a.sub, "c", "Bank", "Log på Bank").await.unwrap();
+        let first = request::create(ctx(s, 100), rng, &a.sub, &"c".into(), "Bank", "Log på Bank").await.unwrap();
+        let second = request::create(ctx(s, 110), rng, &a.sub, &"c".into(), "Bank", "Log på Bank").await.unwrap();
         assert_eq!(s.request(&first.request_id).await.unwrap().unwrap().state, RequestState::Cancelled);
         let e = request::decide(
             ctx(s, 111),
@@ -142,8 +142,9 @@ async fn a_request_that_cannot_be_stored_leaves_the_pending_one_pending() {
     each_store(|store| async move {
         let s = store.as_ref();
         let a = alice(s).await;
-        let first =
-            request::create(ctx(s, 100), &mut rand::rngs::OsRng, &a.sub, "c", "Bank", "Log på Bank").await.unwrap();
+        let first = request::create(ctx(s, 100), &mut rand::rngs::OsRng, &a.sub, &"c".into(), "Bank", "Log på Bank")
+            .await
+            .unwrap();
         let again = request::AuthRequest { created_at: UnixTime(110), ..first.clone() };
         let e = s.insert_request(&again, UnixTime(110)).await.unwrap_err();
         assert!(matches!(e, StoreError::Conflict(_)), "{e}");

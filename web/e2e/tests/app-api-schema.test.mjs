@@ -1,9 +1,9 @@
 // The phone app's device.js against the served OpenAPI document (/api/openapi.json): device.js runs in node
 // against noegle-testserver through activation, the code, unlocking, X-3, requests approved and rejected,
-// "Glemt kode", the fingerprint, push, the live channel, locking and deregistering. Every body it sends must
-// validate against its operation's requestBody, and every field it (or a screen, as this test does in their
-// place) reads from an answer must be declared in that answer's schema. A field renamed on the server's side
-// fails here.
+// "Glemt kode", the fingerprint (soft-authenticator.mjs), push, the live channel, locking and deregistering.
+// Every body it sends must validate against its operation's requestBody, and every field it (or a screen, as
+// this test does in their place) reads from an answer must be declared in that answer's schema. A field
+// renamed on the server's side fails here.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { launchChromium, repo, startTestServer } from './harness.mjs';
 import { logIn } from './phone.mjs';
 import { checkCalls, recordFetch } from './api-contract.mjs';
+import { softAuthenticator } from './soft-authenticator.mjs';
 
 const appModule = (name) => import(pathToFileURL(join(repo, 'web/app', name)).href);
 const CODE = '7391';
@@ -131,15 +132,18 @@ test('X-3, requests approved and rejected, push and the live channel', async () 
 
 test('the fingerprint, "Glemt kode", locking and deregistering send and read what the document says', async () => {
   const api = phone;
-  // No real authenticator here: the server's options are read as capabilities.js reads them, and a made-up
-  // credential (shaped by device.js) is refused — its body still has to be one the document takes.
-  const fake = { id: 'AAAA', rawId: new Uint8Array(3), type: 'public-key', response: { clientDataJSON: new Uint8Array(3), attestationObject: new Uint8Array(3) } };
+  // A software authenticator answers the server's options, as the browser does for capabilities.js.
+  const authenticator = softAuthenticator(server.base);
   await api.registerFingerprint(async (options) => {
     read(options, 'publicKey.challenge', 'publicKey.user.id', 'publicKey.excludeCredentials');
-    return device.credentialJson(fake);
-  }).catch(() => {});
+    return device.credentialJson(await authenticator.create(options));
+  });
+  await api.lock();
+  await api.unlockWithFingerprint(async (options) => {
+    read(options, 'publicKey.challenge', 'publicKey.allowCredentials');
+    return device.credentialJson(await authenticator.get(options));
+  });
   await api.removeFingerprint();
-  await api.unlockWithFingerprint(async () => device.credentialJson(fake)).catch(() => {});
 
   const { resetToken } = await api.forgotCode(...await ticketAndKey(api));
   await api.registerCode(opaque, NEW_CODE, resetToken);
@@ -152,9 +156,7 @@ test('every call device.js makes was made, and each holds to the served document
   const made = calls.filter((c) => c.path.startsWith('/api/app/'));
   const source = readFileSync(join(repo, 'web/app/device.js'), 'utf8');
   const named = [...source.matchAll(/['`](\/api\/app\/v1\/[^'`]*)['`]/g)].map((m) => m[1].replace(/\$\{[^}]+\}/g, 'X'));
-  // Finishing a fingerprint unlock needs a credential the server made: no authenticator runs here (the
-  // browser tests use Chromium's virtual one).
-  for (const path of named.filter((p) => p !== '/api/app/v1/fingerprint/login/finish')) {
+  for (const path of named) {
     const pattern = new RegExp(`^${path.replace(/X/g, '[^/]+')}$`);
     assert.ok(made.some((c) => pattern.test(c.path)), `device.js calls ${path}, which this test did not make`);
   }

@@ -83,6 +83,17 @@ pub struct DeviceInfo {
     pub now: i64,
 }
 
+/// The numbers the server tells its key apps (`GET /api/app/v1/about`), so that the app says what it does.
+#[derive(Clone, Debug, Deserialize)]
+pub struct About {
+    /// Seconds an unlocked app stays open (R-APP4).
+    pub app_session_secs: u64,
+    /// Seconds a new key app waits between its two log-ins.
+    pub activation_wait_secs: u64,
+    /// Wrong app codes in a row that block the key app.
+    pub code_attempts: u32,
+}
+
 /// A request awaiting the user's answer.
 #[derive(Clone, Debug, Deserialize, serde::Serialize)]
 pub struct Request {
@@ -285,6 +296,11 @@ impl AppClient {
             }
             tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         }
+    }
+
+    /// What the server tells its key apps: the session length, the activation wait, the wrong codes that block.
+    pub async fn about(&self) -> Result<About, ApiError> {
+        Self::read(self.http.get(self.url("/api/app/v1/about")).send().await).await
     }
 
     /// Logs in with user ID and password; answers the ticket and the key to give.

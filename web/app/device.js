@@ -101,6 +101,7 @@ export class Api {
     this.session = null; // { token, until } — `until` in the page's milliseconds
     this.offset = 0; // server seconds minus local seconds
     this.syncedAt = null;
+    this.told = null; // the last answer of /about: the numbers the app tells users
   }
 
   localSeconds() {
@@ -210,7 +211,7 @@ export class Api {
     this.device.unlockToken = done.unlock_token;
   }
 
-  /** Unlocks with `code` by OPAQUE: opens an app session of at most 5 minutes. */
+  /** Unlocks with `code` by OPAQUE: opens an app session (as long as /about says, R-APP4). */
   async unlock(opaque, code) {
     const deviceId = this.device.deviceId;
     const { clientLoginState, startLoginRequest } = opaque.client.startLogin({ password: code });
@@ -225,8 +226,10 @@ export class Api {
     this.openSession(s);
   }
 
+  /** The session the server opened; never longer than the session length /about told. */
   openSession(s) {
-    this.session = { token: s.app_session, until: Date.now() + Math.min(s.expires_in, 300) * 1000 };
+    const secs = Math.min(s.expires_in, this.told?.app_session_secs ?? s.expires_in);
+    this.session = { token: s.app_session, until: Date.now() + secs * 1000 };
   }
 
   /** Ends the app session (the server forgets it too). */
@@ -234,7 +237,7 @@ export class Api {
     if (!this.session) return;
     try {
       await this.call('DELETE', '/api/app/v1/app-code/session');
-    } catch { /* offline: the session ends on the server by itself within 5 minutes */ }
+    } catch { /* offline: the session ends on the server by itself */ }
     this.session = null;
   }
 
@@ -251,9 +254,13 @@ export class Api {
     return { resetToken: r.reset_token, readyAt: r.ready_at, now: r.now };
   }
 
-  /** What the app tells users: the device limit, the oldest iOS and Android, the support's contact. */
-  about() {
-    return this.call('GET', '/api/app/v1/about');
+  /**
+   * What the app tells users: the device limit, the oldest iOS and Android, the support's contact, the
+   * session length, the activation wait and the wrong codes that block; kept as `told`.
+   */
+  async about() {
+    this.told = await this.call('GET', '/api/app/v1/about');
+    return this.told;
   }
 
   /** The user's pending requests (an unlocked app). */

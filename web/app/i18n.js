@@ -1,4 +1,5 @@
-// Every text of the key app, Danish first (the seed's words) and English. `{name}` marks a value put in.
+// Every text of the key app, Danish first (the seed's words) and English. `{name}` marks a value put in; the
+// numbers the server tells (/about: `{max}` devices, `{session}`, `{wait}`, `{attempts}`) state.js puts in.
 
 const da = {
   settings: 'Indstillinger',
@@ -25,7 +26,7 @@ const da = {
     'Nøgleappen er et supplement til dit nøglekort. Behold dit nøglekort: du skal bruge det, hvis du aktiverer nøgleappen på en ny enhed, eller hvis din telefon løber tør for strøm.',
     'Nøgleappen og dit bruger-id med adgangskode er tilsammen dine to faktorer: noget du har og noget du ved. Giv aldrig andre din kode, din adgangskode eller din telefon.',
     'Godkend kun anmodninger, som du selv har sat i gang. Afvis alt andet, og vælg "Det var ikke mig".',
-    'Du kan tilknytte nøgleappen på op til 3 enheder. Afmeld nøgleappen, før du sletter den eller giver enheden videre.',
+    'Du kan tilknytte nøgleappen på op til {max} enheder. Afmeld nøgleappen, før du sletter den eller giver enheden videre.',
   ],
   acceptTerms: 'Jeg accepterer ovenstående vilkår',
   acceptTermsFirst: 'Sæt kryds i "Jeg accepterer ovenstående vilkår" for at fortsætte.',
@@ -39,7 +40,7 @@ const da = {
   keyPrompt: 'Nøglekort {serial}: find nøgle\u00a0{number}',
   keyLabel: 'Nøgle {number}',
   activate: 'Aktivér nøgleapp',
-  waitTitle: 'Vent en time',
+  waitTitle: 'Vent {wait}',
   waitText: 'Af hensyn til din sikkerhed skal du vente, før du logger ind igen. Du kan lukke appen imens; du får en meddelelse, når nøgleappen er klar.',
   waitUntil: 'Klar kl. {time}',
   waitReady: 'Tryk "Næste" for at logge ind med dit nøglekort en sidste gang og færdiggøre din nøgleapp.',
@@ -107,13 +108,13 @@ const da = {
   pendingActivationTitle: 'En ny enhed er ved at blive aktiveret',
   pendingActivationText: '"{name}" (serienummer {serial}) venter på at blive aktiveret som nøgleapp for dig. Var det ikke dig, så afbryd den.',
   codeResetTitle: 'Koden til en nøgleapp er nulstillet',
-  codeResetText: 'Koden til "{name}" (serienummer {serial}) er nulstillet med "Glemt kode", og den venter en time, før den kan godkende. Var det ikke dig, så afbryd – så er den ikke længere din nøgleapp.',
+  codeResetText: 'Koden til "{name}" (serienummer {serial}) er nulstillet med "Glemt kode", og den venter {wait}, før den kan godkende. Var det ikke dig, så afbryd – så er den ikke længere din nøgleapp.',
   abort: 'Afbryd',
   aborted: 'Aktiveringen af "{name}" er afbrudt.',
   abortedReset: '"{name}" er afmeldt og kan ikke længere godkende.',
 
   lockOnClose: 'Lås når appen lukker',
-  lockOnCloseText: 'Appen låser altid efter 5 minutter.',
+  lockOnCloseText: 'Appen låser altid efter {session}.',
   fingerprintSetting: 'Lås op med fingeraftryk',
   notifications: 'Slå meddelelser til',
   notificationsText: 'Appen virker bedst, når meddelelser er slået til. Uden dem ser du anmodninger med "Opdater".',
@@ -155,7 +156,7 @@ const da = {
     activation_ended: 'Aktiveringen er udløbet eller afbrudt. Start forfra.',
     ticket_expired: 'Log ind igen: der gik for lang tid.',
     device_blocked: 'Nøgleappen er spærret efter for mange forkerte koder. Vælg "Glemt kode".',
-    cooling_off: 'For din sikkerhed kan nøgleappen først godkende igen kl. {time}, en time efter at koden blev nulstillet. Brug dit nøglekort indtil da.',
+    cooling_off: 'For din sikkerhed kan nøgleappen først godkende igen kl. {time}, {wait} efter at koden blev nulstillet. Brug dit nøglekort indtil da.',
     unknown_device: 'Nøgleappen er ikke længere aktiv i systemet. Aktivér den igen.',
     locked: 'Lås appen op igen.',
     paused: 'Der er sat en pause på anmodninger. Prøv igen senere.',
@@ -170,12 +171,12 @@ const da = {
   },
 
   helpTexts: {
-    welcome: 'Tryk "Start" for at aktivere nøgleappen. Du skal bruge dit bruger-id, din adgangskode og dit nøglekort. Aktiveringen tager lidt over en time, fordi du af sikkerhedshensyn skal vente en time mellem to log-ins.',
+    welcome: 'Tryk "Start" for at aktivere nøgleappen. Du skal bruge dit bruger-id, din adgangskode og dit nøglekort. Aktiveringen tager lidt over {wait}, fordi du af sikkerhedshensyn skal vente {wait} mellem to log-ins.',
     terms: 'Læs vilkårene, sæt kryds i "Jeg accepterer ovenstående vilkår", og tryk "Næste".',
     login: 'Skriv det bruger-id og den adgangskode, du bruger med dit nøglekort. Tryk "Næste".',
     key: 'Find nøglen med det viste nummer på dit nøglekort, og skriv de 6 cifre. Hver nøgle virker kun én gang.',
-    wait: 'For din sikkerhed venter du en time, før du logger ind igen. Du kan lukke appen imens. Når ventetiden er ovre, trykker du "Næste". Er det ikke dig, der aktiverer, så tryk "Afbryd aktiveringen".',
-    code: 'Vælg 4 cifre, som ikke er lette at gætte. Koden forlader aldrig din telefon, og efter 5 forkerte forsøg spærres appen, til du vælger "Glemt kode".',
+    wait: 'For din sikkerhed venter du {wait}, før du logger ind igen. Du kan lukke appen imens. Når ventetiden er ovre, trykker du "Næste". Er det ikke dig, der aktiverer, så tryk "Afbryd aktiveringen".',
+    code: 'Vælg 4 cifre, som ikke er lette at gætte. Koden forlader aldrig din telefon, og efter {attempts} forkerte forsøg spærres appen, til du vælger "Glemt kode".',
     fingerprint: 'Med fingeraftryk låser du op uden at skrive koden. Koden virker altid også.',
     guide: 'En kort vejledning i 4 trin. Du kan altid se den igen under Indstillinger → "Vis vejledning".',
     activated: 'Nøgleappen er aktiveret. Tryk "OK".',
@@ -187,7 +188,7 @@ const da = {
     settings: 'Her ændrer du, hvordan nøgleappen låser, skifter kode, ser serienummeret og afmelder nøgleappen.',
     forgot: 'Du nulstiller koden med dit bruger-id, din adgangskode og en nøgle fra dit nøglekort. Nøgleappen forbliver aktiveret.',
     forgotKey: 'Find nøglen med det viste nummer på dit nøglekort, skriv de 6 cifre, og tryk "Nulstil nøgleapp kode". Derefter vælger du en ny kode.',
-    blocked: 'Efter 5 forkerte koder er nøgleappen spærret. Tryk "Glemt kode" for at vælge en ny kode med dit nøglekort.',
+    blocked: 'Efter {attempts} forkerte koder er nøgleappen spærret. Tryk "Glemt kode" for at vælge en ny kode med dit nøglekort.',
     support: 'Her står, hvem du kan kontakte for at få hjælp. Oplys altid serienummeret.',
     unsupported: 'Nøgleappen kan kun bruges på iOS og Android i de viste versioner eller nyere. Brug dit nøglekort, eller opdatér enheden.',
     deregister: 'Når du afmelder, slettes alle data på enheden, og nøgleappen kan ikke længere bruges, før du aktiverer den igen.',
@@ -219,7 +220,7 @@ const en = {
     'The key app supplements your key card. Keep your key card: you need it to activate the key app on a new device, or when your phone runs out of power.',
     'The key app and your user ID with password are your two factors: something you have and something you know. Never give anyone your code, your password or your phone.',
     'Approve only requests you started yourself. Reject anything else and choose "It was not me".',
-    'You can use the key app on up to 3 devices. Deregister the key app before you delete it or give the device away.',
+    'You can use the key app on up to {max} devices. Deregister the key app before you delete it or give the device away.',
   ],
   acceptTerms: 'I accept the terms above',
   acceptTermsFirst: 'Tick "I accept the terms above" to continue.',
@@ -233,7 +234,7 @@ const en = {
   keyPrompt: 'Key card {serial}: find key\u00a0{number}',
   keyLabel: 'Key {number}',
   activate: 'Activate key app',
-  waitTitle: 'Wait one hour',
+  waitTitle: 'Wait {wait}',
   waitText: 'For your security you must wait before you log in again. You can close the app meanwhile; you will be notified when the key app is ready.',
   waitUntil: 'Ready at {time}',
   waitReady: 'Press "Next" to log in with your key card one last time and finish your key app.',
@@ -301,13 +302,13 @@ const en = {
   pendingActivationTitle: 'A new device is being activated',
   pendingActivationText: '"{name}" (serial number {serial}) is waiting to become a key app of yours. If it was not you, cancel it.',
   codeResetTitle: 'The code of a key app was reset',
-  codeResetText: 'The code of "{name}" (serial number {serial}) was reset with "Forgot code", and it waits an hour before it can approve. If it was not you, cancel – it is then no longer your key app.',
+  codeResetText: 'The code of "{name}" (serial number {serial}) was reset with "Forgot code", and it waits {wait} before it can approve. If it was not you, cancel – it is then no longer your key app.',
   abort: 'Cancel it',
   aborted: 'The activation of "{name}" was cancelled.',
   abortedReset: '"{name}" is deregistered and can no longer approve.',
 
   lockOnClose: 'Lock when the app closes',
-  lockOnCloseText: 'The app always locks after 5 minutes.',
+  lockOnCloseText: 'The app always locks after {session}.',
   fingerprintSetting: 'Unlock with fingerprint',
   notifications: 'Turn on notifications',
   notificationsText: 'The app works best with notifications on. Without them you see requests with "Refresh".',
@@ -349,7 +350,7 @@ const en = {
     activation_ended: 'The activation expired or was cancelled. Start again.',
     ticket_expired: 'Log in again: too much time passed.',
     device_blocked: 'The key app is blocked after too many wrong codes. Choose "Forgot code".',
-    cooling_off: 'For your security the key app can approve again at {time}, an hour after its code was reset. Use your key card until then.',
+    cooling_off: 'For your security the key app can approve again at {time}, {wait} after its code was reset. Use your key card until then.',
     unknown_device: 'The key app is no longer active in the system. Activate it again.',
     locked: 'Unlock the app again.',
     paused: 'Requests are paused. Try again later.',
@@ -364,12 +365,12 @@ const en = {
   },
 
   helpTexts: {
-    welcome: 'Press "Start" to activate the key app. You need your user ID, your password and your key card. Activation takes a little over an hour, because for security you wait an hour between two log-ins.',
+    welcome: 'Press "Start" to activate the key app. You need your user ID, your password and your key card. Activation takes a little over {wait}, because for security you wait {wait} between two log-ins.',
     terms: 'Read the terms, tick "I accept the terms above" and press "Next".',
     login: 'Type the user ID and password you use with your key card. Press "Next".',
     key: 'Find the key with the number shown on your key card and type its 6 digits. Each key works once.',
-    wait: 'For your security you wait an hour before you log in again. You can close the app meanwhile. When the wait is over, press "Next". If it is not you activating, press "Cancel the activation".',
-    code: 'Choose 4 digits that are not easy to guess. The code never leaves your phone; after 5 wrong attempts the app is blocked until you choose "Forgot code".',
+    wait: 'For your security you wait {wait} before you log in again. You can close the app meanwhile. When the wait is over, press "Next". If it is not you activating, press "Cancel the activation".',
+    code: 'Choose 4 digits that are not easy to guess. The code never leaves your phone; after {attempts} wrong attempts the app is blocked until you choose "Forgot code".',
     fingerprint: 'With a fingerprint you unlock without typing the code. The code always works too.',
     guide: 'A short guide in 4 steps. You can see it again under Settings → "Show the guide".',
     activated: 'The key app is activated. Press "OK".',
@@ -381,7 +382,7 @@ const en = {
     settings: 'Here you change how the key app locks, change the code, see the serial number and deregister the key app.',
     forgot: 'You reset the code with your user ID, your password and a key from your key card. The key app stays activated.',
     forgotKey: 'Find the key with the number shown on your key card, type its 6 digits and press "Reset key app code". Then you choose a new code.',
-    blocked: 'After 5 wrong codes the key app is blocked. Press "Forgot code" to choose a new code with your key card.',
+    blocked: 'After {attempts} wrong codes the key app is blocked. Press "Forgot code" to choose a new code with your key card.',
     support: 'Here you see whom to contact for help. Always give the serial number.',
     unsupported: 'The key app works only on iOS and Android in the versions shown or newer. Use your key card, or update the device.',
     deregister: 'When you deregister, all data on the device is deleted and the key app cannot be used until you activate it again.',
@@ -389,6 +390,12 @@ const en = {
 };
 
 export const TEXTS = { da, en };
+
+/** `s` with `{name}` replaced from `vars`, in a string or in each string of a list (of lists). */
+function fill(s, vars) {
+  if (Array.isArray(s)) return s.map((item) => fill(item, vars));
+  return typeof s === 'string' ? s.replace(/\{(\w+)\}/g, (_, k) => String(vars[k] ?? '')) : s;
+}
 
 /** The text `key` in `lang`, with `{name}` replaced from `vars`. Falls back to Danish. */
 export function text(lang, key, vars = {}) {
@@ -399,6 +406,12 @@ export function text(lang, key, vars = {}) {
     v = v?.[p];
     d = d?.[p];
   }
-  const s = v ?? d ?? key;
-  return typeof s === 'string' ? s.replace(/\{(\w+)\}/g, (_, k) => String(vars[k] ?? '')) : s;
+  return fill(v ?? d ?? key, vars);
+}
+
+/** A length of time in words in `lang`: "en time", "2 timer", "30 minutter". */
+export function duration(lang, secs) {
+  const minutes = Math.max(1, Math.round(secs / 60));
+  if (minutes % 60 === 0) return minutes === 60 ? text(lang, 'hour') : text(lang, 'hours', { n: minutes / 60 });
+  return minutes === 1 ? text(lang, 'minute') : text(lang, 'minutes', { n: minutes });
 }

@@ -2,8 +2,8 @@
 // missed), and Web Push — which carries no personal data, only that something waits in the app.
 
 const CACHE = 'noegle-app-v2';
-const SHELL = ['./', 'index.html', 'app.css', 'app.js', 'state.js', 'ui.js', 'slider.js', 'live.js', 'capabilities.js',
-  'screens/activation.js', 'screens/code.js', 'screens/login.js', 'screens/requests.js', 'screens/settings.js',
+const SHELL = ['./', 'index.html', 'app.css', 'app.js', 'state.js', 'router.js', 'ui.js', 'slider.js', 'live.js',
+  'capabilities.js', 'screens/activation.js', 'screens/code.js', 'screens/login.js', 'screens/requests.js', 'screens/settings.js',
   'screens/unlock.js', 'device.js', 'i18n.js', 'signing.js', 'policy.js', 'opaque.js',
   'manifest.webmanifest', 'icon.svg', 'icon-192.png', 'icon-512.png'];
 

@@ -4,10 +4,8 @@
 import { TEXTS } from './i18n.js';
 import { BLOCKED_CODES } from './policy.js';
 import { ApiError } from './device.js';
+import { go } from './router.js';
 import { api, app, t } from './state.js';
-import { guide } from './screens/activation.js';
-import { lockNow } from './screens/unlock.js';
-import { openSettings, resume } from './screens/settings.js';
 
 const main = document.getElementById('screen');
 const left = document.getElementById('left');
@@ -89,7 +87,7 @@ export function form(children, onsubmit) {
         await onsubmit(f);
       } catch (err) {
         box.replaceChildren(message('error', explain(err)));
-        if (err instanceof ApiError && err.code === 'locked') lockNow();
+        if (err instanceof ApiError && err.code === 'locked') go('lock');
       }
     });
   });
@@ -137,7 +135,7 @@ export function show(topic, title, content, { top = 'gear', onReject, onBack } =
   main.dataset.screen = topic;
   left.replaceChildren();
   if (top === 'gear') {
-    left.append(h('button', { type: 'button', class: 'icon', 'aria-label': t('settings'), title: t('settings'), onclick: openSettings },
+    left.append(h('button', { type: 'button', class: 'icon', 'aria-label': t('settings'), title: t('settings'), onclick: () => go('settings') },
       h('span', { 'aria-hidden': 'true' }, '⚙')));
   } else if (top === 'reject') {
     left.append(h('button', { type: 'button', class: 'reject-top', onclick: onReject }, t('reject')));
@@ -173,7 +171,7 @@ helpDialog.querySelector('.help-close').addEventListener('click', () => helpDial
 // The guide (seed step 10) from any screen's help; afterwards the app goes on where the device's state says.
 helpDialog.querySelector('.help-guide').addEventListener('click', () => {
   helpDialog.close();
-  guide(0, resume);
+  go('guide', 0, () => go('resume'));
 });
 
 /** Closes the help if it is open (the app locked). */

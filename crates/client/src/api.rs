@@ -53,7 +53,7 @@ impl ApiError {
     }
 }
 
-pub use noegle_proto::api::v1::{Device as DeviceInfo, KeyAsked, PendingRequest as Request, Ticket};
+pub use noegle_proto::api::v1::{About, Device as DeviceInfo, KeyAsked, PendingRequest as Request, Ticket};
 
 /// A client of one server for one device.
 pub struct AppClient {
@@ -239,6 +239,11 @@ impl AppClient {
             }
             tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         }
+    }
+
+    /// What the server tells its key apps: the session length, the activation wait, the wrong codes that block.
+    pub async fn about(&self) -> Result<About, ApiError> {
+        Self::read(self.http.get(self.url("/api/app/v1/about")).send().await).await
     }
 
     /// Logs in with user ID and password; answers the ticket and the key to give.

@@ -7,13 +7,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use noegle_client::api::Answer;
-use noegle_client::api::{Request, next_event};
+use noegle_client::api::{About, Request, next_event};
 use noegle_client::{AppClient, DeviceState};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::mpsc;
-
-/// The app always locks after this long (R-APP4).
-const LOCK_AFTER: Duration = Duration::from_secs(300);
 
 #[derive(Clone)]
 enum Screen {
@@ -34,22 +31,43 @@ fn clock(ts: i64) -> String {
     format!("{:02}:{:02}:{:02} UTC", s / 3600, s % 3600 / 60, s % 60)
 }
 
-fn help(screen: &Screen) -> String {
+/// A length of time in Danish words: "et minut", "5 minutter", "en time", "2 timer".
+fn in_words(secs: i64) -> String {
+    match secs.max(0).unsigned_abs().div_ceil(60) {
+        0 | 1 => "et minut".into(),
+        60 => "en time".into(),
+        m if m % 60 == 0 => format!("{} timer", m / 60),
+        m => format!("{m} minutter"),
+    }
+}
+
+/// The help of `screen`, with the numbers the server told in `about`.
+fn help(screen: &Screen, about: &About) -> String {
     match screen {
-        Screen::Locked(_) => "Indtast den firecifrede kode, du valgte, da du aktiverede nøgleappen. Efter 5 forkerte koder \
-            spærres appen; brug da `noegleapp forgot-code` (Glemt kode) med bruger-id, adgangskode og en nøgle fra dit nøglekort."
-            .into(),
-        Screen::Home(_) => "Her vises anmodninger, når du logger på med din nøgleapp. Vises der ingen, så tryk o (Opdater). \
-            Appen låser altid efter 5 minutter."
-            .into(),
-        Screen::Request(..) | Screen::Confirm(_) => "Kontrollér tjenesten og handlingen. Indtast den 2-cifrede kode, som \
+        Screen::Locked(_) => format!(
+            "Indtast den firecifrede kode, du valgte, da du aktiverede nøgleappen. Efter {} forkerte koder \
+            spærres appen; brug da `noegleapp forgot-code` (Glemt kode) med bruger-id, adgangskode og en nøgle fra dit nøglekort.",
+            about.code_attempts
+        ),
+        Screen::Home(_) => format!(
+            "Her vises anmodninger, når du logger på med din nøgleapp. Vises der ingen, så tryk o (Opdater). \
+            Appen låser altid efter {}.",
+            in_words(about.app_session_secs)
+        ),
+        Screen::Request(..) | Screen::Confirm(_) => {
+            "Kontrollér tjenesten og handlingen. Indtast den 2-cifrede kode, som \
             log-in-boksen viser, for at godkende. Var det ikke dig, så afvis med a og vælg \"Det var ikke mig\"."
-            .into(),
-        Screen::NewCode(_) | Screen::RepeatCode(_) => "Vælg en kode, der er svær at gætte: ikke 1234, 0000 eller lignende.".into(),
+                .into()
+        }
+        Screen::NewCode(_) | Screen::RepeatCode(_) => {
+            "Vælg en kode, der er svær at gætte: ikke 1234, 0000 eller lignende.".into()
+        }
         Screen::Deregister => "Afmeld nøgleappen, før du sletter appen eller giver enheden videre.".into(),
-        Screen::Settings(_) => "Indstillinger: lås når appen lukker, meddelelser, skift kode, hjælp og support, vejledning, \
+        Screen::Settings(_) => {
+            "Indstillinger: lås når appen lukker, meddelelser, skift kode, hjælp og support, vejledning, \
             serienummer (oplys det til support) og afmeld nøgleapp (sletter alle data her)."
-            .into(),
+                .into()
+        }
         _ => "Tryk Enter for at gå tilbage.".into(),
     }
 }
@@ -137,6 +155,9 @@ pub async fn run(dir: &Path, local_now: fn() -> i64) -> anyhow::Result<()> {
         anyhow::bail!("this key app is not activated yet: run `noegleapp activate start` and `activate complete`");
     }
     let mut app = AppClient::new(state, Box::new(local_now));
+    // How long an unlocked app stays open, and what the texts say of it, as the server has it (R-APP4).
+    let about = app.about().await.map_err(|e| anyhow::anyhow!("{}", e.message)).context("the server's /about")?;
+    let lock_after = Duration::from_secs(u64::try_from(about.app_session_secs).unwrap_or(0));
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     let (tx, mut events) = mpsc::channel::<String>(8);
     let mut listener: Option<tokio::task::JoinHandle<()>> = None;
@@ -145,7 +166,7 @@ pub async fn run(dir: &Path, local_now: fn() -> i64) -> anyhow::Result<()> {
     let mut back = Screen::Home(None);
     loop {
         render(&screen, &app.state);
-        let deadline = unlocked_at.map(|t| t + LOCK_AFTER);
+        let deadline = unlocked_at.map(|t| t + lock_after);
         let input = tokio::select! {
             line = lines.next_line() => match line? { Some(l) => l.trim().to_string(), None => "q".into() },
             Some(_) = events.recv() => "o".into(),
@@ -153,7 +174,7 @@ pub async fn run(dir: &Path, local_now: fn() -> i64) -> anyhow::Result<()> {
                 app.lock().await;
                 if let Some(l) = listener.take() { l.abort(); }
                 unlocked_at = None;
-                screen = Screen::Locked(Some("Appen er låst efter 5 minutter.".into()));
+                screen = Screen::Locked(Some(format!("Appen er låst efter {}.", in_words(about.app_session_secs))));
                 continue;
             }
         };
@@ -171,7 +192,7 @@ pub async fn run(dir: &Path, local_now: fn() -> i64) -> anyhow::Result<()> {
             if !matches!(screen, Screen::Text(..)) {
                 back = screen.clone();
             }
-            screen = Screen::Text("Hjælp", help(&screen));
+            screen = Screen::Text("Hjælp", help(&screen, &about));
             continue;
         }
         screen = match screen {
@@ -268,7 +289,10 @@ pub async fn run(dir: &Path, local_now: fn() -> i64) -> anyhow::Result<()> {
                 "1" => {
                     app.state.lock_on_close = !app.state.lock_on_close;
                     app.state.save(dir)?;
-                    Screen::Settings(Some("Gemt. Appen låser altid efter 5 minutter.".into()))
+                    Screen::Settings(Some(format!(
+                        "Gemt. Appen låser altid efter {}.",
+                        in_words(about.app_session_secs)
+                    )))
                 }
                 "2" => {
                     app.state.notifications = !app.state.notifications;
@@ -303,5 +327,18 @@ async fn refresh(app: &mut AppClient) -> Screen {
             None => Screen::Home(None),
         },
         Err(e) => Screen::Home(Some(format!("{e:#}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::in_words;
+
+    #[test]
+    fn a_length_of_time_is_said_in_danish_words() {
+        assert_eq!(in_words(300), "5 minutter");
+        assert_eq!(in_words(60), "et minut");
+        assert_eq!(in_words(3600), "en time");
+        assert_eq!(in_words(7200), "2 timer");
     }
 }

@@ -63,3 +63,17 @@ fn the_wire_names_are_the_serde_names() {
         assert_eq!(to_value(s).unwrap(), s.as_str());
     }
 }
+
+/// A key app already installed keeps working when a newer server adds a field to an answer; the server
+/// still refuses a request body with a field it does not know (its document says `additionalProperties:
+/// false` for both: that is what this server sends and takes).
+#[test]
+fn answers_tolerate_new_fields_and_requests_do_not() {
+    let answer = r#"{"app_session":"s","expires_in":300,"added_later":true}"#;
+    let session: AppSession = from_str(answer).unwrap();
+    assert_eq!(session.app_session, "s");
+    let device = r#"{"device_id":"d1","serial":"1","name":"n","status":"active","ready_at":1,"expires_at":2,
+                     "ready":false,"now":1,"colour":"blue"}"#;
+    assert_eq!(from_str::<Device>(device).unwrap().status, DeviceStatus::Active);
+    assert!(from_str::<Login>(r#"{"user_id":"alice","password":"p","added_later":1}"#).is_err());
+}

@@ -19,6 +19,7 @@ const FILES: &[(&str, &str, &[u8])] = &[
     ("app.css", "text/css; charset=utf-8", include_bytes!("../../../web/app/app.css")),
     ("app.js", JS, include_bytes!("../../../web/app/app.js")),
     ("state.js", JS, include_bytes!("../../../web/app/state.js")),
+    ("router.js", JS, include_bytes!("../../../web/app/router.js")),
     ("ui.js", JS, include_bytes!("../../../web/app/ui.js")),
     ("slider.js", JS, include_bytes!("../../../web/app/slider.js")),
     ("live.js", JS, include_bytes!("../../../web/app/live.js")),

@@ -4,13 +4,9 @@
 import { ApiError, belowMinimum, save, wipe } from '../device.js';
 import { fingerprintSupported, pushAvailable, registerFingerprint, setNotifications } from '../capabilities.js';
 import { listenFor, notify, startListening, stopListening } from '../live.js';
-import { api, app, t } from '../state.js';
+import { go, register } from '../router.js';
+import { api, app, switchLanguage, t } from '../state.js';
 import { button, errorBox, explain, find, form, formatTime, h, message, newId, show } from '../ui.js';
-import { FIRST_CODE, chooseCode } from './code.js';
-import { home } from './requests.js';
-import { switchLanguage } from './settings.js';
-import { passwordScreen } from './login.js';
-import { unlockScreen } from './unlock.js';
 
 /** The first log-in: its key starts a pending device. */
 const FIRST_LOGIN = {
@@ -18,7 +14,7 @@ const FIRST_LOGIN = {
   async withKey(ticket, key) {
     await api.startActivation(ticket, key);
     await save('device', api.device);
-    waitScreen();
+    go('wait');
   },
 };
 
@@ -29,11 +25,11 @@ const SECOND_LOGIN = {
     await api.completeActivation(ticket, key);
     await save('device', api.device);
     startListening();
-    chooseCode(FIRST_CODE);
+    go('firstCode');
   },
 };
 
-export function welcome(notice) {
+function welcome(notice) {
   const limits = h('p', { class: 'limits' });
   // The limits a user would otherwise meet only as a refusal: three devices, the oldest iOS and Android.
   const about = api.about().catch(() => null); // offline: activation cannot start anyway, and says so
@@ -75,7 +71,7 @@ function terms() {
     h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'btn primary' }, t('next'))),
   ], async () => {
     if (!box.checked) throw new Error(t('acceptTermsFirst'));
-    passwordScreen(FIRST_LOGIN);
+    go('login', FIRST_LOGIN);
   }));
   const id = newId();
   box.id = id;
@@ -85,10 +81,10 @@ function terms() {
 }
 
 /** The wait between the two log-ins (seed step 6): "Næste" opens when the server says the wait is over. */
-export function waitScreen() {
+function waitScreen() {
   const d = api.device;
   const status = h('p', { class: 'wait-status', 'aria-live': 'polite' });
-  const next = h('button', { type: 'button', class: 'btn primary', disabled: true, onclick: () => passwordScreen(SECOND_LOGIN) }, t('next'));
+  const next = h('button', { type: 'button', class: 'btn primary', disabled: true, onclick: () => go('login', SECOND_LOGIN) }, t('next'));
   const refresh = async () => {
     try {
       const fresh = await api.refreshDevice();
@@ -96,7 +92,7 @@ export function waitScreen() {
       if (app.screen !== 'wait') return;
       if (fresh.status === 'active') {
         startListening();
-        unlockScreen();
+        go('unlock');
       } else if (fresh.ready) {
         ready();
       } else if (await api.serverNow() >= fresh.expiresAt) {
@@ -159,7 +155,7 @@ export function waitScreen() {
 }
 
 /** After the first code: the fingerprint offered where the phone has one, then the guide. */
-export async function afterFirstCode() {
+async function afterFirstCode() {
   if (await fingerprintSupported()) fingerprintChoice();
   else guide(0, activated);
 }
@@ -200,7 +196,7 @@ function fingerprintDrawing() {
 }
 
 /** The 4-step guide (seed step 10); `done` follows the last "OK". */
-export function guide(step, done) {
+function guide(step, done) {
   const [title, body] = t('guide')[step];
   const last = step === 3;
   show('guide', t('guideTitle'), [
@@ -216,6 +212,8 @@ function activated() {
   show('activated', t('activatedTitle'), [
     h('div', { class: 'tick', 'aria-hidden': 'true' }, '✓'),
     h('p', {}, t('activatedText')),
-    h('div', { class: 'actions' }, button(t('ok'), home)),
+    h('div', { class: 'actions' }, button(t('ok'), () => go('home'))),
   ]);
 }
+
+register({ welcome, wait: waitScreen, afterFirstCode, guide });

@@ -3,12 +3,9 @@
 // activation, a new one after "Glemt kode", and a change from the settings.
 
 import { save } from '../device.js';
-import { api, t } from '../state.js';
+import { go, register } from '../router.js';
+import { api, armLock, t, timeInWords } from '../state.js';
 import { button, checkNewCode, codeInput, errorBox, field, form, formatTime, h, message, opaque, show } from '../ui.js';
-import { afterFirstCode } from './activation.js';
-import { passwordScreen } from './login.js';
-import { home } from './requests.js';
-import { armLock, unlockScreen } from './unlock.js';
 
 /**
  * @typedef {object} CodeFlow
@@ -20,15 +17,15 @@ import { armLock, unlockScreen } from './unlock.js';
  */
 
 /** The first code, during activation: no gear (the settings would ask for the code not yet chosen). */
-export const FIRST_CODE = { title: 'codeTitle', top: 'none', cancel: null, done: afterFirstCode };
+const FIRST_CODE = { title: 'codeTitle', top: 'none', cancel: null, done: () => go('afterFirstCode') };
 
 /** "Skift kode" from the settings (the app is unlocked). */
-export const CHANGE_CODE = { title: 'newCodeTitle', top: 'none', cancel: home, done: codeChanged };
+const CHANGE_CODE = { title: 'newCodeTitle', top: 'none', cancel: () => go('home'), done: codeChanged };
 
 /** "Glemt kode": user ID, password and a key-card key give the device a new key and allow one new code. */
 const FORGOT = {
   topic: 'forgot', keyTopic: 'forgotKey', title: 'forgotTitle', intro: 'forgotText', keyIntro: 'forgotKeyText',
-  action: 'reset', top: 'none', cancel: () => unlockScreen(),
+  action: 'reset', top: 'none', cancel: () => go('unlock'),
   async withKey(ticket, key) {
     const { resetToken, readyAt, now } = await api.forgotCode(ticket, key);
     await save('device', api.device);
@@ -37,12 +34,12 @@ const FORGOT = {
 };
 
 /** Starts "Glemt kode". */
-export function forgotCode() {
-  passwordScreen(FORGOT);
+function forgotCode() {
+  go('login', FORGOT);
 }
 
 /** Choose a code (then repeat it as `first`) for `flow`. */
-export function chooseCode(flow, first) {
+function chooseCode(flow, first) {
   const code = codeInput('code');
   const title = first ? t('codeRepeatTitle') : t(flow.title);
   show('code', title, form([
@@ -76,7 +73,7 @@ function codeChanged() {
   show('receipt', t('codeChangedTitle'), [
     h('div', { class: 'tick', 'aria-hidden': 'true' }, '✓'),
     h('p', {}, t('codeChangedText')),
-    h('div', { class: 'actions' }, button(t('ok'), home)),
+    h('div', { class: 'actions' }, button(t('ok'), () => go('home'))),
   ]);
 }
 
@@ -85,14 +82,9 @@ function codeReset(readyAt, now) {
   show('receipt', t('codeChangedTitle'), [
     h('div', { class: 'tick', 'aria-hidden': 'true' }, '✓'),
     h('p', {}, t('codeChangedText')),
-    message('info', t('codeResetWait', { wait: duration(readyAt - now), time: formatTime(readyAt) })),
-    h('div', { class: 'actions' }, button(t('ok'), home)),
+    message('info', t('codeResetWait', { wait: timeInWords(readyAt - now), time: formatTime(readyAt) })),
+    h('div', { class: 'actions' }, button(t('ok'), () => go('home'))),
   ]);
 }
 
-/** A wait in words: "en time", "2 timer", "30 minutter". */
-function duration(secs) {
-  const minutes = Math.max(1, Math.round(secs / 60));
-  if (minutes % 60 === 0) return minutes === 60 ? t('hour') : t('hours', { n: minutes / 60 });
-  return minutes === 1 ? t('minute') : t('minutes', { n: minutes });
-}
+register({ firstCode: () => chooseCode(FIRST_CODE), changeCode: () => chooseCode(CHANGE_CODE), forgotCode });

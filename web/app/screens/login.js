@@ -3,6 +3,7 @@
 // screens' help topics, its title, its action, whether it can be cancelled, and `withKey(ticket, key)`.
 
 import { ApiError } from '../device.js';
+import { register } from '../router.js';
 import { api, t } from '../state.js';
 import { field, form, h, serialNumber, show, textWith } from '../ui.js';
 
@@ -20,7 +21,7 @@ import { field, form, h, serialNumber, show, textWith } from '../ui.js';
  */
 
 /** User ID + password for `login`. */
-export function passwordScreen(login) {
+function passwordScreen(login) {
   const user = h('input', { name: 'user', autocomplete: 'username', required: true, autocapitalize: 'none', spellcheck: 'false' });
   const pass = h('input', { name: 'password', type: 'password', autocomplete: 'current-password', required: true });
   show(login.topic, t(login.title), form([
@@ -40,7 +41,7 @@ export function passwordScreen(login) {
 }
 
 /** A key card's serial as printed on the card and shown in the log-in box: `123-456-7890`. */
-export function displaySerial(serial) {
+function displaySerial(serial) {
   return /^\d{10}$/.test(serial) ? `${serial.slice(0, 3)}-${serial.slice(3, 6)}-${serial.slice(6)}` : serial;
 }
 
@@ -66,3 +67,5 @@ function refusedAs(textKey) {
     throw err instanceof ApiError && err.code === 'rejected' ? new Error(t(textKey)) : err;
   };
 }
+
+register({ login: passwordScreen });

@@ -3,14 +3,13 @@
 
 import { ApiError } from '../device.js';
 import { swipe } from '../slider.js';
+import { go, register } from '../router.js';
 import { api, app, t } from '../state.js';
 import { button, codeInput, explain, field, find, form, formatTime, h, message, serialNumber, show, textWith } from '../ui.js';
-import { deviceGone } from './settings.js';
-import { lockNow, unlockScreen } from './unlock.js';
 
 /** The ready screen ("Klar"): waits for requests; shows the first one there is. */
-export async function home() {
-  if (!api.session) return unlockScreen();
+async function home() {
+  if (!api.session) return go('unlock');
   const list = h('div', { class: 'requests', 'aria-live': 'polite' });
   const notices = h('div', { class: 'notices' });
   show('ready', t('readyTitle'), [
@@ -30,8 +29,8 @@ async function refreshRequests(list, notices) {
     if (requests.length > 0 && app.screen === 'ready') return requestScreen(requests[0]);
     list.replaceChildren(message('info', t('noRequests')));
   } catch (err) {
-    if (err instanceof ApiError && err.code === 'locked') return lockNow();
-    if (err instanceof ApiError && err.code === 'unknown_device') return deviceGone();
+    if (err instanceof ApiError && err.code === 'locked') return go('lock');
+    if (err instanceof ApiError && err.code === 'unknown_device') return go('deviceGone');
     // Waiting after "Glemt kode" is expected, not an error.
     list.replaceChildren(message(err instanceof ApiError && err.code === 'cooling_off' ? 'info' : 'error', explain(err)));
   }
@@ -76,7 +75,7 @@ function requestScreen(r) {
       receipt(true);
     } catch (err) {
       errors.replaceChildren(message('error', explain(err)));
-      if (err instanceof ApiError && err.code === 'locked') return lockNow();
+      if (err instanceof ApiError && err.code === 'locked') return go('lock');
       if (err instanceof ApiError && ['expired', 'already_decided', 'not_found'].includes(err.code)) {
         return setTimeout(home, 2500);
       }
@@ -123,3 +122,5 @@ function receipt(approved) {
     h('div', { class: 'actions' }, button(t('ok'), home)),
   ]);
 }
+
+register({ home });

@@ -4,17 +4,9 @@
 import { ApiError, wipe } from '../device.js';
 import { fingerprintSupported, pushAvailable, registerFingerprint, removeFingerprint, setNotifications } from '../capabilities.js';
 import { stopListening } from '../live.js';
-import { DEFAULT_SETTINGS, api, app, saveSettings, t } from '../state.js';
+import { go, register } from '../router.js';
+import { DEFAULT_SETTINGS, api, app, disarmLock, saveSettings, switchLanguage, t } from '../state.js';
 import { button, explain, field, form, h, message, show } from '../ui.js';
-import { CHANGE_CODE, chooseCode } from './code.js';
-import { guide, waitScreen, welcome } from './activation.js';
-import { home } from './requests.js';
-import { disarmLock } from './unlock.js';
-
-/** The gear: the settings (while the app is locked, those that need no unlock). */
-export function openSettings() {
-  settingsScreen();
-}
 
 function toggle(label, checked, onchange, description) {
   const input = h('input', { type: 'checkbox', role: 'switch' });
@@ -34,6 +26,7 @@ function toggle(label, checked, onchange, description) {
   return h('li', {}, f, description ? h('p', { class: 'hint' }, description) : null);
 }
 
+/** The gear: the settings (while the app is locked, those that need no unlock). */
 async function settingsScreen() {
   const active = api.device?.status === 'active';
   const locked = active && !api.session;
@@ -52,10 +45,10 @@ async function settingsScreen() {
     if (pushAvailable()) {
       items.push(toggle(t('notifications'), app.settings.notifications, setNotifications, t('notificationsText')));
     }
-    items.push(h('li', {}, button(t('changeCode'), () => chooseCode(CHANGE_CODE), 'row')));
+    items.push(h('li', {}, button(t('changeCode'), () => go('changeCode'), 'row')));
   }
   items.push(h('li', {}, button(t('support'), support, 'row')));
-  items.push(h('li', {}, button(t('showGuide'), () => guide(0, settingsScreen), 'row')));
+  items.push(h('li', {}, button(t('showGuide'), () => go('guide', 0, settingsScreen), 'row')));
   if (api.device) {
     items.push(h('li', { class: 'serial' }, h('span', {}, t('serial')), h('strong', { id: 'serial', class: 'serial-number' }, api.device.serial)));
     if (!locked) items.push(h('li', {}, button(t('deregister'), deregisterScreen, 'row danger-text')));
@@ -69,10 +62,10 @@ async function settingsScreen() {
 }
 
 /** Back to where the device's state says the app is: the welcome, the wait, or requests (after unlock). */
-export function resume() {
-  if (!api.device) return welcome();
-  if (api.device.status === 'pending') return waitScreen();
-  return home();
+function resume() {
+  if (!api.device) return go('welcome');
+  if (api.device.status === 'pending') return go('wait');
+  return go('home');
 }
 
 /** "Hjælp og NemID support": who to contact, with the operator's phone number and web address. */
@@ -107,7 +100,7 @@ function deregisterScreen() {
       if (!(err instanceof ApiError && err.code === 'unknown_device')) throw err;
     }
     await forget();
-    welcome(t('deregistered'));
+    go('welcome', t('deregistered'));
   }), { top: 'back', onBack: settingsScreen });
 }
 
@@ -126,14 +119,9 @@ async function forget() {
 }
 
 /** The server no longer knows this device (deregistered elsewhere, or revoked). */
-export async function deviceGone() {
+async function deviceGone() {
   await forget();
-  welcome(t('errors.unknown_device'));
+  go('welcome', t('errors.unknown_device'));
 }
 
-/** Switches between Danish and English, then shows `then`. */
-export async function switchLanguage(then) {
-  app.settings.lang = app.settings.lang === 'da' ? 'en' : 'da';
-  await saveSettings();
-  then();
-}
+register({ settings: settingsScreen, resume, deviceGone });

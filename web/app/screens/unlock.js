@@ -1,21 +1,16 @@
-// Unlocking with the code or the fingerprint, and locking (R-APP4): the app always locks after 5 minutes,
-// and when it closes if the user wants that.
+// Unlocking with the code or the fingerprint, and locking (R-APP4): the app always locks when its session
+// ends (the length /about tells), and when it closes if the user wants that.
 
 import { ApiError, save } from '../device.js';
 import { unlockWithFingerprint } from '../capabilities.js';
-import { api, app, saveSettings, t } from '../state.js';
+import { go, register } from '../router.js';
+import { api, app, armLock, disarmLock, saveSettings, t } from '../state.js';
 import { button, closeHelp, codeInput, errorBox, explain, field, form, h, message, opaque, show } from '../ui.js';
-import { FIRST_CODE, chooseCode, forgotCode } from './code.js';
-import { home } from './requests.js';
 
-let lockTimer = null;
-/** Blocked by 5 wrong codes (until a new code is chosen with "Glemt kode"). */
-let blocked = false;
-
-/** The lock screen; `notice` is `request` (a request waits) or `blocked` (5 wrong codes). */
-export function unlockScreen(notice) {
-  if (api.session) return home();
-  if (notice === 'blocked' || blocked) return blockedScreen();
+/** The lock screen; `notice` is `request` (a request waits) or `blocked` (too many wrong codes). */
+function unlockScreen(notice) {
+  if (api.session) return go('home');
+  if (notice === 'blocked' || app.blocked) return blockedScreen();
   const code = codeInput('code');
   const fingerprintButton = app.settings.fingerprint
     ? button(t('unlockFingerprint'), async () => {
@@ -23,7 +18,7 @@ export function unlockScreen(notice) {
       try {
         await unlockWithFingerprint();
         armLock();
-        home();
+        go('home');
       } catch (err) {
         box.replaceChildren(message('error', err instanceof ApiError ? explain(err) : t('fingerprintFailed')));
         if (err instanceof ApiError && err.code === 'no_fingerprint') {
@@ -45,7 +40,7 @@ export function unlockScreen(notice) {
       h('div', { class: 'actions' },
         h('button', { type: 'submit', class: 'btn primary' }, t('unlock')),
         fingerprintButton,
-        button(t('forgotCode'), forgotCode, 'link')),
+        button(t('forgotCode'), () => go('forgotCode'), 'link')),
     ], async () => {
       if (!/^\d{4}$/.test(code.value)) throw new Error(t('codeFormat'));
       try {
@@ -55,42 +50,32 @@ export function unlockScreen(notice) {
         code.value = '';
         if (err instanceof ApiError && err.code === 'device_blocked') return unlockScreen('blocked');
         // Activated, but the app closed before a code was chosen: choose it now.
-        if (err instanceof ApiError && err.code === 'no_code') return chooseCode(FIRST_CODE);
+        if (err instanceof ApiError && err.code === 'no_code') return go('firstCode');
         throw err;
       }
       armLock();
-      home();
+      go('home');
     }),
   ]);
   code.focus();
 }
 
-/** Blocked after 5 wrong codes: no code can unlock it, so none is asked for; "Glemt kode" is the way on. */
+/** Blocked after too many wrong codes: no code can unlock it, so none is asked for; "Glemt kode" is the way on. */
 function blockedScreen() {
-  blocked = true;
+  app.blocked = true;
   show('blocked', t('blockedTitle'), [
     message('error', t('blocked')),
     h('p', {}, t('blockedText')),
-    h('div', { class: 'actions' }, button(t('forgotCode'), forgotCode)),
+    h('div', { class: 'actions' }, button(t('forgotCode'), () => go('forgotCode'))),
   ]);
 }
 
-/** The app stays unlocked at most 5 minutes (R-APP4). */
-export function armLock() {
-  blocked = false;
-  clearTimeout(lockTimer);
-  lockTimer = setTimeout(lockNow, Math.max(0, api.session.until - Date.now()));
-}
-
 /** Locks now (the server forgets the session) and shows the lock screen with `notice`. */
-export async function lockNow(notice) {
-  clearTimeout(lockTimer);
+async function lockNow(notice) {
+  disarmLock();
   closeHelp();
   await api.lock();
   if (api.device?.status === 'active') unlockScreen(notice);
 }
 
-/** Stops the lock timer (the device is forgotten). */
-export function disarmLock() {
-  clearTimeout(lockTimer);
-}
+register({ unlock: unlockScreen, lock: lockNow });

@@ -4,6 +4,7 @@
 
 use noegle_proto::api::v1::{ErrorBody, ErrorCode};
 use serde::Deserialize;
+use utoipa::openapi::schema::{AdditionalProperties, Schema};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
@@ -55,12 +56,27 @@ pub struct AppSessionHeader {
 #[serde(deny_unknown_fields)]
 pub struct NoFields {}
 
-/// The generated document.
+/// The generated document. Every object it names is closed (`additionalProperties: false`): it says exactly
+/// what this server takes and sends. The answer types themselves accept fields they do not know, so a key
+/// app already installed keeps working against a newer server that sends more.
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = Info::openapi();
     doc.merge(super::guessing().split_for_parts().1);
     doc.merge(super::others().split_for_parts().1);
+    if let Some(components) = doc.components.as_mut() {
+        components.schemas.values_mut().for_each(close);
+    }
     doc
+}
+
+/// Closes an object schema (one without `additionalProperties`) to fields it does not name.
+fn close(schema: &mut RefOr<Schema>) {
+    if let RefOr::T(Schema::Object(object)) = schema
+        && !object.properties.is_empty()
+        && object.additional_properties.is_none()
+    {
+        object.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
+    }
 }
 
 /// The generated document as JSON, made once.

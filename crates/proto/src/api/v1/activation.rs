@@ -18,7 +18,6 @@ pub struct Login {
 /// The answer to `POST /login`: a single-use ticket and the key-card key to give next.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
 pub struct Ticket {
     /// The ticket (used once).
     pub ticket: String,
@@ -31,7 +30,6 @@ pub struct Ticket {
 /// A key-card key asked for.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
 pub struct KeyAsked {
     /// The card's serial.
     pub serial: String,
@@ -73,7 +71,6 @@ pub struct CompleteActivation {
 /// `GET /activations`: the user's pending activations and devices cooling off (each with its `reason`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
 pub struct Unconfirmed {
     /// The devices.
     pub pending: Vec<Device>,
@@ -82,7 +79,6 @@ pub struct Unconfirmed {
 /// A device ended: cancelled, or revoked (deregistered).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
 pub struct DeviceEnded {
     /// The device.
     pub device_id: String,

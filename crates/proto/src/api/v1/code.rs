@@ -26,7 +26,6 @@ pub struct RegisterCode {
 /// The answer to `POST /app-code/register/finish`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
 pub struct CodeSet {
     /// The device.
     pub device_id: String,
@@ -53,7 +52,6 @@ pub struct CodeLogin {
 /// The answer to `POST /app-code/login/start`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
 pub struct LoginStarted {
     /// The OPAQUE answer.
     pub message: String,
@@ -64,7 +62,6 @@ pub struct LoginStarted {
 /// An app session opened by the code or the fingerprint, of at most `expires_in` seconds.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
 pub struct AppSession {
     /// The session, named in the `noegle-app-session` header.
     pub app_session: String,
@@ -94,7 +91,6 @@ pub struct Forgot {
 /// The answer to "Glemt kode": a reset token for one new code; the device approves nothing until `ready_at`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
 pub struct CodeReset {
     /// The reset token.
     pub reset_token: String,

@@ -5,7 +5,6 @@ use serde::{Deserialize, Serialize};
 /// `GET /time`: the server's clock, which signed requests must be within 60 s of.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
 pub struct Time {
     /// The server's time.
     pub now: i64,
@@ -14,7 +13,6 @@ pub struct Time {
 /// `GET /about`: what the app tells users before they start and when they need help, and the numbers it says.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
 pub struct About {
     /// The most active key apps one user may have.
     pub max_devices: i64,
@@ -33,7 +31,6 @@ pub struct About {
 /// The oldest OS versions the key app runs on.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
 pub struct Minimum {
     /// iOS.
     pub ios: String,
@@ -44,7 +41,6 @@ pub struct Minimum {
 /// The support's phone number and web address, each `null` when the operator set none.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
 pub struct Support {
     /// Phone number.
     pub phone: Option<String>,
@@ -108,7 +104,6 @@ pub enum Reason {
 /// A device as the app sees it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
 pub struct Device {
     /// Id, named in signed requests.
     pub device_id: String,

@@ -130,7 +130,6 @@ impl ErrorCode {
 /// `{"error": code, "message": …}` and the facts some codes carry (absent when they do not).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
 pub struct ErrorBody {
     /// Why, as a stable code.
     pub error: ErrorCode,

@@ -37,7 +37,6 @@ pub struct FingerprintLogin<C> {
 /// Whether the device unlocks by fingerprint now.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
 pub struct Fingerprint {
     /// The device.
     pub device_id: String,

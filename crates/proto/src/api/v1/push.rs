@@ -5,7 +5,6 @@ use serde::{Deserialize, Serialize};
 /// `GET /push/key`: the server's VAPID public key.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
 pub struct PushKey {
     /// The key, base64url.
     pub key: String,

@@ -5,7 +5,6 @@ use serde::{Deserialize, Serialize};
 /// `GET /requests` (signed, unlocked): the user's pending requests.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
 pub struct Requests {
     /// The requests.
     pub requests: Vec<PendingRequest>,
@@ -14,7 +13,6 @@ pub struct Requests {
 /// A request awaiting the user's answer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
 pub struct PendingRequest {
     /// Id.
     pub request_id: String,
@@ -103,7 +101,6 @@ impl RequestState {
 /// The answer to a decision: the request's state now.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
 pub struct Decided {
     /// The request.
     pub request_id: String,

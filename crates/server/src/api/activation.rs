@@ -54,7 +54,7 @@ pub async fn start(
     let d = activation::start(ctx, rng, &state.pepper, &policy, &t.sub, &t.challenge, &b.key, &new).await?;
     state.notify(&d.sub, AppEvent::PendingActivation);
     state.webpush.announce_ready(d.device_id.clone(), d.second_login_from);
-    Ok((StatusCode::CREATED, Json(to::device(&d, state.now()))).into_response())
+    Ok((StatusCode::CREATED, Json(to::device(&d, ctx.now))).into_response())
 }
 
 /// `POST /api/app/v1/activation/complete` (signed by the pending device): ticket + key after the wait.
@@ -72,7 +72,7 @@ pub async fn complete(State(state): State<AppState>, call: Signed<Pending>) -> R
     let d =
         activation::complete(ctx, &mut rand::rngs::OsRng, &state.pepper, &call.device, &t.sub, &t.challenge, &b.key)
             .await?;
-    Ok(Json(to::device(&d, state.now())))
+    Ok(Json(to::device(&d, ctx.now)))
 }
 
 /// `GET /api/app/v1/device` (signed, pending or active): the device's own state; `ready` tells a pending
@@ -99,9 +99,9 @@ pub async fn unconfirmed(
     State(state): State<AppState>,
     call: Signed<Active>,
 ) -> Result<Json<wire::Unconfirmed>, ApiError> {
-    let listed = activation::unconfirmed(call.ctx(&state), &call.device).await?;
-    let now = state.now();
-    Ok(Json(wire::Unconfirmed { pending: listed.iter().map(|(d, why)| to::unconfirmed(d, why, now)).collect() }))
+    let ctx = call.ctx(&state);
+    let listed = activation::unconfirmed(ctx, &call.device).await?;
+    Ok(Json(wire::Unconfirmed { pending: listed.iter().map(|(d, why)| to::unconfirmed(d, why, ctx.now)).collect() }))
 }
 
 /// `POST /api/app/v1/activations/{device_id}/cancel` (signed, active): ends another device's pending
